@@ -1,0 +1,26 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The settings option every mailwright module takes.
+    DOCUMENTATION = r"""
+options:
+  settings:
+    description:
+      - One application instance's mail settings, as described by the published JSON Schema
+        C(schemas/mail-settings.schema.json) (product, server, auth, sender, provider, test, dns).
+      - Either the original document or the C(effective) settings returned by
+        M(mailwright.smtp.settings_validate); both are normalised by the same code, so defaults,
+        presets and derived ports are the same in every module.
+      - Secrets inside it (C(auth.password), C(auth.oauth2.token)) are registered with Ansible's
+        no_log handling and never shown. Pass the original document with the vaulted secret, not
+        the redacted copy that settings_validate returns.
+    type: dict
+    required: true
+requirements:
+  - jsonschema >= 4.18 (on the managed host)
+"""

@@ -1,0 +1,641 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""The settings model: schema validation, semantic rules, provider presets, effective settings.
+
+Pure Python (jsonschema is the only third-party import, loaded lazily), so every rule can be
+unit-tested without Ansible. Every other module consumes the *effective* settings produced here.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import ipaddress
+import re
+import typing as t
+from dataclasses import dataclass, field
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._schema import schema
+
+__all__ = [
+    'REDACTED',
+    'Finding',
+    'SettingsError',
+    'Validation',
+    'PRESETS',
+    'effective_settings',
+    'load_effective',
+    'secret_values',
+    'redact',
+    'parse_duration',
+]
+
+REDACTED = '********'
+
+# Where secrets live in a document. Nothing else in a document is secret.
+SECRET_PATHS: tuple[tuple[str, ...], ...] = (
+    ('auth', 'password'),
+    ('auth', 'oauth2', 'token'),
+)
+
+# Fields that end up in mail headers or SMTP commands: CR/LF there would inject headers.
+_HEADER_FIELDS = (
+    ('sender', 'from_address'), ('sender', 'from_name'), ('sender', 'subject_prefix'),
+    ('sender', 'noreply_address'), ('server', 'helo_domain'), ('server', 'host'), ('auth', 'username'),
+)
+
+_PRESET_PORTS = {'smtp': 587, 'smtps': 465}
+PRESETS: dict[str, str] = {
+    'gmail': 'smtp.gmail.com',
+    'microsoft365': 'smtp.office365.com',
+    'outlook': 'smtp-mail.outlook.com',
+    'yahoo': 'smtp.mail.yahoo.com',
+}
+
+_OAUTH2_SCOPES = {
+    'google': ['https://mail.google.com/'],
+    'microsoft': ['https://outlook.office.com/SMTP.Send', 'offline_access'],
+}
+
+_DEFAULT_JNDI_NAME = {
+    'jira': 'mail/JiraMailServer',
+    'confluence': 'mail/ConfluenceMailServer',
+    'generic': 'mail/Session',
+}
+
+# JavaMail keys derived from first-class fields: setting them through server.properties would
+# make two sources of truth for one value.
+_DERIVED_PROPERTIES = frozenset({
+    'mail.smtp.host', 'mail.smtp.port', 'mail.smtps.host', 'mail.smtps.port',
+    'mail.transport.protocol', 'mail.smtp.user', 'mail.smtps.user', 'mail.smtp.auth',
+    'mail.smtps.auth', 'mail.smtp.starttls.enable', 'mail.smtp.starttls.required',
+    'mail.smtp.localhost', 'mail.smtps.localhost', 'mail.smtp.from', 'mail.from',
+})
+
+_FROM_NAME_VARIABLES = ('fullname', 'email', 'email.hostname')
+_HOST_LABEL = re.compile(r'(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z')
+_EMAIL_LOCAL = re.compile(r'[^\s@<>()\[\]\\,;:"]+\Z')
+_DURATION = re.compile(r'([0-9]{1,6})([smhdw])\Z')
+_DURATION_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One error or warning about a document, located by JSON path (``$.server.port``)."""
+
+    path: str
+    message: str
+    hint: str = ''
+
+    def __str__(self) -> str:
+        text = f'{self.path}: {self.message}'
+        return f'{text} ({self.hint})' if self.hint else text
+
+    def to_dict(self) -> dict[str, str]:
+        return {'path': self.path, 'message': self.message, 'hint': self.hint}
+
+
+@dataclass
+class Validation:
+    effective: dict[str, t.Any] | None
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class SettingsError(ValueError):
+    def __init__(self, errors: list[Finding]):
+        self.errors = errors
+        super().__init__('invalid mail settings: ' + '; '.join(str(e) for e in errors))
+
+
+def json_path(parts: t.Iterable[t.Any]) -> str:
+    out = '$'
+    for part in parts:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f'[{part}]'
+        elif isinstance(part, str) and re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', part):
+            out += f'.{part}'
+        else:
+            out += "['" + str(part).replace("'", "\\'")[:80] + "']"
+    return out
+
+
+def _get(doc: t.Any, path: tuple[str, ...]) -> t.Any:
+    for key in path:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
+
+
+def _show(value: t.Any) -> str:
+    """A value as it may appear in a message: short, and printable."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+_TYPE_NAMES = {
+    'object': 'a mapping', 'array': 'a list', 'string': 'a string', 'integer': 'a whole number',
+    'boolean': 'true or false', 'number': 'a number', 'null': 'null',
+}
+
+
+def _python_type(value: t.Any) -> str:
+    if isinstance(value, bool):
+        return 'boolean'
+    return {dict: 'mapping', list: 'list', str: 'string', int: 'whole number', float: 'number',
+            type(None): 'null'}.get(type(value), type(value).__name__)
+
+
+# --- schema layer -------------------------------------------------------------------------
+
+_validator = None
+
+
+def _schema_validator():
+    global _validator
+    if _validator is None:
+        from jsonschema import Draft202012Validator  # guarded by the module through _deps
+
+        _validator = Draft202012Validator(schema())
+    return _validator
+
+
+def _is_secret_path(parts: tuple) -> bool:
+    return tuple(parts) in SECRET_PATHS
+
+
+def _schema_finding(error) -> Finding:
+    parts = tuple(error.absolute_path)
+    path = json_path(parts)
+    kind = error.validator
+    value = error.instance
+    secret = _is_secret_path(parts)
+    shown = 'the given value' if secret else _show(value)
+    if kind == 'required':
+        missing = [name for name in error.validator_value if not isinstance(value, dict) or name not in value]
+        name = missing[0] if missing else '?'
+        return Finding(json_path(parts + (name,)), 'required field is missing',
+                       f"add '{name}': {error.schema['properties'][name].get('description', '')}".rstrip(': '))
+    if kind == 'additionalProperties':
+        allowed = sorted(error.schema.get('properties', {}))
+        extra = [k for k in value if k not in error.schema.get('properties', {})]
+        name = extra[0] if extra else '?'
+        close = difflib.get_close_matches(str(name), allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else 'allowed: ' + ', '.join(allowed)
+        return Finding(json_path(parts + (name,)), 'unknown field', hint)
+    if kind == 'type':
+        expected = error.validator_value
+        expected = expected if isinstance(expected, list) else [expected]
+        want = ' or '.join(_TYPE_NAMES.get(e, e) for e in expected)
+        return Finding(path, f'must be {want}, got a {_python_type(value)}' + ('' if secret else f' ({shown})'))
+    if kind == 'enum':
+        choices = ', '.join(str(c) for c in error.validator_value)
+        return Finding(path, f'{shown} is not allowed', f'one of: {choices}')
+    if kind == 'pattern':
+        desc = error.schema.get('description', '')
+        return Finding(path, f'{shown} is not in the expected form', desc)
+    if kind == 'minimum':
+        return Finding(path, f'{shown} is too small', f'at least {error.validator_value}')
+    if kind == 'maximum':
+        return Finding(path, f'{shown} is too large', f'at most {error.validator_value}')
+    if kind == 'minLength':
+        return Finding(path, 'must not be empty' if error.validator_value <= 1
+                       else f'is too short (at least {error.validator_value} characters)')
+    if kind == 'maxLength':
+        return Finding(path, f'is too long ({len(value)} characters)', f'at most {error.validator_value}')
+    if kind == 'uniqueItems':
+        return Finding(path, 'contains the same entry twice', 'list each entry once')
+    if kind == 'maxItems':
+        return Finding(path, f'has {len(value)} entries', f'at most {error.validator_value}')
+    if kind == 'propertyNames':
+        return Finding(path, f'key {shown} is not allowed', error.schema.get('description', ''))
+    return Finding(path, error.message if not secret else f'failed the {kind} rule')
+
+
+def _schema_findings(doc: dict) -> list[Finding]:
+    findings = [_schema_finding(e) for e in _schema_validator().iter_errors(doc)]
+    findings.sort(key=lambda f: f.path)
+    return findings
+
+
+# --- semantic layer -----------------------------------------------------------------------
+
+def _valid_hostname(name: str) -> bool:
+    if name.startswith('[') and name.endswith(']'):
+        name = name[1:-1]
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    name = name[:-1] if name.endswith('.') else name
+    return 0 < len(name) <= 253 and all(_HOST_LABEL.match(label) for label in name.split('.'))
+
+
+def _valid_email(address: str) -> bool:
+    local, sep, domain = address.rpartition('@')
+    return bool(sep and local and _EMAIL_LOCAL.match(local) and _valid_hostname(domain)
+                and not domain.startswith('['))
+
+
+def parse_duration(text: str) -> int:
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f'{text!r} is not a duration like 30d')
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _walk_strings(doc: t.Any, parts: tuple = ()) -> t.Iterator[tuple[tuple, str]]:
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _walk_strings(value, parts + (key,))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            yield from _walk_strings(value, parts + (index,))
+    elif isinstance(doc, str):
+        yield parts, doc
+
+
+def _check_control_characters(doc: dict, errors: list[Finding]) -> None:
+    for parts, text in _walk_strings(doc):
+        if '\r' in text or '\n' in text:
+            errors.append(Finding(json_path(parts), 'contains a line break (CR/LF)',
+                                  'remove it: in mail headers and SMTP commands a line break injects '
+                                  'headers or commands'))
+        elif '\x00' in text:
+            errors.append(Finding(json_path(parts), 'contains a NUL character', 'remove it'))
+        elif parts in _HEADER_FIELDS and any(ord(c) < 32 and c != '\t' for c in text):
+            errors.append(Finding(json_path(parts), 'contains a control character', 'remove it'))
+
+
+def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) -> None:
+    """Rules the schema cannot express. `doc` has passed the schema."""
+    product = doc['product']
+    server = doc.get('server', {})
+    auth = doc.get('auth', {})
+    sender = doc['sender']
+    _check_control_characters(doc, errors)
+    if errors:
+        return  # the rules below would only repeat the same problem in other words
+
+    for parts in SECRET_PATHS:
+        if _get(doc, parts) == REDACTED:
+            errors.append(Finding(json_path(parts), 'is the masked placeholder, not the secret',
+                                  'pass the original settings document (with the vaulted secret), '
+                                  'not the redacted copy settings_validate returns'))
+
+    host = server.get('host')
+    if host is not None and not _valid_hostname(host):
+        errors.append(Finding('$.server.host', f'{_show(host)} is not a host name or IP address',
+                              'e.g. smtp.example.com or 192.0.2.10'))
+    helo = server.get('helo_domain')
+    if helo is not None and not _valid_hostname(helo):
+        errors.append(Finding('$.server.helo_domain', f'{_show(helo)} is not a host name',
+                              'the fully qualified name of the sending host'))
+
+    from_address = sender['from_address']
+    if '${' in from_address:
+        errors.append(Finding('$.sender.from_address', 'must be a plain address without variables',
+                              'put ${fullname} and friends into sender.from_name'))
+    elif '<' in from_address or not _valid_email(from_address):
+        errors.append(Finding('$.sender.from_address', f'{_show(from_address)} is not a plain e-mail address',
+                              'e.g. jira@example.com, with the display name in sender.from_name'))
+
+    from_name = sender.get('from_name')
+    if from_name is not None:
+        for match in re.finditer(r'\$\{([^}]*)(\}?)', from_name):
+            if not match.group(2):
+                errors.append(Finding('$.sender.from_name', 'has an unclosed ${', 'close it: ${fullname}'))
+            elif match.group(1) not in _FROM_NAME_VARIABLES:
+                errors.append(Finding('$.sender.from_name', f'unknown variable ${{{match.group(1)}}}',
+                                      'allowed: ' + ', '.join('${%s}' % v for v in _FROM_NAME_VARIABLES)))
+
+    for key in ('noreply_address',):
+        value = sender.get(key)
+        if value is not None and not _valid_email(value):
+            errors.append(Finding(f'$.sender.{key}', f'{_show(value)} is not a plain e-mail address',
+                                  'e.g. noreply@github.example.com'))
+    support = sender.get('support')
+    if support is not None:
+        if '://' in support or support.lower().startswith('http'):
+            if not re.match(r'https?://[^\s/]+', support):
+                errors.append(Finding('$.sender.support', 'a URL must start with http:// or https://',
+                                      'e.g. https://support.example.com'))
+        elif not _valid_email(support):
+            errors.append(Finding('$.sender.support', f'{_show(support)} is neither an e-mail address nor a URL',
+                                  'an address like support@example.com or an http(s):// URL'))
+
+    test = doc.get('test', {})
+    for index, address in enumerate(test.get('recipients', [])):
+        if not _valid_email(address):
+            errors.append(Finding(f'$.test.recipients[{index}]', f'{_show(address)} is not an e-mail address'))
+    user_email = _get(test, ('user', 'email'))
+    if user_email is not None and not _valid_email(user_email):
+        errors.append(Finding('$.test.user.email', f'{_show(user_email)} is not an e-mail address'))
+
+    dns = doc.get('dns', {})
+    for key in ('sending_ips', 'nameservers'):
+        for index, value in enumerate(dns.get(key, [])):
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                errors.append(Finding(f'$.dns.{key}[{index}]', f'{_show(value)} is not an IP address',
+                                      'e.g. 192.0.2.25 or 2001:db8::25'))
+
+    for key in server.get('properties', {}):
+        if key in _DERIVED_PROPERTIES:
+            errors.append(Finding(json_path(('server', 'properties', key)),
+                                  'is derived from the settings and cannot be set here',
+                                  'set the matching server/auth/sender field instead'))
+        elif 'password' in key.lower() or 'secret' in key.lower():
+            errors.append(Finding(json_path(('server', 'properties', key)), 'looks like a secret',
+                                  'secrets belong in auth.password, which is never shown'))
+
+    # Connection security
+    protocol = server.get('protocol', 'smtp')
+    tls = server.get('tls')
+    port = server.get('port')
+    if protocol == 'smtps' and tls == 'none':
+        errors.append(Finding('$.server.tls', "'none' contradicts protocol smtps, which is encrypted from the first byte",
+                              "omit tls or set it to 'required', or use protocol smtp"))
+    elif protocol == 'smtps' and tls == 'opportunistic':
+        warnings.append(Finding('$.server.tls', "protocol smtps is always encrypted; 'opportunistic' is read as 'required'"))
+    if protocol == 'smtp' and port == 465:
+        if tls in (None, 'opportunistic', 'required'):
+            errors.append(Finding('$.server.port', 'STARTTLS on port 465 is a contradiction: 465 expects TLS from the first byte',
+                                  'use protocol smtps on 465, or port 587 for STARTTLS'))
+        else:
+            errors.append(Finding('$.server.port', 'plain SMTP on port 465 will not work: 465 expects TLS from the first byte',
+                                  'use protocol smtps on 465, or port 25/587 for plain SMTP'))
+    if protocol == 'smtps' and port in (25, 587):
+        warnings.append(Finding('$.server.port', f'port {port} normally speaks plain SMTP with STARTTLS, not SMTPS',
+                                'use port 465 for smtps, or protocol smtp with tls: required'))
+    if server.get('timeout_ms') == 0:
+        warnings.append(Finding('$.server.timeout_ms', 'is 0: the product will wait forever on a stuck relay',
+                                "mailwright's own checks still stop after 60 s; 10000 is Jira's default"))
+
+    encrypted = protocol == 'smtps' or tls == 'required' or (tls is None and doc.get('provider') not in (None, 'custom'))
+    method = auth.get('method', 'none')
+    mechanism = auth.get('mechanism')
+    if method == 'basic':
+        for key in ('username', 'password'):
+            if auth.get(key) is None:
+                errors.append(Finding(f'$.auth.{key}', 'is required for basic authentication',
+                                      'or set auth.method to none for an anonymous relay'))
+        if mechanism == 'xoauth2':
+            errors.append(Finding('$.auth.mechanism', 'xoauth2 needs auth.method oauth2', 'use plain, login or cram_md5'))
+        if tls == 'none':
+            warnings.append(Finding('$.server.tls', f"with basic authentication and tls 'none' on port {port or 25} "
+                                    'the password is sent in clear', "set tls: required (or protocol smtps)"))
+        elif protocol == 'smtp' and tls in (None, 'opportunistic') and not encrypted:
+            warnings.append(Finding('$.server.tls', "'opportunistic' lets a man in the middle strip STARTTLS and read "
+                                    'the password', 'set tls: required'))
+    elif method == 'oauth2':
+        if not encrypted:
+            errors.append(Finding('$.auth.method', 'OAuth 2.0 needs a secure connection',
+                                  'set protocol smtps, or tls: required with protocol smtp'))
+        if auth.get('username') is None:
+            errors.append(Finding('$.auth.username', 'is required for OAuth 2.0 (the mailbox the token belongs to)'))
+        if mechanism not in (None, 'xoauth2'):
+            errors.append(Finding('$.auth.mechanism', f"'{mechanism}' cannot carry an OAuth 2.0 token", "use xoauth2 or omit it"))
+        oauth = auth.get('oauth2', {})
+        provider = oauth.get('provider', 'custom')
+        needed = _OAUTH2_SCOPES.get(provider, [])
+        scopes = oauth.get('scopes')
+        if scopes is not None:
+            missing = [s for s in needed if s not in scopes]
+            if missing:
+                errors.append(Finding('$.auth.oauth2.scopes', f'{provider} needs ' + ', '.join(missing),
+                                      'add the missing scopes or omit scopes to use the defaults'))
+        if auth.get('password') is not None:
+            warnings.append(Finding('$.auth.password', 'is ignored with OAuth 2.0', 'remove it'))
+    else:
+        for key in ('username', 'password', 'oauth2'):
+            if auth.get(key) is not None:
+                warnings.append(Finding(f'$.auth.{key}', "is ignored: auth.method is 'none'",
+                                        "set auth.method: basic to authenticate"))
+
+    # Product rules
+    if server.get('jndi') is not None and product in ('bitbucket', 'ghes'):
+        errors.append(Finding('$.server.jndi', f'{product} has no JNDI mail session',
+                              'remove server.jndi; JNDI is for jira, confluence and generic'))
+    if product == 'ghes':
+        if sender.get('noreply_address') is None:
+            errors.append(Finding('$.sender.noreply_address', 'is required for GitHub Enterprise Server',
+                                  'the address GHES uses as From and To of notification mail, e.g. noreply@github.example.com'))
+        if method == 'oauth2':
+            errors.append(Finding('$.auth.method', 'GitHub Enterprise Server has no OAuth 2.0 for SMTP',
+                                  'use basic (authentication type plain, login or cram_md5) or none'))
+        if protocol == 'smtps':
+            warnings.append(Finding('$.server.protocol', 'GitHub Enterprise Server speaks SMTP with STARTTLS, not SMTPS',
+                                    'use protocol smtp with port 587'))
+        if tls == 'required':
+            warnings.append(Finding('$.server.tls', 'GitHub Enterprise Server can only use STARTTLS when offered '
+                                    '(enable_starttls_auto); it cannot refuse a relay without it'))
+        if _get(doc, ('dns', 'check_ghes_reply')) is not False and _get(doc, ('ghes', 'hostname')) is None:
+            warnings.append(Finding('$.ghes.hostname', 'is not set, so the reply./noreply. DNS records cannot be checked',
+                                    'set the instance hostname, e.g. github.example.com'))
+    else:
+        for parts in (('sender', 'noreply_address'), ('sender', 'support'), ('ghes', 'hostname')):
+            if _get(doc, parts) is not None:
+                warnings.append(Finding(json_path(parts), f'is only used by GitHub Enterprise Server, not {product}'))
+        if mechanism == 'cram_md5' and product != 'generic':
+            warnings.append(Finding('$.auth.mechanism', f'{product} lets JavaMail choose the mechanism; cram_md5 is only '
+                                    "honoured by mailwright's own checks"))
+
+    provider = doc.get('provider')
+    if provider and provider != 'custom':
+        preset_host = _preset_host(provider)
+        if host is not None and host != preset_host:
+            warnings.append(Finding('$.server.host', f'differs from the {provider} preset ({preset_host}); the explicit host wins'))
+        if method == 'none':
+            warnings.append(Finding('$.auth.method', f'{provider} does not accept anonymous mail',
+                                    'set auth.method basic (app password / SMTP credentials) or oauth2'))
+
+
+def _preset_host(provider: str) -> str:
+    if provider.startswith('ses:'):
+        return f'email-smtp.{provider[4:]}.amazonaws.com'
+    return PRESETS[provider]
+
+
+# --- effective settings -------------------------------------------------------------------
+
+def _compact(value: t.Any) -> t.Any:
+    """Drop None values and derived keys, so an effective document normalises to itself."""
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v is not None and k != 'max_age_seconds'}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
+
+
+def _effective(doc: dict) -> dict[str, t.Any]:
+    product = doc['product']
+    provider = doc.get('provider')
+    server = doc.get('server', {})
+    auth = doc.get('auth', {})
+    sender = doc['sender']
+    preset = provider not in (None, 'custom')
+
+    protocol = server.get('protocol', 'smtp')
+    if protocol == 'smtps':
+        tls = 'required'
+    else:
+        tls = server.get('tls') or ('required' if preset else 'opportunistic')
+    if 'port' in server:
+        port = server['port']
+    elif preset:
+        port = _PRESET_PORTS[protocol]
+    else:
+        port = 465 if protocol == 'smtps' else 25
+    host = server.get('host') or (_preset_host(provider) if preset else None)
+
+    jndi = server.get('jndi')
+    if jndi is not None or product in ('jira', 'confluence'):
+        jndi = jndi or {}
+        jndi = {
+            'name': jndi.get('name', _DEFAULT_JNDI_NAME.get(product, 'mail/Session')),
+            'session_type': jndi.get('session_type', 'javax.mail.Session'),
+            'debug': jndi.get('debug', False),
+        }
+
+    method = auth.get('method', 'none')
+    oauth2 = None
+    if method == 'oauth2':
+        given = auth.get('oauth2', {})
+        oauth_provider = given.get('provider', 'custom')
+        oauth2 = {
+            'provider': oauth_provider,
+            'scopes': list(given.get('scopes', _OAUTH2_SCOPES.get(oauth_provider, []))),
+            'client_id': given.get('client_id'),
+            'token': given.get('token'),
+        }
+
+    from_name = sender.get('from_name')
+    if from_name is None and product == 'confluence':
+        from_name = '${fullname} (Confluence)'
+
+    test = doc.get('test', {})
+    max_age = test.get('max_age', '30d')
+    dns = doc.get('dns', {})
+    ghes = doc.get('ghes', {})
+    return {
+        'product': product,
+        'name': doc.get('name', 'SMTP Server' if product == 'confluence' else None),
+        'description': doc.get('description'),
+        'provider': provider,
+        'server': {
+            'host': host,
+            'port': port,
+            'protocol': protocol,
+            'tls': tls,
+            'timeout_ms': server.get('timeout_ms', 10000),
+            'helo_domain': server.get('helo_domain'),
+            'jndi': jndi,
+            'properties': dict(server.get('properties', {})),
+        },
+        'auth': {
+            'method': method,
+            'username': auth.get('username') if method != 'none' else None,
+            'password': auth.get('password') if method == 'basic' else None,
+            'mechanism': auth.get('mechanism') or ('xoauth2' if method == 'oauth2' else None),
+            'oauth2': oauth2,
+        },
+        'sender': {
+            'from_address': sender['from_address'],
+            'from_name': from_name,
+            'subject_prefix': sender.get('subject_prefix'),
+            'noreply_address': sender.get('noreply_address'),
+            'discard_to_noreply': sender.get('discard_to_noreply', False),
+            'support': sender.get('support'),
+        },
+        'ghes': {
+            'hostname': ghes.get('hostname'),
+            'email_enabled': ghes.get('email_enabled', True),
+        },
+        'test': {
+            'recipients': list(test.get('recipients', [])),
+            'max_age': max_age,
+            'max_age_seconds': parse_duration(max_age),
+            'user': {
+                'fullname': _get(test, ('user', 'fullname')),
+                'email': _get(test, ('user', 'email')),
+            },
+        },
+        'dns': {
+            'check_mx': dns.get('check_mx', True),
+            'check_spf': dns.get('check_spf', True),
+            'check_dmarc': dns.get('check_dmarc', True),
+            'check_ptr': dns.get('check_ptr', False),
+            'check_ghes_reply': dns.get('check_ghes_reply', product == 'ghes'),
+            'sending_ips': list(dns.get('sending_ips', [])),
+            'nameservers': list(dns.get('nameservers', [])),
+            'port': dns.get('port', 53),
+            'expect': [dict(e, contains=e.get('contains')) for e in dns.get('expect', [])],
+        },
+    }
+
+
+def effective_settings(document: t.Any) -> Validation:
+    """Validate one settings document and return its effective settings, errors and warnings.
+
+    Never raises for bad input: every problem comes back as a Finding with a JSON path.
+    """
+    if document is None or document == {}:
+        return Validation(None, [Finding('$', 'the settings document is empty',
+                                         'give at least product, server.host and sender.from_address')])
+    if not isinstance(document, dict):
+        return Validation(None, [Finding('$', f'the settings document must be a mapping, got a {_python_type(document)}',
+                                         'a YAML/JSON object with product, server, auth, sender, ...')])
+    doc = _compact(document)
+    errors = _schema_findings(doc)
+    if errors:
+        return Validation(None, errors)
+    warnings: list[Finding] = []
+    _semantic_findings(doc, errors, warnings)
+    if not errors:
+        effective = _effective(doc)
+        if effective['server']['host'] is None:
+            errors.append(Finding('$.server.host', 'required field is missing',
+                                  'set server.host, or a provider preset that supplies it'))
+    if errors:
+        return Validation(None, errors, warnings)
+    return Validation(effective, [], warnings)
+
+
+def load_effective(document: t.Any) -> dict[str, t.Any]:
+    """Effective settings of a raw or already-effective document; SettingsError when invalid."""
+    result = effective_settings(document)
+    if result.errors:
+        raise SettingsError(result.errors)
+    return result.effective
+
+
+def secret_values(document: t.Any) -> list[str]:
+    """The secrets a document carries, for registering with Ansible's no_log machinery."""
+    values = []
+    for parts in SECRET_PATHS:
+        value = _get(document, parts)
+        if isinstance(value, str) and value and value != REDACTED:
+            values.append(value)
+    return values
+
+
+def redact(document: t.Any) -> t.Any:
+    """A deep copy with every secret replaced by REDACTED."""
+    copied = copy.deepcopy(document)
+    for parts in SECRET_PATHS:
+        parent = _get(copied, parts[:-1])
+        if isinstance(parent, dict) and parent.get(parts[-1]) is not None:
+            parent[parts[-1]] = REDACTED
+    return copied

@@ -1,0 +1,228 @@
+#!/usr/bin/python
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: settings_validate
+short_description: Validate outgoing mail settings and return the effective settings
+version_added: 0.1.0
+description:
+  - Checks one application instance's mail settings against the published JSON Schema
+    (C(schemas/mail-settings.schema.json)) and against the rules a schema cannot express
+    (STARTTLS on port 465, OAuth 2.0 over plain SMTP, variables in the from address, GHES without
+    a no-reply address, line breaks in header fields, ...).
+  - Returns the I(effective) settings every other module of this collection works from, with
+    defaults filled, provider preset applied and port derived from protocol and preset.
+  - Every error and warning names the field by its JSON path (for example C($.server.port)),
+    says what is wrong and what would be right.
+  - Validates many files in one call for CI (O(paths) takes globs); the schema is compiled once
+    and YAML is parsed with libyaml's C loader where present.
+  - Fails when any document has errors. Secrets (C(auth.password), C(auth.oauth2.token)) are
+    never echoed; the returned effective settings carry C(********) in their place.
+author:
+  - mailwright contributors
+attributes:
+  check_mode:
+    support: full
+    description: Validation reads only; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is nothing to diff.
+options:
+  settings:
+    description:
+      - One settings document as a mapping (usually a variable from group_vars, with the password
+        from Ansible Vault).
+      - Exactly one of O(settings), O(path) and O(paths) is required.
+    type: dict
+  path:
+    description:
+      - A YAML or JSON file holding one settings document, on the host the module runs on.
+    type: path
+  paths:
+    description:
+      - Files and glob patterns (C(**) recurses) of settings documents, for validating a whole
+        repository in one call. Patterns that match nothing are errors.
+    type: list
+    elements: str
+  return_effective:
+    description:
+      - With O(paths), also return the (redacted) effective settings of every file. Off by default
+        because thousands of files make a large result. With O(settings) and O(path) the effective
+        settings are always returned.
+    type: bool
+    default: false
+  fail_on_warnings:
+    description:
+      - Treat warnings as errors (for strict CI pipelines).
+    type: bool
+    default: false
+requirements:
+  - jsonschema >= 4.18 (on the host the module runs on)
+  - PyYAML (for files; the C loader is used when libyaml is present)
+seealso:
+  - name: The published settings schema
+    description: schemas/mail-settings.schema.json in the collection; works with any JSON Schema 2020-12 validator.
+    link: https://json-schema.org/draft/2020-12/schema
+notes:
+  - The secrets in a document are registered with Ansible's no_log handling, so they are masked in
+    every result, warning and log line. Other modules need the real secret, so give them the original
+    document, not the redacted RV(effective).
+"""
+
+EXAMPLES = r"""
+- name: Validate the mail settings of this host
+  mailwright.smtp.settings_validate:
+    settings: "{{ mail_settings }}"
+  register: mail
+
+- name: Show the relay the application will use
+  ansible.builtin.debug:
+    msg: "{{ mail.effective.server.host }}:{{ mail.effective.server.port }} ({{ mail.effective.server.protocol }}, TLS {{ mail.effective.server.tls }})"
+
+- name: Validate every settings file in the repository (CI)
+  mailwright.smtp.settings_validate:
+    paths:
+      - "{{ playbook_dir }}/settings/**/*.yml"
+  delegate_to: localhost
+  run_once: true
+
+- name: Strict mode, warnings fail too
+  mailwright.smtp.settings_validate:
+    path: /etc/mailwright/jira.yml
+    fail_on_warnings: true
+"""
+
+RETURN = r"""
+effective:
+  description:
+    - The effective settings of one document, with every field present, defaults filled, preset applied,
+      port derived. Secrets are replaced by C(********).
+  returned: success with O(settings) or O(path)
+  type: dict
+  sample:
+    product: jira
+    server: {host: smtp.example.com, port: 587, protocol: smtp, tls: required, timeout_ms: 10000,
+             helo_domain: null, jndi: {name: mail/JiraMailServer, session_type: javax.mail.Session, debug: false},
+             properties: {}}
+    auth: {method: basic, username: jira-notify, password: "********", mechanism: null, oauth2: null}
+    sender: {from_address: jira@example.com, from_name: null, subject_prefix: "[JIRA]",
+             noreply_address: null, discard_to_noreply: false, support: null}
+errors:
+  description: Problems that make the document unusable, each with C(path), C(message) and C(hint).
+  returned: always with O(settings) or O(path)
+  type: list
+  elements: dict
+  sample:
+    - path: $.server.port
+      message: "STARTTLS on port 465 is a contradiction: 465 expects TLS from the first byte"
+      hint: use protocol smtps on 465, or port 587 for STARTTLS
+warnings:
+  description:
+    - Findings that do not stop the settings from working but deserve a look, in the same form as
+      RV(errors). They are also shown as Ansible warnings.
+  returned: always with O(settings) or O(path)
+  type: list
+  elements: dict
+  sample:
+    - path: $.server.tls
+      message: with basic authentication and tls 'none' on port 25 the password is sent in clear
+      hint: "set tls: required (or protocol smtps)"
+results:
+  description: One entry per file with O(paths) (C(file), C(valid), C(errors), C(warnings), and C(effective) when asked).
+  returned: with O(paths)
+  type: list
+  elements: dict
+  sample:
+    - file: settings/jira.yml
+      valid: false
+      errors:
+        - path: $.sender.from_address
+          message: must be a plain address without variables
+          hint: put ${fullname} and friends into sender.from_name
+      warnings: []
+summary:
+  description: Counts of files checked, valid, invalid, and with warnings.
+  returned: with O(paths)
+  type: dict
+  sample: {total: 3, valid: 2, invalid: 1, with_warnings: 1}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._module import register_secrets
+
+
+def _summarise(reports, limit: int = 5) -> str:
+    lines = []
+    for report in reports:
+        for error in report.errors:
+            lines.append(f'{report.file}: {error}' if report.file else str(error))
+    more = f' (and {len(lines) - limit} more)' if len(lines) > limit else ''
+    return '; '.join(lines[:limit]) + more
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            'settings': {'type': 'dict'},
+            'path': {'type': 'path'},
+            'paths': {'type': 'list', 'elements': 'str'},
+            'return_effective': {'type': 'bool', 'default': False},
+            'fail_on_warnings': {'type': 'bool', 'default': False},
+        },
+        mutually_exclusive=[('settings', 'path', 'paths')],
+        required_one_of=[('settings', 'path', 'paths')],
+        supports_check_mode=True,
+    )
+    require_lib(module, 'jsonschema')
+    from ansible_collections.mailwright.smtp.plugins.module_utils import _validate
+
+    strict = module.params['fail_on_warnings']
+    if module.params['paths'] is not None:
+        require_lib(module, 'yaml')
+        files, unmatched = _validate.expand_paths(module.params['paths'])
+        reports = list(_validate.validate_files(files))
+        for report in reports:
+            register_secrets(module, report.secrets)
+        with_effective = module.params['return_effective']
+        results = [r.to_dict(with_effective=with_effective) for r in reports]
+        invalid = [r for r in reports if r.errors or (strict and r.warnings)]
+        summary = {
+            'total': len(reports),
+            'valid': len(reports) - sum(1 for r in reports if r.errors),
+            'invalid': sum(1 for r in reports if r.errors),
+            'with_warnings': sum(1 for r in reports if r.warnings),
+        }
+        if unmatched or invalid:
+            problems = [f'no file matches {p}' for p in unmatched]
+            if invalid:
+                problems.append(f'{len(invalid)} of {len(reports)} settings files are invalid: ' + _summarise(invalid))
+            module.fail_json(msg='; '.join(problems), results=results, summary=summary, unmatched=unmatched)
+        module.exit_json(changed=False, results=results, summary=summary)
+
+    if module.params['path'] is not None:
+        require_lib(module, 'yaml')
+        report = next(_validate.validate_files([module.params['path']]))
+    else:
+        register_secrets(module, _validate.secret_values(module.params['settings']))
+        report = _validate.validate_document(module.params['settings'])
+    register_secrets(module, report.secrets)
+    for warning in report.warnings:
+        module.warn(str(warning))
+    result = report.to_dict(with_effective=True)
+    del result['file'], result['valid']
+    if report.errors:
+        module.fail_json(msg='invalid mail settings: ' + _summarise([report]), **result)
+    if strict and report.warnings:
+        module.fail_json(msg='mail settings have warnings (fail_on_warnings): '
+                         + '; '.join(str(w) for w in report.warnings), **result)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == '__main__':
+    main()
