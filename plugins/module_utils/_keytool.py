@@ -1,0 +1,299 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""Driving the JDK's keytool: list, import, delete, copy a Java keystore.
+
+keytool is the one tool every JRE ships (Atlassian products bundle their own), so we drive it
+rather than writing JKS/PKCS12 ourselves. Passwords travel in environment variables
+(`-storepass:env`), never on the command line where `ps` would show them, and are scrubbed from
+anything keytool prints before it reaches an error message.
+
+Nothing here imports Ansible; the module backend (_truststore.py) adds files and results.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import typing as t
+from dataclasses import dataclass, field
+
+__all__ = [
+    'STORE_TYPES',
+    'REDACTED',
+    'KeytoolError',
+    'Entry',
+    'Keytool',
+    'detect_store_type',
+    'parse_list_output',
+    'redact_text',
+    'der_sha256',
+    'java_home_from_keytool',
+    'find_cacerts',
+    'DEBIAN_CACERTS',
+]
+
+STORE_TYPES = ('jks', 'pkcs12')
+REDACTED = '********'
+DEBIAN_CACERTS = '/etc/ssl/certs/java/cacerts'
+
+_JKS_MAGIC = b'\xfe\xed\xfe\xed'
+_JCEKS_MAGIC = b'\xce\xce\xce\xce'
+# Environment variable names keytool reads the passwords from (-storepass:env NAME).
+_ENV_STOREPASS = 'MAILWRIGHT_KEYTOOL_STOREPASS'
+_ENV_SRCPASS = 'MAILWRIGHT_KEYTOOL_SRCSTOREPASS'
+# keytool translates its labels ("Alias name:", "Entry type:"); pin English so parsing holds.
+_LOCALE_ARGS = ['-J-Duser.language=en', '-J-Duser.country=US']
+_PEM_RE = re.compile(r'-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----', re.S)
+
+
+class KeytoolError(Exception):
+    """keytool failed or could not run. `reason` is keytool's own words, secrets redacted."""
+
+    def __init__(self, message: str, *, reason: str = '', output: str = '', returncode: int | None = None,
+                 command: list[str] | None = None, kind: str = 'keytool'):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.output = output
+        self.returncode = returncode
+        self.command = command or []
+        # 'password' (wrong store password), 'missing' (no keytool), 'timeout', 'keytool' (other)
+        self.kind = kind
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {'msg': self.message, 'reason': self.reason, 'kind': self.kind,
+                'rc': self.returncode, 'command': ' '.join(self.command)}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One keystore entry as keytool lists it."""
+
+    alias: str
+    entry_type: str                      # trustedCertEntry | PrivateKeyEntry | SecretKeyEntry
+    certificates: tuple[bytes, ...] = field(default=(), repr=False)  # DER, the entry's chain
+
+    @property
+    def der(self) -> bytes | None:
+        return self.certificates[0] if self.certificates else None
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the entry's (first) certificate, 'AA:BB:...'; '' for secret keys."""
+        return der_sha256(self.certificates[0]) if self.certificates else ''
+
+    @property
+    def trusted(self) -> bool:
+        return self.entry_type.lower() == 'trustedcertentry'
+
+
+def der_sha256(der: bytes) -> str:
+    """The fingerprint keytool and browsers show: SHA-256 of the DER, upper-case hex with colons."""
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ':'.join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def redact_text(text: str, secrets: t.Iterable[str | None]) -> str:
+    """`text` with every non-empty secret replaced by ********."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def detect_store_type(source: str | bytes | os.PathLike) -> str | None:
+    """'jks', 'jceks' or 'pkcs12' from the file's first bytes; None for a missing or empty file.
+
+    JKS starts with the magic 0xFEEDFEED, JCEKS with 0xCECECECE; PKCS#12 is a DER SEQUENCE (0x30).
+    Raises ValueError for anything else, so a wrong path is not mistaken for a keystore.
+    """
+    if isinstance(source, bytes):
+        head = source[:4]
+        where = 'data'
+    else:
+        where = os.fspath(source)
+        try:
+            with open(where, 'rb') as handle:
+                head = handle.read(4)
+        except FileNotFoundError:
+            return None
+    if not head:
+        return None
+    if head == _JKS_MAGIC:
+        return 'jks'
+    if head == _JCEKS_MAGIC:
+        return 'jceks'
+    if head[0] == 0x30 and len(head) >= 2:
+        return 'pkcs12'
+    raise ValueError(f'{where} is not a Java keystore: it starts with {head.hex()}, '
+                     'neither JKS (feedfeed) nor PKCS#12 (30...)')
+
+
+def parse_list_output(text: str) -> list[Entry]:
+    """Entries from `keytool -list -rfc` output (English labels).
+
+    Each entry starts with 'Alias name: ...', then 'Entry type: ...', then one PEM block per
+    certificate (a PrivateKeyEntry lists its chain, leaf first). Fingerprints are computed from
+    the PEM rather than read from the text, so they do not depend on keytool's wording.
+    """
+    entries: list[Entry] = []
+    blocks = re.split(r'^Alias name: ', text, flags=re.M)
+    for block in blocks[1:]:
+        alias, _, rest = block.partition('\n')
+        alias = alias.rstrip('\r')
+        match = re.search(r'^Entry type: *(\S+)', rest, flags=re.M)
+        entry_type = match.group(1) if match else 'unknown'
+        certs = []
+        for pem in _PEM_RE.findall(rest):
+            try:
+                certs.append(base64.b64decode(''.join(pem.split()), validate=True))
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f'keytool listed a certificate for alias {alias!r} that is not valid base64') from exc
+        entries.append(Entry(alias=alias, entry_type=entry_type, certificates=tuple(certs)))
+    return entries
+
+
+def _pem(der: bytes) -> str:
+    body = base64.b64encode(der).decode('ascii')
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return '-----BEGIN CERTIFICATE-----\n' + '\n'.join(lines) + '\n-----END CERTIFICATE-----\n'
+
+
+def java_home_from_keytool(keytool_path: str) -> str:
+    """java.home of the JRE a keytool belongs to: <java.home>/bin/keytool, symlinks resolved."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(keytool_path)))
+
+
+def find_cacerts(keytool_path: str) -> str | None:
+    """The cacerts file of keytool's JRE (the one the application's JVM trusts by default).
+
+    <java.home>/lib/security/cacerts for Java 9+ and for a bundled JRE, <java.home>/jre/lib/...
+    for a Java 8 JDK, then Debian's shared /etc/ssl/certs/java/cacerts.
+    """
+    home = java_home_from_keytool(keytool_path)
+    for candidate in (os.path.join(home, 'lib', 'security', 'cacerts'),
+                      os.path.join(home, 'jre', 'lib', 'security', 'cacerts'),
+                      DEBIAN_CACERTS):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _keytool_reason(output: str) -> str:
+    """keytool's one-line reason ('keytool error: java.io.IOException: ...' -> the message)."""
+    for line in output.splitlines():
+        if line.startswith('keytool error:'):
+            reason = line[len('keytool error:'):].strip()
+            # Drop the Java exception class: the message is what a person acts on.
+            return re.sub(r'^[\w.$]+(?:Exception|Error):\s*', '', reason)
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else ''
+
+
+class Keytool:
+    """One keytool executable. Every call is bounded by `timeout` seconds."""
+
+    def __init__(self, executable: str = 'keytool', *, timeout: float = 120.0):
+        resolved = executable if os.sep in executable else shutil.which(executable)
+        if not resolved or not os.path.isfile(resolved) or not os.access(resolved, os.X_OK):
+            raise KeytoolError(
+                f'keytool not found or not executable: {executable}; set the keytool option to the '
+                "keytool of the application's JRE (for example /opt/atlassian/jira/jre/bin/keytool)",
+                kind='missing')
+        self.path = resolved
+        self.timeout = timeout
+
+    @property
+    def java_home(self) -> str:
+        return java_home_from_keytool(self.path)
+
+    def find_cacerts(self) -> str | None:
+        return find_cacerts(self.path)
+
+    def run(self, args: list[str], *, storepass: str | None = None, srcstorepass: str | None = None,
+            what: str) -> str:
+        """Run keytool with args; stdout on success, KeytoolError (redacted) on failure."""
+        env = dict(os.environ)
+        secrets = [storepass, srcstorepass]
+        if storepass is not None:
+            env[_ENV_STOREPASS] = storepass
+        if srcstorepass is not None:
+            env[_ENV_SRCPASS] = srcstorepass
+        # A JAVA_TOOL_OPTIONS banner on stderr is harmless; a locale change is not (see _LOCALE_ARGS).
+        command = [self.path, *_LOCALE_ARGS, *args]
+        try:
+            proc = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=self.timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise KeytoolError(f'keytool did not finish {what} within {self.timeout:g} s',
+                               kind='timeout', command=command) from None
+        except OSError as exc:
+            raise KeytoolError(f'cannot run keytool {self.path}: {exc.strerror}', kind='missing',
+                               command=command) from None
+        stdout = redact_text(proc.stdout.decode('utf-8', 'replace'), secrets)
+        stderr = redact_text(proc.stderr.decode('utf-8', 'replace'), secrets)
+        if proc.returncode != 0:
+            output = (stdout + '\n' + stderr).strip()
+            reason = _keytool_reason(output) or f'exit code {proc.returncode}'
+            kind = 'password' if 'password was incorrect' in reason.lower() else 'keytool'
+            message = f'keytool failed {what}: {reason}'
+            if kind == 'password':
+                message += ' (the store_password does not open this keystore)'
+            raise KeytoolError(message, reason=reason, output=output, returncode=proc.returncode,
+                               command=command, kind=kind)
+        return stdout
+
+    @staticmethod
+    def _store_args(store: str, store_type: str | None) -> list[str]:
+        args = ['-keystore', store, '-storepass:env', _ENV_STOREPASS]
+        if store_type:
+            args += ['-storetype', store_type.upper()]
+        return args
+
+    def list_entries(self, store: str, password: str, store_type: str | None = None) -> list[Entry]:
+        """All entries of a keystore (the password is checked: a wrong one raises kind='password')."""
+        out = self.run(['-list', '-rfc', *self._store_args(store, store_type)],
+                       storepass=password, what=f'listing {store}')
+        try:
+            return parse_list_output(out)
+        except ValueError as exc:
+            raise KeytoolError(f'cannot read keytool listing of {store}: {exc}') from None
+
+    def import_certificate(self, store: str, password: str, store_type: str | None, alias: str,
+                           der: bytes) -> None:
+        """Add `der` as a trusted certificate under `alias` (keytool creates a missing store)."""
+        workdir = tempfile.mkdtemp(prefix='mailwright-keytool-')
+        try:
+            pem_file = os.path.join(workdir, 'cert.pem')
+            with open(pem_file, 'w', encoding='ascii') as handle:
+                handle.write(_pem(der))
+            # -noprompt: never wait for "Trust this certificate?"; -trustcacerts: let keytool
+            # build the chain from cacerts when it can (it imports either way).
+            self.run(['-importcert', '-noprompt', '-trustcacerts', '-alias', alias, '-file', pem_file,
+                      *self._store_args(store, store_type)],
+                     storepass=password, what=f'importing alias {alias} into {store}')
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def delete_entry(self, store: str, password: str, store_type: str | None, alias: str) -> None:
+        self.run(['-delete', '-alias', alias, *self._store_args(store, store_type)],
+                 storepass=password, what=f'deleting alias {alias} from {store}')
+
+    def copy_store(self, source: str, source_password: str, source_type: str | None,
+                   dest: str, dest_password: str, dest_type: str) -> None:
+        """Copy every entry of `source` into `dest` (new or existing), re-keyed with dest_password."""
+        args = ['-importkeystore', '-noprompt', '-srckeystore', source, '-srcstorepass:env', _ENV_SRCPASS,
+                '-destkeystore', dest, '-deststorepass:env', _ENV_STOREPASS, '-deststoretype', dest_type.upper()]
+        if source_type:
+            args += ['-srcstoretype', source_type.upper()]
+        self.run(args, storepass=dest_password, srcstorepass=source_password,
+                 what=f'copying {source} into {dest}')
