@@ -1,0 +1,323 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""A small JSON-over-HTTP client for the product admin APIs (Bitbucket, GHES).
+
+Built on ``ansible.module_utils.urls.open_url`` so it needs nothing beyond ansible-core on the
+managed host and behaves like ``ansible.builtin.uri`` (proxies, CA bundles, TLS checks).
+Every failure becomes an ``HttpError`` whose message says what failed, where, and what to do;
+messages never contain the password or token (URLs lose their user-info and server replies are
+scrubbed of every known secret before they are quoted).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+import typing as t
+import urllib.parse
+from dataclasses import dataclass, field
+
+__all__ = [
+    'HttpError',
+    'HttpResponse',
+    'HttpClient',
+    'connection_argument_spec',
+    'client_from_params',
+    'safe_url',
+    'status_message',
+]
+
+# Characters of a server reply quoted in an error message: enough to show the product's own
+# explanation, short enough to keep a failed task readable.
+_BODY_EXCERPT = 300
+
+
+class HttpError(Exception):
+    """A request failed; ``str()`` is a message fit for fail_json."""
+
+    def __init__(self, message: str, *, status: int | None = None, method: str = '', url: str = '',
+                 kind: str = 'http', body: str = ''):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.method = method
+        self.url = url
+        self.kind = kind  # http | timeout | refused | dns | tls | network | protocol
+        self.body = body
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {'status': self.status, 'method': self.method, 'url': self.url, 'kind': self.kind}
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: bytes = b''
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode('utf-8', errors='replace')
+
+    def json(self) -> t.Any:
+        """Parsed JSON body; None for an empty body."""
+        if not self.body.strip():
+            return None
+        return json.loads(self.text)
+
+
+def safe_url(url: str) -> str:
+    """The URL without user-info or query string (an ``api_key`` query parameter is a secret)."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rsplit('@', 1)[-1]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, '', ''))
+
+
+def _scrub(text: str, secrets: t.Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, '********')
+    return text
+
+
+def _excerpt(body: bytes, secrets: t.Iterable[str]) -> str:
+    """The server's own explanation (Atlassian/GitHub error JSON or plain text), shortened."""
+    text = body.decode('utf-8', errors='replace').strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    messages: list[str] = []
+    if isinstance(data, dict):
+        for item in data.get('errors') or []:
+            if isinstance(item, dict) and item.get('message'):
+                messages.append(str(item['message']))
+            elif isinstance(item, str):
+                messages.append(item)
+        if not messages and data.get('message'):
+            messages.append(str(data['message']))
+    if messages:
+        text = '; '.join(messages)
+    text = ' '.join(text.split())
+    if len(text) > _BODY_EXCERPT:
+        text = text[:_BODY_EXCERPT] + '...'
+    return _scrub(text, secrets)
+
+
+_STATUS_TEXT = {
+    400: ('the server rejected the request (HTTP 400)',
+          'a field has a value the server does not accept; see its message'),
+    401: ('authentication failed (HTTP 401)',
+          'check url_username/url_password or token; the account may also lack the permission '
+          'this resource needs (the products answer 401 for both)'),
+    403: ('permission denied (HTTP 403)',
+          'the credentials are valid but the account may not change this setting; use an '
+          'administrator account'),
+    404: ('not found (HTTP 404)',
+          'check url: it must be the base URL of the instance (including any context path) '
+          'and the product version must offer this API'),
+    405: ('method not allowed (HTTP 405)',
+          'the server does not offer this operation at this path; check url and the product version'),
+    409: ('conflict (HTTP 409)',
+          'the server is busy with a conflicting change (for example a configuration run); '
+          'retry when it has finished'),
+    415: ('unsupported media type (HTTP 415)', 'the server expects a different request format'),
+    429: ('rate limited (HTTP 429)', 'retry later'),
+}
+
+
+def status_message(status: int, method: str, url: str, body_excerpt: str = '',
+                   hints: t.Mapping[int, str] | None = None) -> str:
+    """A message for an unexpected HTTP status: what, where, what to do."""
+    if status in _STATUS_TEXT:
+        what, hint = _STATUS_TEXT[status]
+    elif status >= 500:
+        what, hint = (f'server error (HTTP {status})',
+                      'the server failed while handling the request; check its logs and retry')
+    else:
+        what, hint = f'unexpected HTTP status {status}', 'see the server message'
+    if hints and status in hints:
+        hint = hints[status]
+    message = f'{method} {safe_url(url)}: {what}'
+    if body_excerpt:
+        message += f'; server said: {body_excerpt}'
+    return f'{message} ({hint})'
+
+
+def _reason(exc: BaseException) -> BaseException:
+    """The innermost socket/SSL error behind a urllib error."""
+    seen = 0
+    while seen < 5:
+        inner = getattr(exc, 'reason', None)
+        if isinstance(inner, BaseException):
+            exc = inner
+            seen += 1
+            continue
+        break
+    return exc
+
+
+class HttpClient:
+    """JSON requests against one base URL with one set of credentials."""
+
+    def __init__(self, base_url: str, *, username: str | None = None, password: str | None = None,
+                 token: str | None = None, validate_certs: bool = True, ca_path: str | None = None,
+                 timeout: float = 30, user_agent: str = 'mailwright.smtp',
+                 status_hints: t.Mapping[int, str] | None = None):
+        if not base_url or '://' not in base_url:
+            raise HttpError(f'url must be an absolute http(s) URL, got {base_url!r}', kind='protocol')
+        scheme = urllib.parse.urlsplit(base_url).scheme.lower()
+        if scheme not in ('http', 'https'):
+            raise HttpError(f'url must use http or https, not {scheme!r}', kind='protocol')
+        self.base_url = base_url.rstrip('/')
+        self.username = username
+        self.password = password
+        self.token = token
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.status_hints = dict(status_hints or {})
+        # Everything that must never be quoted back.
+        self.secrets = [s for s in (password, token) if s]
+
+    def url_for(self, path: str, query: t.Mapping[str, t.Any] | None = None) -> str:
+        url = self.base_url + '/' + path.lstrip('/')
+        if query:
+            url += '?' + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        return url
+
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {'Accept': 'application/json'}
+        if content_type:
+            headers['Content-Type'] = content_type
+        if self.token:
+            headers['Authorization'] = f'Bearer {self.token}'
+        elif self.username is not None and self.password is not None:
+            # Sent up front (not after a 401 challenge): the admin APIs answer 401 without a
+            # WWW-Authenticate header that urllib's handler would need.
+            pair = f'{self.username}:{self.password}'.encode('utf-8')
+            headers['Authorization'] = 'Basic ' + base64.b64encode(pair).decode('ascii')
+        return headers
+
+    def request(self, method: str, path: str, *, json_body: t.Any = None, form: t.Mapping[str, str] | None = None,
+                query: t.Mapping[str, t.Any] | None = None, expect: t.Iterable[int] = (200, 201, 202, 204),
+                allow: t.Iterable[int] = ()) -> HttpResponse:
+        """Send one request. Statuses in ``expect`` or ``allow`` return; anything else raises HttpError."""
+        from ansible.module_utils.urls import open_url  # late: keeps unit tests of helpers import-light
+        import urllib.error
+
+        url = self.url_for(path, query)
+        data: bytes | None = None
+        content_type = None
+        if json_body is not None:
+            data = json.dumps(json_body).encode('utf-8')
+            content_type = 'application/json'
+        elif form is not None:
+            data = urllib.parse.urlencode(form).encode('utf-8')
+            content_type = 'application/x-www-form-urlencoded'
+        shown = safe_url(url)
+        try:
+            handle = open_url(
+                url, data=data, headers=self._headers(content_type), method=method,
+                timeout=self.timeout, validate_certs=self.validate_certs, ca_path=self.ca_path,
+                http_agent=self.user_agent, follow_redirects='safe', use_netrc=False,
+            )
+            with handle:
+                response = HttpResponse(handle.getcode() or 200, handle.read(), dict(handle.headers.items()))
+        except urllib.error.HTTPError as exc:
+            try:
+                body = exc.read() or b''
+            except Exception:  # a stalled error body must not hide the status
+                body = b''
+            response = HttpResponse(exc.code, body, dict(exc.headers.items()) if exc.headers else {})
+        except (socket.timeout, TimeoutError) as exc:
+            raise self._timeout(method, shown) from None
+        except urllib.error.URLError as exc:
+            raise self._network_error(method, shown, _reason(exc)) from None
+        except ssl.SSLError as exc:
+            raise self._network_error(method, shown, exc) from None
+        except (ConnectionError, OSError) as exc:
+            raise self._network_error(method, shown, exc) from None
+        if response.status in set(expect) | set(allow):
+            return response
+        raise HttpError(
+            status_message(response.status, method, url, _excerpt(response.body, self.secrets), self.status_hints),
+            status=response.status, method=method, url=shown, kind='http',
+            body=_excerpt(response.body, self.secrets),
+        )
+
+    def json(self, method: str, path: str, **kwargs) -> tuple[int, t.Any]:
+        """(status, parsed JSON body) of a request; a body that is not JSON raises HttpError."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.status, response.json()
+        except ValueError:
+            raise HttpError(
+                f'{method} {safe_url(self.url_for(path))}: the server answered HTTP {response.status} '
+                f'with a body that is not JSON: {_excerpt(response.body, self.secrets)!r} (check that url '
+                'points at the product, not at a proxy or login page)',
+                status=response.status, method=method, url=safe_url(self.url_for(path)), kind='protocol',
+            ) from None
+
+    def _timeout(self, method: str, url: str) -> HttpError:
+        return HttpError(
+            f'{method} {url}: no answer within {self.timeout:g} s (the server accepted the connection or '
+            'the network dropped it silently; check that the service is up, or raise timeout)',
+            method=method, url=url, kind='timeout',
+        )
+
+    def _network_error(self, method: str, url: str, exc: BaseException) -> HttpError:
+        host = urllib.parse.urlsplit(url).netloc
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            return self._timeout(method, url)
+        if isinstance(exc, ConnectionRefusedError):
+            return HttpError(f'{method} {url}: connection refused by {host} (nothing listens there; '
+                             'check the host and port in url)', method=method, url=url, kind='refused')
+        if isinstance(exc, socket.gaierror):
+            return HttpError(f'{method} {url}: cannot resolve {host.rsplit(":", 1)[0]} ({exc.strerror or exc}; '
+                             'check the host name in url)', method=method, url=url, kind='dns')
+        if isinstance(exc, ssl.SSLCertVerificationError) or 'CERTIFICATE_VERIFY_FAILED' in str(exc):
+            detail = getattr(exc, 'verify_message', None) or str(exc)
+            return HttpError(f'{method} {url}: TLS certificate verification failed for {host} ({detail}; '
+                             'set ca_path to the CA certificate that signed the server certificate, '
+                             'or validate_certs=false only for a test instance)',
+                             method=method, url=url, kind='tls')
+        if isinstance(exc, ssl.SSLError):
+            return HttpError(f'{method} {url}: TLS handshake with {host} failed ({exc}; check that url '
+                             'uses https only where the server speaks TLS)', method=method, url=url, kind='tls')
+        text = _scrub(str(exc), self.secrets)
+        if 'timed out' in text:
+            return self._timeout(method, url)
+        return HttpError(f'{method} {url}: network error talking to {host} ({text})',
+                         method=method, url=url, kind='network')
+
+
+def connection_argument_spec(*, default_username: str | None = None) -> dict[str, t.Any]:
+    """Options shared by the API modules (documented in each module)."""
+    username: dict[str, t.Any] = {'type': 'str'}
+    if default_username:
+        username['default'] = default_username
+    return {
+        'url': {'type': 'str'},
+        'url_username': username,
+        'url_password': {'type': 'str', 'no_log': True},
+        'token': {'type': 'str', 'no_log': True},
+        'validate_certs': {'type': 'bool', 'default': True},
+        'ca_path': {'type': 'path'},
+        'timeout': {'type': 'float', 'default': 30},
+    }
+
+
+def client_from_params(params: t.Mapping[str, t.Any], *, status_hints: t.Mapping[int, str] | None = None) -> HttpClient:
+    return HttpClient(
+        params['url'], username=params.get('url_username'), password=params.get('url_password'),
+        token=params.get('token'), validate_certs=params.get('validate_certs', True),
+        ca_path=params.get('ca_path'), timeout=params.get('timeout') or 30, status_hints=status_hints,
+    )

@@ -1,0 +1,211 @@
+#!/usr/bin/python
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bitbucket_mail_server
+short_description: Configure the Bitbucket Server / Data Center mail server through its REST API
+version_added: 0.1.0
+description:
+  - Reads the mail server configuration from C(GET /rest/api/latest/admin/mail-server), compares it
+    with the effective mail settings and sends C(PUT) only when something differs.
+  - Maps C(server.host) to C(hostname), C(server.port) to C(port), C(server.protocol) to C(protocol)
+    (C(SMTP) or C(SMTPS)), C(server.tls=opportunistic) to C(useStartTls) ("use SSL/TLS if
+    available"), C(server.tls=required) to C(requireStartTls) plus C(useStartTls) ("always use
+    SSL/TLS"; the API documentation does not say whether C(requireStartTls) alone enables STARTTLS,
+    so both are written), C(auth.username) and C(auth.password) to C(username) and C(password), and
+    C(sender.from_address) to C(senderAddress) ("Email from"). An anonymous relay (C(auth.method=none))
+    is written with C(username) and C(password) set to null.
+  - The password is write-only on the server, so it is never compared. It is sent with every write;
+    O(update_password) decides whether a run writes when nothing else differs.
+  - C(sender.from_name), C(sender.subject_prefix), C(server.helo_domain) and C(server.timeout_ms) have
+    no place in this resource; the result lists them under RV(notes). Bitbucket reads its mail timeouts
+    from C(bitbucket.properties) (see M(mailwright.smtp.mail_properties)).
+  - OAuth 2.0 (Bitbucket 10) is not part of the documented REST resource; O(settings) with
+    C(auth.method=oauth2) fails with a message naming the manual step.
+author: mailwright contributors
+extends_documentation_fragment:
+  - mailwright.smtp.settings
+options:
+  settings:
+    required: false
+    description:
+      - Required when O(state=present).
+  state:
+    description:
+      - V(present) creates or updates the mail server; V(absent) deletes the mail server
+        configuration and the sender address (C(DELETE) on both resources).
+    type: str
+    choices: [present, absent]
+    default: present
+  update_password:
+    description:
+      - V(on_create) sends the password when the mail server is created and whenever another field
+        changes; a run where only the password could differ changes nothing (idempotent).
+      - V(always) writes the configuration with the password on every run and reports C(changed),
+        because the server cannot tell whether its stored password differs. Use it once after
+        rotating the password.
+    type: str
+    choices: [always, on_create]
+    default: on_create
+  url:
+    description:
+      - Base URL of the Bitbucket instance including any context path, for example
+        C(https://bitbucket.example.com) or C(https://example.com/bitbucket).
+    type: str
+    required: true
+  url_username:
+    description:
+      - User for HTTP basic authentication. The account needs the C(SYS_ADMIN) permission.
+      - Mutually exclusive with O(token).
+    type: str
+  url_password:
+    description: Password for O(url_username).
+    type: str
+  token:
+    description:
+      - A Bitbucket HTTP access token (personal access token) with admin scope, sent as
+        an C(Authorization) header with the C(Bearer) scheme.
+    type: str
+  validate_certs:
+    description: Verify the server's TLS certificate. Turn off only for a test instance.
+    type: bool
+    default: true
+  ca_path:
+    description: PEM file with the CA certificate(s) that signed the server's certificate.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each request (connect and each read). A server that accepts the
+        connection but never answers fails the task after this long.
+    type: float
+    default: 30
+attributes:
+  check_mode:
+    support: full
+    details: Reads the configuration and reports what would change; sends no PUT or DELETE.
+  diff_mode:
+    support: full
+    details: The password is shown as C(********), never its value.
+notes:
+  - Contract from the Bitbucket Data Center REST API reference (System Maintenance group,
+    C(RestMailConfiguration)) - GET answers 404 when no mail server is configured; PUT answers 400 on
+    a validation error; both answer 401 for bad credentials or a missing SYS_ADMIN permission.
+seealso:
+  - module: mailwright.smtp.mail_properties
+  - module: mailwright.smtp.settings_validate
+"""
+
+EXAMPLES = r"""
+- name: Point Bitbucket at the relay
+  mailwright.smtp.bitbucket_mail_server:
+    settings: "{{ mail_settings }}"
+    url: https://bitbucket.example.com
+    token: "{{ vault_bitbucket_admin_token }}"
+    ca_path: /etc/pki/tls/certs/internal-ca.pem
+
+- name: Rotate the relay password
+  mailwright.smtp.bitbucket_mail_server:
+    settings: "{{ mail_settings }}"
+    url: https://bitbucket.example.com
+    url_username: admin
+    url_password: "{{ vault_bitbucket_admin_password }}"
+    update_password: always
+
+- name: Remove the mail server
+  mailwright.smtp.bitbucket_mail_server:
+    state: absent
+    url: https://bitbucket.example.com
+    token: "{{ vault_bitbucket_admin_token }}"
+"""
+
+RETURN = r"""
+mail_server:
+  description: The configuration after the run (the password as C(********) when one is set).
+  returned: success
+  type: dict
+  sample: {hostname: smtp.example.com, port: 587, protocol: SMTP, useStartTls: true,
+           requireStartTls: true, username: bitbucket, password: "********",
+           senderAddress: bitbucket@example.com}
+before:
+  description: The configuration the server reported before the run (the server never returns the password).
+  returned: success
+  type: dict
+differences:
+  description: Fields that differed (and caused a write).
+  returned: success
+  type: list
+  elements: str
+  sample: [port, tls]
+created:
+  description: Whether the mail server was configured for the first time.
+  returned: state=present
+  type: bool
+password_written:
+  description: Whether this run sent the password (or would have, in check mode).
+  returned: success
+  type: bool
+requests:
+  description: The requests made, as C(METHOD path).
+  returned: success
+  type: list
+  elements: str
+notes:
+  description: Settings this API cannot apply, with where they belong instead.
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._bitbucket import STATUS_HINTS, run
+from ansible_collections.mailwright.smtp.plugins.module_utils._http import (
+    HttpError,
+    client_from_params,
+    connection_argument_spec,
+)
+from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
+    load_module_settings,
+    settings_argument_spec,
+)
+
+
+def main() -> None:
+    argument_spec = settings_argument_spec()
+    argument_spec['settings']['required'] = False
+    argument_spec.update(connection_argument_spec())
+    argument_spec['url']['required'] = True
+    argument_spec.update(
+        state={'type': 'str', 'choices': ['present', 'absent'], 'default': 'present'},
+        update_password={'type': 'str', 'choices': ['always', 'on_create'], 'default': 'on_create',
+                         'no_log': False},
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[('state', 'present', ['settings'])],
+        mutually_exclusive=[('token', 'url_username'), ('token', 'url_password')],
+        required_together=[('url_username', 'url_password')],
+        required_one_of=[('token', 'url_username')],
+    )
+    effective = load_module_settings(module) if module.params['state'] == 'present' else None
+    try:
+        client = client_from_params(module.params, status_hints=STATUS_HINTS)
+    except HttpError as exc:
+        module.fail_json(msg=str(exc))
+    result = run(client, effective, state=module.params['state'],
+                 update_password=module.params['update_password'], check_mode=module.check_mode)
+    if result.get('failed'):
+        result.pop('failed')
+        module.fail_json(**result)
+    if not module._diff:
+        result.pop('diff', None)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
