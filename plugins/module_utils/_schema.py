@@ -7,357 +7,308 @@
 
 from __future__ import annotations
 
-import json
+__all__ = ['SCHEMA', 'schema']
 
-__all__ = ['SCHEMA_JSON', 'schema']
-
-SCHEMA_JSON = r"""{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "$id": "https://mailwright.example.org/schemas/mail-settings/v1.json",
-  "title": "mailwright outgoing mail settings",
-  "description": "One application instance's outgoing mail (SMTP) settings: the relay, how to authenticate, who the mail is from, how to prove it works and what DNS must say. Fields follow the admin forms of Jira, Confluence, Bitbucket and GitHub Enterprise Server. Rules a schema cannot express (STARTTLS on port 465, OAuth 2.0 over plain SMTP, variables in the from address) are checked by mailwright.smtp.settings_validate.",
-  "type": "object",
-  "additionalProperties": false,
-  "required": ["product", "sender"],
-  "properties": {
-    "product": {
-      "title": "Product",
-      "description": "The application that sends the mail. Decides where the settings are applied and which product rules hold.",
-      "type": "string",
-      "enum": ["jira", "confluence", "bitbucket", "ghes", "generic"]
-    },
-    "name": {
-      "title": "Mail server name",
-      "description": "The name of the mail server entry in Jira or Confluence (Confluence's default is 'SMTP Server').",
-      "type": "string",
-      "minLength": 1,
-      "maxLength": 255
-    },
-    "description": {
-      "title": "Description",
-      "description": "Free text describing this mail server (Jira's description field).",
-      "type": "string",
-      "maxLength": 1000
-    },
-    "provider": {
-      "title": "Provider preset",
-      "description": "A preset that fills host, port, protocol and TLS for a well-known provider. Explicit server fields win over the preset. 'ses:REGION' is Amazon SES in that region, e.g. 'ses:eu-west-1'.",
-      "type": "string",
-      "pattern": "^(gmail|microsoft365|outlook|yahoo|custom|ses:[a-z]{2}(-[a-z]+)+-[0-9])$",
-      "examples": ["gmail", "microsoft365", "ses:eu-west-1"]
-    },
-    "server": {
-      "title": "SMTP relay",
-      "description": "Where the mail is handed over and how the connection is secured.",
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "host": {
-          "title": "Host",
-          "description": "Host name or IP address of the SMTP relay. Required unless a provider preset supplies it.",
-          "type": "string",
-          "minLength": 1,
-          "maxLength": 253,
-          "examples": ["smtp.example.com"]
-        },
-        "port": {
-          "title": "Port",
-          "description": "TCP port of the relay. Derived when omitted: 465 for protocol smtps, the preset's port (587) with a provider preset, otherwise 25.",
-          "type": "integer",
-          "minimum": 1,
-          "maximum": 65535
-        },
-        "protocol": {
-          "title": "Protocol",
-          "description": "'smtp' starts in plain text (and may upgrade with STARTTLS, see tls); 'smtps' speaks TLS from the first byte (Jira's SECURE_SMTP). Default smtp.",
-          "type": "string",
-          "enum": ["smtp", "smtps"]
-        },
-        "tls": {
-          "title": "TLS policy",
-          "description": "For protocol smtp: 'none' never uses STARTTLS, 'opportunistic' uses it when the relay offers it (the products' 'use SSL/TLS if available'), 'required' refuses to send without it ('always use SSL/TLS'). With protocol smtps the connection is always encrypted and this may be omitted or 'required'. Default: 'required' with a provider preset or smtps, otherwise 'opportunistic'.",
-          "type": "string",
-          "enum": ["none", "opportunistic", "required"]
-        },
-        "timeout_ms": {
-          "title": "Timeout (ms)",
-          "description": "Connect and read timeout in milliseconds (Jira's default 10000). 0 means the product waits forever; mailwright's own network checks still stop after 60 s.",
-          "type": "integer",
-          "minimum": 0,
-          "maximum": 3600000
-        },
-        "helo_domain": {
-          "title": "HELO/EHLO name",
-          "description": "The name announced in EHLO (GHES 'domain', JavaMail mail.smtp.localhost). Defaults to the host's own name.",
-          "type": "string",
-          "minLength": 1,
-          "maxLength": 253
-        },
-        "jndi": {
-          "title": "JNDI mail session",
-          "description": "A container-managed JavaMail session (Tomcat <Resource>) for Jira, Confluence or a generic Java application.",
-          "type": "object",
-          "additionalProperties": false,
-          "properties": {
-            "name": {
-              "title": "Resource name",
-              "description": "The Resource name inside the Context, without 'java:comp/env/' (e.g. mail/JiraMailServer). The product's admin UI takes 'java:comp/env/' + this name.",
-              "type": "string",
-              "pattern": "^[A-Za-z0-9_][A-Za-z0-9_./-]*$",
-              "maxLength": 200,
-              "examples": ["mail/JiraMailServer"]
-            },
-            "session_type": {
-              "title": "Session type",
-              "description": "javax.mail.Session for Tomcat 9 and earlier (current Jira and Confluence), jakarta.mail.Session for Tomcat 10 and later.",
-              "type": "string",
-              "enum": ["javax.mail.Session", "jakarta.mail.Session"]
-            },
-            "debug": {
-              "title": "JavaMail debug",
-              "description": "Sets mail.debug so the SMTP conversation is logged by the application (passwords in AUTH payloads appear base64-encoded in that log).",
-              "type": "boolean"
-            }
-          }
-        },
-        "properties": {
-          "title": "Extra JavaMail properties",
-          "description": "Additional JavaMail properties passed through to the rendered session or properties file (e.g. mail.smtp.ssl.protocols). Keys must start with 'mail.'.",
-          "type": "object",
-          "propertyNames": {"pattern": "^mail\\.[A-Za-z0-9_.-]+$"},
-          "additionalProperties": {"type": ["string", "integer", "boolean"]}
-        }
-      }
-    },
-    "auth": {
-      "title": "Authentication",
-      "description": "How mailwright and the application authenticate to the relay.",
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "method": {
-          "title": "Method",
-          "description": "'none' (anonymous), 'basic' (username and password; AUTH PLAIN or LOGIN) or 'oauth2' (XOAUTH2 with a bearer token). Default none.",
-          "type": "string",
-          "enum": ["none", "basic", "oauth2"]
-        },
-        "username": {
-          "title": "Username",
-          "description": "The account to authenticate as (basic, and the user of an OAuth 2.0 token).",
-          "type": "string",
-          "minLength": 1,
-          "maxLength": 320
-        },
-        "password": {
-          "title": "Password",
-          "description": "The password for basic authentication. Give it from Ansible Vault; it is never shown in output, diffs, reports or logs.",
-          "type": "string",
-          "minLength": 1,
-          "maxLength": 1024,
-          "writeOnly": true
-        },
-        "mechanism": {
-          "title": "Preferred SASL mechanism",
-          "description": "Forces one AUTH mechanism (GHES 'authentication type'); by default the strongest one the relay offers is used.",
-          "type": "string",
-          "enum": ["plain", "login", "cram_md5", "xoauth2"]
-        },
-        "oauth2": {
-          "title": "OAuth 2.0",
-          "description": "OAuth 2.0 details for method oauth2. The authorization itself is a browser step in the product and is reported as a manual step.",
-          "type": "object",
-          "additionalProperties": false,
-          "properties": {
-            "provider": {
-              "title": "Identity provider",
-              "description": "google, microsoft or custom. Decides the default scopes.",
-              "type": "string",
-              "enum": ["google", "microsoft", "custom"]
-            },
-            "scopes": {
-              "title": "Scopes",
-              "description": "Scopes requested. Microsoft needs https://outlook.office.com/SMTP.Send and offline_access; Google https://mail.google.com/.",
-              "type": "array",
-              "items": {"type": "string", "minLength": 1},
-              "uniqueItems": true
-            },
-            "client_id": {
-              "title": "Client ID",
-              "description": "The OAuth 2.0 client (application) ID registered with the provider.",
-              "type": "string",
-              "minLength": 1
-            },
-            "token": {
-              "title": "Access token",
-              "description": "A current access token, used by mailwright's own test send and credential check (XOAUTH2). Never shown.",
-              "type": "string",
-              "minLength": 1,
-              "writeOnly": true
-            }
-          }
-        }
-      }
-    },
-    "sender": {
-      "title": "Sender",
-      "description": "Who the mail is from.",
-      "type": "object",
-      "additionalProperties": false,
-      "required": ["from_address"],
-      "properties": {
-        "from_address": {
-          "title": "From address",
-          "description": "A plain e-mail address (no display name, no variables) used as the From address and envelope sender.",
-          "type": "string",
-          "minLength": 3,
-          "maxLength": 320,
-          "examples": ["jira@example.com"]
-        },
-        "from_name": {
-          "title": "From name",
-          "description": "Display name of the sender. May use ${fullname}, ${email} and ${email.hostname} (the acting user). Confluence's default is '${fullname} (Confluence)'.",
-          "type": "string",
-          "maxLength": 255
-        },
-        "subject_prefix": {
-          "title": "Subject prefix",
-          "description": "Text put before every subject (Jira's email prefix, Confluence's subject prefix).",
-          "type": "string",
-          "maxLength": 255
-        },
-        "noreply_address": {
-          "title": "No-reply address (GHES)",
-          "description": "GitHub Enterprise Server's no-reply address, used as From and To of all notification mail. Required for product ghes.",
-          "type": "string",
-          "minLength": 3,
-          "maxLength": 320
-        },
-        "discard_to_noreply": {
-          "title": "Discard mail to the no-reply address (GHES)",
-          "description": "GitHub Enterprise Server drops mail addressed to the no-reply address when true.",
-          "type": "boolean"
-        },
-        "support": {
-          "title": "Support contact (GHES)",
-          "description": "An e-mail address or an http(s) URL shown to GitHub Enterprise Server users as the support link.",
-          "type": "string",
-          "minLength": 3,
-          "maxLength": 2048
-        }
-      }
-    },
-    "ghes": {
-      "title": "GitHub Enterprise Server",
-      "description": "Instance details needed for GHES settings and its reply DNS records.",
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "hostname": {
-          "title": "Instance hostname",
-          "description": "The GHES hostname. reply.<hostname> and noreply.<hostname> must have MX records pointing at it for incoming replies.",
-          "type": "string",
-          "minLength": 1,
-          "maxLength": 253
-        },
-        "email_enabled": {
-          "title": "Enable email",
-          "description": "The Management Console's 'Enable email' switch. Default true.",
-          "type": "boolean"
-        }
-      }
-    },
-    "test": {
-      "title": "Test send",
-      "description": "Who receives the proving test message and how old a previous proof may be before it is sent again.",
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "recipients": {
-          "title": "Recipients",
-          "description": "Addresses that receive the test message.",
-          "type": "array",
-          "items": {"type": "string", "minLength": 3, "maxLength": 320},
-          "uniqueItems": true,
-          "maxItems": 50
-        },
-        "max_age": {
-          "title": "Maximum proof age",
-          "description": "How old the last successful test send may be before it is repeated, as a number and a unit (s, m, h, d, w), e.g. '30d'. Default 30d.",
-          "type": "string",
-          "pattern": "^[0-9]{1,6}[smhdw]$"
-        },
-        "user": {
-          "title": "Acting user",
-          "description": "The user whose name fills ${fullname} / ${email} in the from name of the test message.",
-          "type": "object",
-          "additionalProperties": false,
-          "properties": {
-            "fullname": {"title": "Full name", "description": "Replaces ${fullname}.", "type": "string", "maxLength": 255},
-            "email": {"title": "E-mail", "description": "Replaces ${email}; its domain replaces ${email.hostname}.", "type": "string", "maxLength": 320}
-          }
-        }
-      }
-    },
-    "dns": {
-      "title": "DNS expectations",
-      "description": "What the DNS checks look for.",
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "check_mx": {"title": "Check sender MX", "description": "The from address's domain must have an MX (or A) record so bounces can return. Default true.", "type": "boolean"},
-        "check_spf": {"title": "Check SPF", "description": "The sender domain's SPF record must exist and authorize the relay (or sending_ips). Default true.", "type": "boolean"},
-        "check_dmarc": {"title": "Check DMARC", "description": "The sender domain must publish a DMARC policy. Default true.", "type": "boolean"},
-        "check_ptr": {"title": "Check PTR", "description": "The relay's addresses must have reverse (PTR) records. Default false.", "type": "boolean"},
-        "check_ghes_reply": {"title": "Check GHES reply records", "description": "reply.<hostname> A and MX, noreply.<hostname> MX. Default true for product ghes.", "type": "boolean"},
-        "sending_ips": {
-          "title": "Sending addresses",
-          "description": "Addresses that SPF must authorize, when mail leaves through addresses other than the relay's own.",
-          "type": "array",
-          "items": {"type": "string", "minLength": 2, "maxLength": 45},
-          "uniqueItems": true
-        },
-        "nameservers": {
-          "title": "Nameservers",
-          "description": "Resolvers to ask instead of the host's own (IP addresses).",
-          "type": "array",
-          "items": {"type": "string", "minLength": 2, "maxLength": 45}
-        },
-        "port": {"title": "Nameserver port", "description": "UDP/TCP port of the nameservers. Default 53.", "type": "integer", "minimum": 1, "maximum": 65535},
-        "expect": {
-          "title": "Custom expectations",
-          "description": "Extra records that must exist.",
-          "type": "array",
-          "items": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["name", "type"],
-            "properties": {
-              "name": {"title": "Name", "description": "The DNS name to look up.", "type": "string", "minLength": 1, "maxLength": 253},
-              "type": {"title": "Type", "description": "Record type.", "type": "string", "enum": ["A", "AAAA", "MX", "TXT", "PTR", "CNAME"]},
-              "contains": {"title": "Contains", "description": "A text that one of the answers must contain; any answer passes when omitted.", "type": "string"}
-            }
-          }
-        }
-      }
-    }
-  },
-  "examples": [
-    {
-      "product": "jira",
-      "server": {"host": "smtp.example.com", "port": 587, "tls": "required"},
-      "auth": {"method": "basic", "username": "jira-notify", "password": "from-vault"},
-      "sender": {"from_address": "jira@example.com", "subject_prefix": "[JIRA]"}
-    }
-  ]
-}
-"""
-
-_parsed = None
+SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
+ '$id': 'https://mailwright.example.org/schemas/mail-settings/v1.json',
+ 'title': 'mailwright outgoing mail settings',
+ 'description': "One application instance's outgoing mail (SMTP) settings: the relay, how to authenticate, who the mail is from, how to prove it "
+                'works and what DNS must say. Fields follow the admin forms of Jira, Confluence, Bitbucket and GitHub Enterprise Server. Rules a '
+                'schema cannot express (STARTTLS on port 465, OAuth 2.0 over plain SMTP, variables in the from address) are checked by '
+                'mailwright.smtp.settings_validate.',
+ 'type': 'object',
+ 'additionalProperties': False,
+ 'required': ['product', 'sender'],
+ 'properties': {'product': {'title': 'Product',
+                            'description': 'The application that sends the mail. Decides where the settings are applied and which product rules '
+                                           'hold.',
+                            'type': 'string',
+                            'enum': ['jira', 'confluence', 'bitbucket', 'ghes', 'generic']},
+                'name': {'title': 'Mail server name',
+                         'description': "The name of the mail server entry in Jira or Confluence (Confluence's default is 'SMTP Server').",
+                         'type': 'string',
+                         'minLength': 1,
+                         'maxLength': 255},
+                'description': {'title': 'Description',
+                                'description': "Free text describing this mail server (Jira's description field).",
+                                'type': 'string',
+                                'maxLength': 1000},
+                'provider': {'title': 'Provider preset',
+                             'description': 'A preset that fills host, port, protocol and TLS for a well-known provider. Explicit server fields win '
+                                            "over the preset. 'ses:REGION' is Amazon SES in that region, e.g. 'ses:eu-west-1'.",
+                             'type': 'string',
+                             'pattern': '^(gmail|microsoft365|outlook|yahoo|custom|ses:[a-z]{2}(-[a-z]+)+-[0-9])$',
+                             'examples': ['gmail', 'microsoft365', 'ses:eu-west-1']},
+                'server': {'title': 'SMTP relay',
+                           'description': 'Where the mail is handed over and how the connection is secured.',
+                           'type': 'object',
+                           'additionalProperties': False,
+                           'properties': {'host': {'title': 'Host',
+                                                   'description': 'Host name or IP address of the SMTP relay. Required unless a provider preset '
+                                                                  'supplies it.',
+                                                   'type': 'string',
+                                                   'minLength': 1,
+                                                   'maxLength': 253,
+                                                   'examples': ['smtp.example.com']},
+                                          'port': {'title': 'Port',
+                                                   'description': "TCP port of the relay. Derived when omitted: 465 for protocol smtps, the preset's "
+                                                                  'port (587) with a provider preset, otherwise 25.',
+                                                   'type': 'integer',
+                                                   'minimum': 1,
+                                                   'maximum': 65535},
+                                          'protocol': {'title': 'Protocol',
+                                                       'description': "'smtp' starts in plain text (and may upgrade with STARTTLS, see tls); 'smtps' "
+                                                                      "speaks TLS from the first byte (Jira's SECURE_SMTP). Default smtp.",
+                                                       'type': 'string',
+                                                       'enum': ['smtp', 'smtps']},
+                                          'tls': {'title': 'TLS policy',
+                                                  'description': "For protocol smtp: 'none' never uses STARTTLS, 'opportunistic' uses it when the "
+                                                                 "relay offers it (the products' 'use SSL/TLS if available'), 'required' refuses to "
+                                                                 "send without it ('always use SSL/TLS'). With protocol smtps the connection is "
+                                                                 "always encrypted and this may be omitted or 'required'. Default: 'required' with a "
+                                                                 "provider preset or smtps, otherwise 'opportunistic'.",
+                                                  'type': 'string',
+                                                  'enum': ['none', 'opportunistic', 'required']},
+                                          'timeout_ms': {'title': 'Timeout (ms)',
+                                                         'description': "Connect and read timeout in milliseconds (Jira's default 10000). 0 means "
+                                                                        "the product waits forever; mailwright's own network checks still stop after "
+                                                                        '60 s.',
+                                                         'type': 'integer',
+                                                         'minimum': 0,
+                                                         'maximum': 3600000},
+                                          'helo_domain': {'title': 'HELO/EHLO name',
+                                                          'description': "The name announced in EHLO (GHES 'domain', JavaMail mail.smtp.localhost). "
+                                                                         "Defaults to the host's own name.",
+                                                          'type': 'string',
+                                                          'minLength': 1,
+                                                          'maxLength': 253},
+                                          'jndi': {'title': 'JNDI mail session',
+                                                   'description': 'A container-managed JavaMail session (Tomcat <Resource>) for Jira, Confluence or '
+                                                                  'a generic Java application.',
+                                                   'type': 'object',
+                                                   'additionalProperties': False,
+                                                   'properties': {'name': {'title': 'Resource name',
+                                                                           'description': 'The Resource name inside the Context, without '
+                                                                                          "'java:comp/env/' (e.g. mail/JiraMailServer). The "
+                                                                                          "product's admin UI takes 'java:comp/env/' + this name.",
+                                                                           'type': 'string',
+                                                                           'pattern': '^[A-Za-z0-9_][A-Za-z0-9_./-]*$',
+                                                                           'maxLength': 200,
+                                                                           'examples': ['mail/JiraMailServer']},
+                                                                  'session_type': {'title': 'Session type',
+                                                                                   'description': 'javax.mail.Session for Tomcat 9 and earlier '
+                                                                                                  '(current Jira and Confluence), '
+                                                                                                  'jakarta.mail.Session for Tomcat 10 and later.',
+                                                                                   'type': 'string',
+                                                                                   'enum': ['javax.mail.Session', 'jakarta.mail.Session']},
+                                                                  'debug': {'title': 'JavaMail debug',
+                                                                            'description': 'Sets mail.debug so the SMTP conversation is logged by '
+                                                                                           'the application (passwords in AUTH payloads appear '
+                                                                                           'base64-encoded in that log).',
+                                                                            'type': 'boolean'}}},
+                                          'properties': {'title': 'Extra JavaMail properties',
+                                                         'description': 'Additional JavaMail properties passed through to the rendered session or '
+                                                                        'properties file (e.g. mail.smtp.ssl.protocols). Keys must start with '
+                                                                        "'mail.'.",
+                                                         'type': 'object',
+                                                         'propertyNames': {'pattern': '^mail\\.[A-Za-z0-9_.-]+$'},
+                                                         'additionalProperties': {'type': ['string', 'integer', 'boolean']}}}},
+                'auth': {'title': 'Authentication',
+                         'description': 'How mailwright and the application authenticate to the relay.',
+                         'type': 'object',
+                         'additionalProperties': False,
+                         'properties': {'method': {'title': 'Method',
+                                                   'description': "'none' (anonymous), 'basic' (username and password; AUTH PLAIN or LOGIN) or "
+                                                                  "'oauth2' (XOAUTH2 with a bearer token). Default none.",
+                                                   'type': 'string',
+                                                   'enum': ['none', 'basic', 'oauth2']},
+                                        'username': {'title': 'Username',
+                                                     'description': 'The account to authenticate as (basic, and the user of an OAuth 2.0 token).',
+                                                     'type': 'string',
+                                                     'minLength': 1,
+                                                     'maxLength': 320},
+                                        'password': {'title': 'Password',
+                                                     'description': 'The password for basic authentication. Give it from Ansible Vault; it is never '
+                                                                    'shown in output, diffs, reports or logs.',
+                                                     'type': 'string',
+                                                     'minLength': 1,
+                                                     'maxLength': 1024,
+                                                     'writeOnly': True},
+                                        'mechanism': {'title': 'Preferred SASL mechanism',
+                                                      'description': "Forces one AUTH mechanism (GHES 'authentication type'); by default the "
+                                                                     'strongest one the relay offers is used.',
+                                                      'type': 'string',
+                                                      'enum': ['plain', 'login', 'cram_md5', 'xoauth2']},
+                                        'oauth2': {'title': 'OAuth 2.0',
+                                                   'description': 'OAuth 2.0 details for method oauth2. The authorization itself is a browser step '
+                                                                  'in the product and is reported as a manual step.',
+                                                   'type': 'object',
+                                                   'additionalProperties': False,
+                                                   'properties': {'provider': {'title': 'Identity provider',
+                                                                               'description': 'google, microsoft or custom. Decides the default '
+                                                                                              'scopes.',
+                                                                               'type': 'string',
+                                                                               'enum': ['google', 'microsoft', 'custom']},
+                                                                  'scopes': {'title': 'Scopes',
+                                                                             'description': 'Scopes requested. Microsoft needs '
+                                                                                            'https://outlook.office.com/SMTP.Send and '
+                                                                                            'offline_access; Google https://mail.google.com/.',
+                                                                             'type': 'array',
+                                                                             'items': {'type': 'string', 'minLength': 1},
+                                                                             'uniqueItems': True},
+                                                                  'client_id': {'title': 'Client ID',
+                                                                                'description': 'The OAuth 2.0 client (application) ID registered '
+                                                                                               'with the provider.',
+                                                                                'type': 'string',
+                                                                                'minLength': 1},
+                                                                  'token': {'title': 'Access token',
+                                                                            'description': "A current access token, used by mailwright's own test "
+                                                                                           'send and credential check (XOAUTH2). Never shown.',
+                                                                            'type': 'string',
+                                                                            'minLength': 1,
+                                                                            'writeOnly': True}}}}},
+                'sender': {'title': 'Sender',
+                           'description': 'Who the mail is from.',
+                           'type': 'object',
+                           'additionalProperties': False,
+                           'required': ['from_address'],
+                           'properties': {'from_address': {'title': 'From address',
+                                                           'description': 'A plain e-mail address (no display name, no variables) used as the From '
+                                                                          'address and envelope sender.',
+                                                           'type': 'string',
+                                                           'minLength': 3,
+                                                           'maxLength': 320,
+                                                           'examples': ['jira@example.com']},
+                                          'from_name': {'title': 'From name',
+                                                        'description': 'Display name of the sender. May use ${fullname}, ${email} and '
+                                                                       "${email.hostname} (the acting user). Confluence's default is '${fullname} "
+                                                                       "(Confluence)'.",
+                                                        'type': 'string',
+                                                        'maxLength': 255},
+                                          'subject_prefix': {'title': 'Subject prefix',
+                                                             'description': "Text put before every subject (Jira's email prefix, Confluence's "
+                                                                            'subject prefix).',
+                                                             'type': 'string',
+                                                             'maxLength': 255},
+                                          'noreply_address': {'title': 'No-reply address (GHES)',
+                                                              'description': "GitHub Enterprise Server's no-reply address, used as From and To of "
+                                                                             'all notification mail. Required for product ghes.',
+                                                              'type': 'string',
+                                                              'minLength': 3,
+                                                              'maxLength': 320},
+                                          'discard_to_noreply': {'title': 'Discard mail to the no-reply address (GHES)',
+                                                                 'description': 'GitHub Enterprise Server drops mail addressed to the no-reply '
+                                                                                'address when true.',
+                                                                 'type': 'boolean'},
+                                          'support': {'title': 'Support contact (GHES)',
+                                                      'description': 'An e-mail address or an http(s) URL shown to GitHub Enterprise Server users as '
+                                                                     'the support link.',
+                                                      'type': 'string',
+                                                      'minLength': 3,
+                                                      'maxLength': 2048}}},
+                'ghes': {'title': 'GitHub Enterprise Server',
+                         'description': 'Instance details needed for GHES settings and its reply DNS records.',
+                         'type': 'object',
+                         'additionalProperties': False,
+                         'properties': {'hostname': {'title': 'Instance hostname',
+                                                     'description': 'The GHES hostname. reply.<hostname> and noreply.<hostname> must have MX records '
+                                                                    'pointing at it for incoming replies.',
+                                                     'type': 'string',
+                                                     'minLength': 1,
+                                                     'maxLength': 253},
+                                        'email_enabled': {'title': 'Enable email',
+                                                          'description': "The Management Console's 'Enable email' switch. Default true.",
+                                                          'type': 'boolean'}}},
+                'test': {'title': 'Test send',
+                         'description': 'Who receives the proving test message and how old a previous proof may be before it is sent again.',
+                         'type': 'object',
+                         'additionalProperties': False,
+                         'properties': {'recipients': {'title': 'Recipients',
+                                                       'description': 'Addresses that receive the test message.',
+                                                       'type': 'array',
+                                                       'items': {'type': 'string', 'minLength': 3, 'maxLength': 320},
+                                                       'uniqueItems': True,
+                                                       'maxItems': 50},
+                                        'max_age': {'title': 'Maximum proof age',
+                                                    'description': 'How old the last successful test send may be before it is repeated, as a number '
+                                                                   "and a unit (s, m, h, d, w), e.g. '30d'. Default 30d.",
+                                                    'type': 'string',
+                                                    'pattern': '^[0-9]{1,6}[smhdw]$'},
+                                        'user': {'title': 'Acting user',
+                                                 'description': 'The user whose name fills ${fullname} / ${email} in the from name of the test '
+                                                                'message.',
+                                                 'type': 'object',
+                                                 'additionalProperties': False,
+                                                 'properties': {'fullname': {'title': 'Full name',
+                                                                             'description': 'Replaces ${fullname}.',
+                                                                             'type': 'string',
+                                                                             'maxLength': 255},
+                                                                'email': {'title': 'E-mail',
+                                                                          'description': 'Replaces ${email}; its domain replaces ${email.hostname}.',
+                                                                          'type': 'string',
+                                                                          'maxLength': 320}}}}},
+                'dns': {'title': 'DNS expectations',
+                        'description': 'What the DNS checks look for.',
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'properties': {'check_mx': {'title': 'Check sender MX',
+                                                    'description': "The from address's domain must have an MX (or A) record so bounces can return. "
+                                                                   'Default true.',
+                                                    'type': 'boolean'},
+                                       'check_spf': {'title': 'Check SPF',
+                                                     'description': "The sender domain's SPF record must exist and authorize the relay (or "
+                                                                    'sending_ips). Default true.',
+                                                     'type': 'boolean'},
+                                       'check_dmarc': {'title': 'Check DMARC',
+                                                       'description': 'The sender domain must publish a DMARC policy. Default true.',
+                                                       'type': 'boolean'},
+                                       'check_ptr': {'title': 'Check PTR',
+                                                     'description': "The relay's addresses must have reverse (PTR) records. Default false.",
+                                                     'type': 'boolean'},
+                                       'check_ghes_reply': {'title': 'Check GHES reply records',
+                                                            'description': 'reply.<hostname> A and MX, noreply.<hostname> MX. Default true for '
+                                                                           'product ghes.',
+                                                            'type': 'boolean'},
+                                       'sending_ips': {'title': 'Sending addresses',
+                                                       'description': 'Addresses that SPF must authorize, when mail leaves through addresses other '
+                                                                      "than the relay's own.",
+                                                       'type': 'array',
+                                                       'items': {'type': 'string', 'minLength': 2, 'maxLength': 45},
+                                                       'uniqueItems': True},
+                                       'nameservers': {'title': 'Nameservers',
+                                                       'description': "Resolvers to ask instead of the host's own (IP addresses).",
+                                                       'type': 'array',
+                                                       'items': {'type': 'string', 'minLength': 2, 'maxLength': 45}},
+                                       'port': {'title': 'Nameserver port',
+                                                'description': 'UDP/TCP port of the nameservers. Default 53.',
+                                                'type': 'integer',
+                                                'minimum': 1,
+                                                'maximum': 65535},
+                                       'expect': {'title': 'Custom expectations',
+                                                  'description': 'Extra records that must exist.',
+                                                  'type': 'array',
+                                                  'items': {'type': 'object',
+                                                            'additionalProperties': False,
+                                                            'required': ['name', 'type'],
+                                                            'properties': {'name': {'title': 'Name',
+                                                                                    'description': 'The DNS name to look up.',
+                                                                                    'type': 'string',
+                                                                                    'minLength': 1,
+                                                                                    'maxLength': 253},
+                                                                           'type': {'title': 'Type',
+                                                                                    'description': 'Record type.',
+                                                                                    'type': 'string',
+                                                                                    'enum': ['A', 'AAAA', 'MX', 'TXT', 'PTR', 'CNAME']},
+                                                                           'contains': {'title': 'Contains',
+                                                                                        'description': 'A text that one of the answers must contain; '
+                                                                                                       'any answer passes when omitted.',
+                                                                                        'type': 'string'}}}}}}},
+ 'examples': [{'product': 'jira',
+               'server': {'host': 'smtp.example.com', 'port': 587, 'tls': 'required'},
+               'auth': {'method': 'basic', 'username': 'jira-notify', 'password': 'from-vault'},
+               'sender': {'from_address': 'jira@example.com', 'subject_prefix': '[JIRA]'}}]}
 
 
 def schema() -> dict:
-    """The published settings schema, parsed once per process."""
-    global _parsed
-    if _parsed is None:
-        _parsed = json.loads(SCHEMA_JSON)
-    return _parsed
+    """The published settings schema (JSON Schema draft 2020-12)."""
+    return SCHEMA

@@ -191,7 +191,7 @@ def _schema_finding(error) -> Finding:
         name = extra[0] if extra else '?'
         close = difflib.get_close_matches(str(name), allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else 'allowed: ' + ', '.join(allowed)
-        return Finding(json_path(parts + (name,)), 'unknown field', hint)
+        return Finding(json_path(parts + (str(name),)), 'unknown field', hint)
     if kind == 'type':
         expected = error.validator_value
         expected = expected if isinstance(expected, list) else [expected]
@@ -221,10 +221,34 @@ def _schema_finding(error) -> Finding:
     return Finding(path, error.message if not secret else f'failed the {kind} rule')
 
 
-def _schema_findings(doc: dict) -> list[Finding]:
-    findings = [_schema_finding(e) for e in _schema_validator().iter_errors(doc)]
+def _schema_findings(doc: dict) -> tuple[list[Finding], list[tuple]]:
+    """Findings, and the locations of the values at fault (for pruning them)."""
+    findings, faulty = [], []
+    for error in _schema_validator().iter_errors(doc):
+        findings.append(_schema_finding(error))
+        parts = tuple(error.absolute_path)
+        if error.validator == 'additionalProperties':
+            known = error.schema.get('properties', {})
+            faulty.extend(parts + (k,) for k in error.instance if k not in known)
+        elif error.validator != 'required':
+            faulty.append(parts)
     findings.sort(key=lambda f: f.path)
-    return findings
+    return findings, faulty
+
+
+def _prune(doc: dict, faulty: list[tuple]) -> dict | None:
+    """The document without the values the schema rejected, so the semantic rules can still
+    report on the rest in the same run. None when a whole required part is at fault."""
+    pruned = copy.deepcopy(doc)
+    for parts in sorted(faulty, key=len, reverse=True):
+        if len(parts) < 2 and parts[:1] in ((), ('product',), ('sender',)):
+            return None
+        parent = _get(pruned, tuple(parts[:-1]))
+        if isinstance(parent, dict):
+            parent.pop(parts[-1], None)
+        elif isinstance(parent, list) and isinstance(parts[-1], int) and parts[-1] < len(parent):
+            parent[parts[-1]] = None
+    return pruned
 
 
 # --- semantic layer -----------------------------------------------------------------------
@@ -284,8 +308,6 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
     auth = doc.get('auth', {})
     sender = doc['sender']
     _check_control_characters(doc, errors)
-    if errors:
-        return  # the rules below would only repeat the same problem in other words
 
     for parts in SECRET_PATHS:
         if _get(doc, parts) == REDACTED:
@@ -462,6 +484,17 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
                                     'set auth.method basic (app password / SMTP credentials) or oauth2'))
 
 
+def _first_per_path(findings: list[Finding]) -> list[Finding]:
+    """One error per field: a line break in the host also makes it no host name; say it once."""
+    seen: set[str] = set()
+    kept = []
+    for finding in findings:
+        if finding.path not in seen:
+            seen.add(finding.path)
+            kept.append(finding)
+    return kept
+
+
 def _preset_host(provider: str) -> str:
     if provider.startswith('ses:'):
         return f'email-smtp.{provider[4:]}.amazonaws.com'
@@ -469,6 +502,22 @@ def _preset_host(provider: str) -> str:
 
 
 # --- effective settings -------------------------------------------------------------------
+
+_MAX_DEPTH = 16  # the schema nests 5 levels; anything deeper is an error, found without recursion
+
+
+def _too_deep(document: t.Any) -> tuple | None:
+    stack = [(document, ())]
+    while stack:
+        value, parts = stack.pop()
+        if len(parts) > _MAX_DEPTH:
+            return parts
+        if isinstance(value, dict):
+            stack.extend((v, parts + (str(k),)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, parts + (i,)) for i, v in enumerate(value))
+    return None
+
 
 def _compact(value: t.Any) -> t.Any:
     """Drop None values and derived keys, so an effective document normalises to itself."""
@@ -597,12 +646,25 @@ def effective_settings(document: t.Any) -> Validation:
     if not isinstance(document, dict):
         return Validation(None, [Finding('$', f'the settings document must be a mapping, got a {_python_type(document)}',
                                          'a YAML/JSON object with product, server, auth, sender, ...')])
+    deep = _too_deep(document)
+    if deep is not None:
+        return Validation(None, [Finding(json_path(deep[:_MAX_DEPTH]), f'nested deeper than {_MAX_DEPTH} levels',
+                                         'a settings document is a few levels deep; check the YAML indentation')])
     doc = _compact(document)
-    errors = _schema_findings(doc)
-    if errors:
-        return Validation(None, errors)
+    errors, faulty = _schema_findings(doc)
     warnings: list[Finding] = []
+    if errors:
+        # Report the semantic problems of the rest of the document in the same run, where the
+        # document without the rejected values is schema-valid.
+        pruned = _prune(doc, faulty)
+        if pruned is not None and not _schema_findings(_compact(pruned))[0]:
+            seen = {f.path for f in errors}
+            more: list[Finding] = []
+            _semantic_findings(_compact(pruned), more, warnings)
+            errors.extend(f for f in _first_per_path(more) if f.path not in seen)
+        return Validation(None, errors, warnings)
     _semantic_findings(doc, errors, warnings)
+    errors = _first_per_path(errors)
     if not errors:
         effective = _effective(doc)
         if effective['server']['host'] is None:

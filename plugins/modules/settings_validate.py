@@ -23,7 +23,7 @@ description:
   - Fails when any document has errors. Secrets (C(auth.password), C(auth.oauth2.token)) are
     never echoed; the returned effective settings carry C(********) in their place.
 author:
-  - mailwright contributors
+  - mailwright maintainers (@mailwright)
 attributes:
   check_mode:
     support: full

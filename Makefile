@@ -1,0 +1,72 @@
+# The two commands a newcomer needs: `make test` and `make demo`. Both build their own
+# virtual environment and the ansible_collections/mailwright/smtp layout Ansible expects.
+PYTHON ?= python3
+VENV   := $(CURDIR)/.venv
+BIN    := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/.build/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONPATH := $(COLLECTIONS):$(CURDIR)
+export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
+export ANSIBLE_LOCALHOST_WARNING := false
+export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
+PYTEST_ARGS ?=
+
+.PHONY: test demo venv system-deps collection schema unit integration molecule sanity lint \
+        bench build clean
+
+test: venv system-deps collection schema-check unit integration molecule sanity lint
+	@echo "make test: all checks passed"
+
+venv: $(BIN)/.installed
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+system-deps:
+	tools/install-system-deps.sh
+
+collection:
+	tools/collection-tree.sh link
+
+schema:
+	$(BIN)/python tools/sync_schema.py
+
+schema-check: venv
+	$(BIN)/python tools/sync_schema.py --check
+	$(BIN)/check-jsonschema --check-metaschema schemas/mail-settings.schema.json
+	$(BIN)/check-jsonschema --schemafile schemas/mail-settings.schema.json schemas/examples/*.yml
+
+unit: venv collection
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: venv system-deps collection
+	$(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
+
+molecule: venv collection
+	@if ls molecule/*/molecule.yml >/dev/null 2>&1; then \
+	  $(BIN)/molecule test --all; \
+	else echo "no molecule scenarios yet"; fi
+
+# ansible-test needs a real (not symlinked) ansible_collections/mailwright/smtp tree, and
+# fetches pip for its sanity venvs from its own file server: tools/ansible-test-get-pip.py
+# does that job from the package registry instead.
+sanity: venv
+	@mkdir -p $(HOME)/.ansible/test/cache
+	@cp tools/ansible-test-get-pip.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
+	cd "$$(tools/collection-tree.sh copy)" && $(BIN)/ansible-test sanity --python 3.11 --color no
+
+lint: venv collection
+	$(BIN)/ansible-lint --offline
+
+demo: venv system-deps collection
+	$(BIN)/python tools/demo.py
+
+bench: venv system-deps collection
+	$(BIN)/python benchmarks/run.py
+
+build: venv
+	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist
+
+clean:
+	rm -rf .build .venv .pytest_cache

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian packages the integration tests need as real peers: a DNS server
+# (dnsmasq), swaks (benchmark baseline), Tomcat 10 with Jakarta Mail, and a JDK for keytool/javac.
+# Installs only what is missing, so a second run costs a dpkg query.
+set -euo pipefail
+packages=(dnsmasq-base swaks tomcat10 libjakarta-mail-java libjakarta-activation-java dnsutils)
+command -v javac >/dev/null 2>&1 || packages+=(openjdk-17-jdk-headless)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
