@@ -33,7 +33,10 @@ options:
   settings:
     required: false
     description:
-      - Required when O(state=present).
+      - One application instance's mail settings, as described by the published JSON Schema
+        C(schemas/mail-settings.schema.json), either the original document or the C(effective)
+        settings returned by M(mailwright.smtp.settings_validate). Secrets in it are never shown.
+      - Required when O(state=present); not used for O(state=absent).
   state:
     description:
       - V(present) creates or updates the mail server; V(absent) deletes the mail server
