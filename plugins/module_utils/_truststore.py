@@ -1,0 +1,435 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""Backend of the truststore_cert module: fetch or read certificates, plan, apply with keytool.
+
+The plan is computed from keytool's listing and SHA-256 fingerprints only, so a re-run with the
+same certificate changes nothing. Changes are made by keytool on a private copy of the store in
+the store's own directory; the real store is replaced in one rename only after every keytool
+step succeeded, so a failure (wrong password, bad certificate, timeout) leaves it byte-identical.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import typing as t
+from dataclasses import dataclass
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._keytool import (
+    Entry,
+    Keytool,
+    KeytoolError,
+    der_sha256,
+    detect_store_type,
+)
+
+__all__ = [
+    'Action',
+    'TruststoreError',
+    'default_alias',
+    'chain_aliases',
+    'select_certificates',
+    'plan_actions',
+    'apply_plan_to_entries',
+    'entries_summary',
+    'certificates_from_pem',
+    'argument_spec',
+    'run_module',
+]
+
+CERTIFICATE_CHOICES = ('leaf', 'root', 'chain')
+DEFAULT_NEW_STORE_MODE = 0o644  # like the JRE's cacerts: public certificates, readable by the app user
+
+
+class TruststoreError(Exception):
+    """An expected failure with a message a person can act on; `details` go into the result."""
+
+    def __init__(self, message: str, **details: t.Any):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Action:
+    action: str             # 'add' | 'replace' | 'remove'
+    alias: str
+    sha256_before: str | None
+    sha256_after: str | None
+    der: bytes | None = None  # the certificate to import (add / replace)
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {'action': self.action, 'alias': self.alias,
+                'sha256_before': self.sha256_before, 'sha256_after': self.sha256_after}
+
+
+def default_alias(host: str) -> str:
+    """mailwright-<host>; keytool lower-cases aliases, so we do too (JKS and PKCS12 alike)."""
+    return 'mailwright-' + host.strip().rstrip('.').lower()
+
+
+def chain_aliases(alias: str, count: int) -> list[str]:
+    """alias, alias-1, alias-2, ... for a chain of `count` certificates (leaf first)."""
+    return [alias] + [f'{alias}-{i}' for i in range(1, count)]
+
+
+def select_certificates(chain: list[bytes], which: str) -> list[bytes]:
+    """The certificate(s) to trust out of a presented chain (leaf first)."""
+    if not chain:
+        raise TruststoreError('no certificate to import: the source presented an empty chain')
+    if which == 'leaf':
+        return [chain[0]]
+    if which == 'root':
+        return [chain[-1]]
+    if which == 'chain':
+        return list(chain)
+    raise TruststoreError(f'certificate must be one of {", ".join(CERTIFICATE_CHOICES)}, not {which!r}')
+
+
+def _alias_key(alias: str) -> str:
+    return alias.lower()
+
+
+def plan_actions(entries: list[Entry], *, state: str, alias: str, wanted: list[bytes] | None = None,
+                 chain_mode: bool = False) -> list[Action]:
+    """What must change so the store holds `wanted` under alias (alias-1, ...) or nothing there.
+
+    Only our aliases are considered; every other entry is left alone. In chain mode, numbered
+    aliases beyond the current chain (alias-3 after the chain shrank to 2) are removed too.
+    """
+    by_alias = {_alias_key(e.alias): e for e in entries}
+    actions: list[Action] = []
+    ours: list[str] = []
+    if state == 'present':
+        ours = chain_aliases(alias, len(wanted or []))
+        for name, der in zip(ours, wanted or []):
+            current = by_alias.get(_alias_key(name))
+            new_fp = der_sha256(der)
+            if current is None:
+                actions.append(Action('add', name, None, new_fp, der))
+                continue
+            if not current.trusted:
+                raise TruststoreError(
+                    f'alias {name!r} holds a {current.entry_type}, not a trusted certificate; refusing to '
+                    'replace it (it may be a server key). Choose another alias.', alias=name)
+            if current.sha256 != new_fp:
+                actions.append(Action('replace', name, current.sha256, new_fp, der))
+    else:
+        current = by_alias.get(_alias_key(alias))
+        if current is not None:
+            if not current.trusted:
+                raise TruststoreError(f'alias {alias!r} holds a {current.entry_type}, not a trusted '
+                                      'certificate; refusing to remove it.', alias=alias)
+            actions.append(Action('remove', current.alias, current.sha256, None))
+    if chain_mode:
+        numbered = re.compile(re.escape(_alias_key(alias)) + r'-(\d+)$')
+        keep = {_alias_key(a) for a in ours}
+        for entry in sorted(entries, key=lambda e: e.alias):
+            if numbered.match(_alias_key(entry.alias)) and _alias_key(entry.alias) not in keep and entry.trusted:
+                actions.append(Action('remove', entry.alias, entry.sha256, None))
+    return actions
+
+
+def apply_plan_to_entries(entries: list[Entry], actions: list[Action]) -> list[Entry]:
+    """The listing the store will have after `actions` (for check mode and the diff)."""
+    result = {_alias_key(e.alias): e for e in entries}
+    for action in actions:
+        key = _alias_key(action.alias)
+        if action.action == 'remove':
+            result.pop(key, None)
+        else:
+            result[key] = Entry(alias=key, entry_type='trustedCertEntry', certificates=(action.der,))
+    return sorted(result.values(), key=lambda e: e.alias)
+
+
+def entries_summary(entries: list[Entry]) -> str:
+    """One 'alias: SHA256' line per entry, sorted: what --diff shows instead of keystore bytes."""
+    lines = []
+    for entry in sorted(entries, key=lambda e: e.alias):
+        suffix = '' if entry.trusted else f' ({entry.entry_type})'
+        lines.append(f'{entry.alias}: {entry.sha256 or "-"}{suffix}')
+    return '\n'.join(lines) + ('\n' if lines else '')
+
+
+def certificates_from_pem(data: bytes | str, *, where: str) -> list[bytes]:
+    """DER certificates from PEM text (a bundle, leaf first) or from one DER certificate."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._tls import pem_to_der_list
+
+    raw = data.encode('utf-8') if isinstance(data, str) else data
+    if b'-----BEGIN CERTIFICATE-----' in raw:
+        try:
+            certs = pem_to_der_list(raw)
+        except ValueError as exc:
+            raise TruststoreError(f'{where}: not a valid PEM certificate: {exc}') from None
+    elif raw[:1] == b'\x30':  # a single DER certificate
+        certs = [raw]
+    else:
+        raise TruststoreError(f'{where}: no "-----BEGIN CERTIFICATE-----" block and not a DER certificate')
+    if not certs:
+        raise TruststoreError(f'{where}: no certificate found')
+    return certs
+
+
+# --- the module --------------------------------------------------------------------------------
+
+def argument_spec() -> dict[str, t.Any]:
+    return {
+        'settings': {'type': 'dict'},
+        'host': {'type': 'str'},
+        'port': {'type': 'int'},
+        'timeout': {'type': 'float', 'default': 10.0},
+        'pem_path': {'type': 'path'},
+        'pem_content': {'type': 'str'},
+        'certificate': {'type': 'str', 'default': 'leaf', 'choices': list(CERTIFICATE_CHOICES)},
+        'alias': {'type': 'str'},
+        'fingerprint': {'type': 'str'},
+        'path': {'type': 'path', 'required': True},
+        'store_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'jks', 'pkcs12']},
+        'store_password': {'type': 'str', 'required': True, 'no_log': True},
+        'keytool': {'type': 'str', 'default': 'keytool'},
+        'keytool_timeout': {'type': 'float', 'default': 120.0},
+        'create_from_cacerts': {'type': 'bool', 'default': False},
+        'cacerts_path': {'type': 'path'},
+        'cacerts_password': {'type': 'str', 'default': 'changeit', 'no_log': True},
+        'state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
+        'backup': {'type': 'bool', 'default': False},
+        'expiry_warning_days': {'type': 'int', 'default': 30},
+    }
+
+
+def _describe(der: bytes) -> dict[str, t.Any]:
+    from ansible_collections.mailwright.smtp.plugins.module_utils._tls import describe_certificate
+
+    try:
+        return describe_certificate(der)
+    except ValueError as exc:
+        raise TruststoreError(f'cannot read the certificate: {exc}') from None
+
+
+def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str, t.Any]]:
+    """The chain from pem_path / pem_content, or presented by the SMTP server in the settings."""
+    params = module.params
+    if params['pem_path']:
+        try:
+            with open(params['pem_path'], 'rb') as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise TruststoreError(f'cannot read pem_path {params["pem_path"]}: {exc.strerror}') from None
+        return certificates_from_pem(data, where=params['pem_path']), {'pem_path': params['pem_path']}
+    if params['pem_content']:
+        return certificates_from_pem(params['pem_content'], where='pem_content'), {'pem_content': True}
+    server = (effective or {}).get('server') or {}
+    host = params['host'] or server.get('host')
+    port = params['port'] or server.get('port')
+    protocol = server.get('protocol') or 'smtp'
+    if not host or not port:
+        raise TruststoreError('no certificate source: give settings (with server.host), or pem_path, '
+                              'or pem_content')
+    if protocol == 'smtp' and server.get('tls') == 'none':
+        module.warn('settings say server.tls is none: the application sends in clear text and never '
+                    'consults the truststore; importing the certificate anyway (fetched over STARTTLS)')
+    from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import SMTPStepError, fetch_peer_chain
+
+    try:
+        chain = fetch_peer_chain(host, int(port), protocol=protocol, helo=server.get('helo_domain'),
+                                 timeout=params['timeout'], server_hostname=host)
+    except SMTPStepError as exc:
+        how = 'SMTPS' if protocol == 'smtps' else 'STARTTLS'
+        raise TruststoreError(f'cannot fetch the certificate of {host}:{port} over {how}: {exc}',
+                              smtp_error=exc.to_dict()) from None
+    return chain, {'host': host, 'port': int(port), 'protocol': protocol,
+                   'method': 'smtps' if protocol == 'smtps' else 'starttls'}
+
+
+def _check_pin(fingerprint: str, chosen: list[bytes], which: str) -> None:
+    from ansible_collections.mailwright.smtp.plugins.module_utils._tls import normalize_fingerprint
+
+    try:
+        pinned = normalize_fingerprint(fingerprint)
+    except ValueError as exc:
+        raise TruststoreError(f'fingerprint is not a SHA-256 fingerprint: {exc}') from None
+    found = [der_sha256(der) for der in chosen]
+    if pinned not in found:
+        what = 'any certificate of the presented chain' if which == 'chain' else f'the {which} certificate'
+        raise TruststoreError(
+            f'pinned fingerprint {pinned} does not match {what} ({", ".join(found)}); nothing imported. '
+            'If the server certificate was rotated on purpose, update the fingerprint.',
+            expected_sha256=pinned, presented_sha256=found)
+
+
+def _store_type_for(path: str, requested: str) -> tuple[str, bool]:
+    """(type to use, exists) for the store at path; refuses a type that contradicts the file."""
+    try:
+        detected = detect_store_type(path)
+    except ValueError as exc:
+        raise TruststoreError(str(exc)) from None
+    except OSError as exc:
+        raise TruststoreError(f'cannot read {path}: {exc.strerror}') from None
+    exists = os.path.exists(path)
+    if exists and detected is None:
+        raise TruststoreError(f'{path} exists but is empty; remove it or point path at a keystore')
+    if detected is None:
+        return ('pkcs12' if requested == 'auto' else requested), False
+    if requested != 'auto' and requested != detected:
+        raise TruststoreError(f'store_type is {requested} but {path} is a {detected.upper()} keystore; '
+                              f'set store_type to {detected} or auto')
+    return detected, True
+
+
+def _list(keytool: Keytool, path: str, password: str, store_type: str | None) -> list[Entry]:
+    try:
+        return keytool.list_entries(path, password, store_type)
+    except KeytoolError as exc:
+        raise TruststoreError(f'{exc.message} [{path}]', keytool_error=exc.to_dict()) from None
+
+
+def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool, password: str,
+           actions: list[Action], cacerts: str | None, cacerts_password: str,
+           expected: list[Entry]) -> tuple[list[Entry], str | None]:
+    """Run the plan on a private copy next to the store, then swap it in. Returns (entries, backup)."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._files import write_file_atomic
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise TruststoreError(f'directory {directory} does not exist; create it first')
+    try:
+        workdir = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.mailwright-', dir=directory)
+    except OSError as exc:
+        raise TruststoreError(f'cannot create a work copy in {directory}: {exc.strerror}') from None
+    try:
+        work = os.path.join(workdir, os.path.basename(path))
+        try:
+            if exists:
+                shutil.copyfile(path, work)
+            elif cacerts:
+                keytool.copy_store(cacerts, cacerts_password, None, work, password, store_type)
+            for action in actions:
+                if action.action in ('remove', 'replace'):
+                    keytool.delete_entry(work, password, store_type, action.alias)
+                if action.action in ('add', 'replace'):
+                    keytool.import_certificate(work, password, store_type, action.alias, action.der)
+            after = keytool.list_entries(work, password, store_type)
+        except KeytoolError as exc:
+            raise TruststoreError(f'{exc.message}; {path} was not changed', keytool_error=exc.to_dict()) from None
+        # keytool said yes; check it did what we planned before the swap.
+        if entries_summary(after) != entries_summary(expected):
+            raise TruststoreError(f'keytool produced a different store than planned; {path} was not changed',
+                                  planned=entries_summary(expected), got=entries_summary(after))
+        with open(work, 'rb') as handle:
+            content = handle.read()
+        mode = None
+        if not exists and module.params.get('mode') is None:
+            mode = DEFAULT_NEW_STORE_MODE
+        file_args = module.load_file_common_arguments(module.params)
+        backup_file = write_file_atomic(module, path, content, mode=mode, backup=module.params['backup'],
+                                        file_args=file_args)
+        return after, backup_file
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_module(module) -> None:
+    """Everything truststore_cert does; ends with exit_json or fail_json."""
+    try:
+        result = _run(module)
+    except TruststoreError as exc:
+        module.fail_json(msg=exc.message, **exc.details)
+    module.exit_json(**result)
+
+
+def _run(module) -> dict[str, t.Any]:
+    from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
+    from ansible_collections.mailwright.smtp.plugins.module_utils._module import load_module_settings
+
+    params = module.params
+    state = params['state']
+    password = params['store_password']
+    path = params['path']
+    if params['pem_path'] and params['pem_content']:
+        raise TruststoreError('pem_path and pem_content are mutually exclusive')
+    effective = load_module_settings(module) if params['settings'] is not None else None
+    host = params['host'] or ((effective or {}).get('server') or {}).get('host')
+    alias = params['alias'] or (default_alias(host) if host else None)
+    if not alias:
+        raise TruststoreError('alias is required when the source is pem_path or pem_content without settings/host')
+    alias = alias.strip().lower()
+    if not alias:
+        raise TruststoreError('alias must not be empty')
+    try:
+        keytool = Keytool(params['keytool'], timeout=params['keytool_timeout'])
+    except KeytoolError as exc:
+        raise TruststoreError(exc.message) from None
+
+    result: dict[str, t.Any] = {'changed': False, 'path': path, 'alias': alias, 'state': state}
+    chosen: list[bytes] = []
+    if state == 'present':
+        require_lib(module, 'cryptography')
+        chain, source = _fetch_chain(module, effective)
+        result['source'] = source
+        result['presented_chain'] = [_describe(der) for der in chain]
+        chosen = select_certificates(chain, params['certificate'])
+        if params['fingerprint']:
+            _check_pin(params['fingerprint'], chosen, params['certificate'])
+        aliases = chain_aliases(alias, len(chosen))
+        certificates = []
+        for name, der in zip(aliases, chosen):
+            info = dict(_describe(der), alias=name)
+            certificates.append(info)
+            if info['days_left'] < 0:
+                module.warn(f'certificate {info["subject"]} (alias {name}) expired on {info["not_after"]}')
+            elif info['days_left'] < params['expiry_warning_days']:
+                module.warn(f'certificate {info["subject"]} (alias {name}) expires in {info["days_left"]} '
+                            f'days ({info["not_after"]})')
+        result['certificate'] = certificates[0]
+        result['certificates'] = certificates
+        result['aliases'] = aliases
+
+    store_type, exists = _store_type_for(path, params['store_type'])
+    result['store_type'] = store_type
+    cacerts = None
+    if exists:
+        before = _list(keytool, path, password, store_type)
+    else:
+        before = []
+        if state == 'present' and params['create_from_cacerts']:
+            cacerts = params['cacerts_path'] or keytool.find_cacerts()
+            if not cacerts or not os.path.isfile(cacerts):
+                raise TruststoreError(f'create_from_cacerts: no cacerts found for {keytool.path} '
+                                      f'(looked in {keytool.java_home}/lib/security); set cacerts_path')
+            result['cacerts'] = cacerts
+    base = _list(keytool, cacerts, params['cacerts_password'], None) if cacerts else before
+
+    actions = plan_actions(base, state=state, alias=alias, wanted=chosen,
+                           chain_mode=params['certificate'] == 'chain')
+    expected = apply_plan_to_entries(base, actions)
+    result['actions'] = [a.to_dict() for a in actions]
+    result['entries_before'] = len(before)
+    creating = not exists and state == 'present'
+    if module._diff:
+        result['diff'] = {'before_header': f'{path} (entries)', 'after_header': f'{path} (entries)',
+                          'before': entries_summary(before), 'after': entries_summary(expected)}
+
+    if not actions and not creating:
+        result['entries_after'] = len(before)
+        if exists:
+            file_args = module.load_file_common_arguments(module.params)
+            result['changed'] = module.set_fs_attributes_if_different(file_args, False)
+        return result
+
+    result['changed'] = True
+    if module.check_mode:
+        result['entries_after'] = len(expected)
+        return result
+    after, backup_file = _apply(module, keytool, path=path, store_type=store_type, exists=exists,
+                                password=password, actions=actions, cacerts=cacerts,
+                                cacerts_password=params['cacerts_password'], expected=expected)
+    result['entries_after'] = len(after)
+    if backup_file:
+        result['backup_file'] = backup_file
+    return result

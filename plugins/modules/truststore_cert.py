@@ -1,0 +1,336 @@
+#!/usr/bin/python
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: truststore_cert
+short_description: Trust the mail relay's certificate in a Java truststore (JKS or PKCS12)
+version_added: 0.1.0
+description:
+  - Fetches the certificate chain the SMTP relay presents, over STARTTLS (protocol C(smtp)) or
+    implicit TLS (protocol C(smtps)), or reads it from a PEM file or PEM text, and imports the
+    chosen certificate into a Java keystore with the JDK's C(keytool), so that Jira, Confluence,
+    Bitbucket or any JavaMail application trusts a relay with a self-signed or private-CA certificate.
+  - Idempotent by SHA-256 fingerprint. The same certificate already under the alias leaves the
+    store untouched; a different one (the relay's certificate was rotated) is replaced; O(state=absent)
+    removes the alias. Entries under other aliases are never touched.
+  - Safe. keytool works on a private copy of the store in the store's own directory; the store
+    is replaced by one atomic rename only after every keytool step succeeded. A wrong store
+    password, a rejected certificate or a timeout leaves the store byte-identical and reports
+    keytool's reason (with the password redacted).
+  - The store password reaches keytool through an environment variable
+    (C(-storepass:env)), never on the command line where other users could see it in the process list.
+  - The certificate is fetched B(without) verification (that is how one learns what to trust).
+    Use O(fingerprint) to pin what you expect, compared with the fingerprint your relay's
+    administrator gives you; on a mismatch nothing is imported and the task fails.
+  - "How the application uses the store: start the JVM with
+    C(-Djavax.net.ssl.trustStore=<path> -Djavax.net.ssl.trustStorePassword=<password>
+    -Djavax.net.ssl.trustStoreType=<JKS|PKCS12>). These system properties replace the JRE's own
+    C(cacerts) for the whole JVM, so start the store from a copy of it (O(create_from_cacerts=true))
+    to keep public CAs (Marketplace, license checks, cloud services) working."
+  - "Jira: add the properties to C(JVM_SUPPORT_RECOMMENDED_ARGS) in C(<jira-install>/bin/setenv.sh)
+    (C(setenv.bat) on Windows; for a Windows service, in the service's Java options)."
+  - "Confluence: add them to C(<confluence-install>/bin/setenv.sh), in C(JVM_SUPPORT_RECOMMENDED_ARGS)
+    or as a C(CATALINA_OPTS=\"-D... ${CATALINA_OPTS}\") line, as that file's comments suggest for your version."
+  - "Bitbucket: add them to C(JVM_SUPPORT_RECOMMENDED_ARGS) in C(<bitbucket-install>/bin/_start-webapp.sh)
+    (the JRE that runs Bitbucket, and so the C(keytool) and C(cacerts) to use, is chosen by
+    C(JAVA_HOME)/C(JRE_HOME), e.g. in C(bin/set-jre-home.sh)). Remote Mesh nodes read
+    C(_start-mesh.sh) the same way."
+  - Restart the application after changing the store or the JVM options; the JVM reads the
+    truststore once, when the first TLS connection is made.
+author:
+  - mailwright contributors
+attributes:
+  check_mode:
+    support: full
+    description: Fetches and compares, reports what would change, writes nothing.
+  diff_mode:
+    support: full
+    description: "The diff is a summary of the store's entries (one C(alias: SHA256) line each), not keystore bytes."
+extends_documentation_fragment:
+  - ansible.builtin.files
+options:
+  settings:
+    description:
+      - The application's mail settings (raw or effective, see M(mailwright.smtp.settings_validate)).
+        The certificate is fetched from C(server.host) and C(server.port), over implicit TLS when
+        C(server.protocol) is C(smtps), otherwise with STARTTLS; C(server.helo_domain) is the EHLO name.
+      - Required unless O(pem_path) or O(pem_content) is given.
+    type: dict
+  host:
+    description:
+      - Connect to this host instead of C(server.host) from O(settings) (for example a relay's
+        internal name). Also the base of the default O(alias).
+    type: str
+  port:
+    description:
+      - Connect to this port instead of C(server.port) from O(settings).
+    type: int
+  timeout:
+    description:
+      - Seconds each network step (connect, banner, EHLO, STARTTLS, handshake) may take.
+    type: float
+    default: 10.0
+  pem_path:
+    description:
+      - Read the certificate(s) from this PEM file (a bundle, leaf first) or DER file on the managed
+        host, instead of fetching them. Mutually exclusive with O(pem_content).
+    type: path
+  pem_content:
+    description:
+      - PEM text of the certificate(s), leaf first, instead of fetching them.
+    type: str
+  certificate:
+    description:
+      - Which certificate of the presented chain to trust.
+      - V(leaf) is the server's own certificate (the usual choice for a self-signed relay).
+      - V(root) is the top of the presented chain (trust a private CA once, and the relay's
+        certificate can be renewed without another import; only the chain the server sends is
+        seen, so a server that omits its root yields its top intermediate).
+      - V(chain) imports every presented certificate, the leaf under O(alias) and the next ones
+        under C(<alias>-1), C(<alias>-2), ...; numbered aliases left over from a longer chain are removed.
+    type: str
+    choices: [leaf, root, chain]
+    default: leaf
+  alias:
+    description:
+      - Alias of the entry. keytool stores aliases in lower case; so does this module.
+      - Default C(mailwright-<host>), from O(host) or C(server.host).
+    type: str
+  fingerprint:
+    description:
+      - Expected SHA-256 fingerprint of the chosen certificate (with or without colons, any case).
+        With O(certificate=chain), one certificate of the chain must match.
+      - On a mismatch nothing is imported and the task fails, reporting both fingerprints.
+    type: str
+  path:
+    description:
+      - The keystore file. Created when missing (its directory must exist).
+      - A new store gets mode C(0644), like the JRE's C(cacerts), unless O(mode) is given.
+    type: path
+    required: true
+  store_type:
+    description:
+      - Keystore format. V(auto) reads it from the file (JKS starts with C(0xFEEDFEED), PKCS12 is
+        DER) and creates new stores as PKCS12 (the JDK's default since Java 9).
+      - A type that contradicts an existing file is an error; this module does not convert stores.
+    type: str
+    choices: [auto, jks, pkcs12]
+    default: auto
+  store_password:
+    description:
+      - Password of the keystore (at least 6 characters for a new store, a keytool rule).
+    type: str
+    required: true
+  keytool:
+    description:
+      - The keytool to run. Use the one of the JRE the application runs on (Atlassian installers
+        bundle one, for example C(/opt/atlassian/jira/jre/bin/keytool)), so the store format and
+        the C(cacerts) copied by O(create_from_cacerts) match that JRE.
+    type: str
+    default: keytool
+  keytool_timeout:
+    description:
+      - Seconds each keytool run may take.
+    type: float
+    default: 120.0
+  create_from_cacerts:
+    description:
+      - When the store does not exist yet, start it as a copy of the JRE's C(cacerts)
+        (C(<java.home>/lib/security/cacerts) of O(keytool), or Debian's
+        C(/etc/ssl/certs/java/cacerts)), re-keyed with O(store_password), so public CAs keep working
+        once the JVM is pointed at the new store. Ignored when the store exists.
+    type: bool
+    default: false
+  cacerts_path:
+    description:
+      - The C(cacerts) to copy with O(create_from_cacerts), instead of the one found from O(keytool).
+    type: path
+  cacerts_password:
+    description:
+      - Password of the C(cacerts) copied with O(create_from_cacerts).
+    type: str
+    default: changeit
+  state:
+    description:
+      - V(present) makes the alias hold the chosen certificate; V(absent) removes the alias
+        (and, with O(certificate=chain), its numbered aliases). V(absent) needs no certificate source.
+    type: str
+    choices: [present, absent]
+    default: present
+  backup:
+    description:
+      - Keep a timestamped copy of the store before changing it.
+    type: bool
+    default: false
+  expiry_warning_days:
+    description:
+      - Warn when a chosen certificate has fewer days left than this (and always when it has expired).
+    type: int
+    default: 30
+requirements:
+  - cryptography (on the managed host, to read certificates)
+  - a JRE/JDK keytool on the managed host
+  - jsonschema >= 4.18 when O(settings) is given
+notes:
+  - Aliases are compared case-insensitively, fingerprints are SHA-256 over the certificate's DER.
+  - An alias that holds a private key entry is never replaced or removed.
+seealso:
+  - module: mailwright.smtp.settings_validate
+"""
+
+EXAMPLES = r"""
+- name: Trust the relay's self-signed certificate in a copy of the bundled JRE's cacerts
+  mailwright.smtp.truststore_cert:
+    settings: "{{ mail_settings }}"
+    path: /var/atlassian/application-data/jira/mail-truststore.p12
+    store_password: "{{ vault_truststore_password }}"
+    keytool: /opt/atlassian/jira/jre/bin/keytool
+    create_from_cacerts: true
+    fingerprint: "9C:0B:5E:...:41"
+    owner: jira
+    group: jira
+    mode: "0640"
+  register: trust
+
+- name: Point Jira's JVM at the store (then restart Jira)
+  ansible.builtin.lineinfile:
+    path: /opt/atlassian/jira/bin/setenv.sh
+    regexp: '^JVM_SUPPORT_RECOMMENDED_ARGS='
+    line: >-
+      JVM_SUPPORT_RECOMMENDED_ARGS="-Djavax.net.ssl.trustStore=/var/atlassian/application-data/jira/mail-truststore.p12
+      -Djavax.net.ssl.trustStorePassword={{ vault_truststore_password }} -Djavax.net.ssl.trustStoreType=PKCS12"
+  no_log: true
+
+- name: Trust the private CA at the top of the relay's chain, in an existing JKS store
+  mailwright.smtp.truststore_cert:
+    settings: "{{ mail_settings }}"
+    certificate: root
+    alias: corp-mail-ca
+    path: /opt/atlassian/bitbucket/truststore.jks
+    store_type: jks
+    store_password: "{{ vault_truststore_password }}"
+    backup: true
+
+- name: Import a certificate handed over as a file
+  mailwright.smtp.truststore_cert:
+    pem_path: /etc/pki/mail/relay.pem
+    alias: mail-relay
+    path: /opt/app/truststore.p12
+    store_password: "{{ vault_truststore_password }}"
+
+- name: Remove the relay's certificate again
+  mailwright.smtp.truststore_cert:
+    settings: "{{ mail_settings }}"
+    path: /opt/app/truststore.p12
+    store_password: "{{ vault_truststore_password }}"
+    state: absent
+"""
+
+RETURN = r"""
+path:
+  description: The keystore file.
+  returned: always
+  type: str
+  sample: /var/atlassian/application-data/jira/mail-truststore.p12
+alias:
+  description: The alias managed (lower case).
+  returned: always
+  type: str
+  sample: mailwright-smtp.example.com
+aliases:
+  description: Every alias written, in chain order (more than one only with O(certificate=chain)).
+  returned: when state is present
+  type: list
+  elements: str
+  sample: [mailwright-smtp.example.com]
+store_type:
+  description: The keystore format used (detected, requested, or C(pkcs12) for a new store).
+  returned: always
+  type: str
+  sample: pkcs12
+source:
+  description: Where the certificate came from.
+  returned: when state is present
+  type: dict
+  sample: {host: smtp.example.com, port: 587, protocol: smtp, method: starttls}
+certificate:
+  description: The certificate imported under O(alias).
+  returned: when state is present
+  type: dict
+  contains:
+    subject: {description: Subject DN., type: str, returned: always}
+    issuer: {description: Issuer DN., type: str, returned: always}
+    sans: {description: Subject alternative names., type: list, elements: str, returned: always}
+    not_before: {description: Start of validity (ISO 8601 UTC)., type: str, returned: always}
+    not_after: {description: End of validity (ISO 8601 UTC)., type: str, returned: always}
+    days_left: {description: Whole days until not_after (negative when expired)., type: int, returned: always}
+    sha256: {description: SHA-256 fingerprint, colon-separated upper-case hex., type: str, returned: always}
+    alias: {description: The alias it is stored under., type: str, returned: always}
+  sample:
+    subject: CN=smtp.example.com
+    issuer: CN=Example Mail CA
+    sans: [smtp.example.com]
+    not_before: "2026-01-01T00:00:00Z"
+    not_after: "2027-01-01T00:00:00Z"
+    days_left: 300
+    sha256: "9C:0B:5E:...:41"
+    alias: mailwright-smtp.example.com
+certificates:
+  description: Details of every certificate written (one per alias in RV(aliases)), same keys as RV(certificate).
+  returned: when state is present
+  type: list
+  elements: dict
+presented_chain:
+  description: Details of every certificate in the source's chain, leaf first.
+  returned: when state is present
+  type: list
+  elements: dict
+actions:
+  description: What changed (or would change in check mode), one item per alias.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{action: replace, alias: mailwright-smtp.example.com, sha256_before: "AA:...", sha256_after: "9C:..."}]
+entries_before:
+  description: Number of entries in the store before the task.
+  returned: always
+  type: int
+  sample: 144
+entries_after:
+  description: Number of entries after the task (predicted in check mode).
+  returned: always
+  type: int
+  sample: 145
+backup_file:
+  description: The backup made with O(backup=true).
+  returned: when a backup was made
+  type: str
+  sample: /opt/app/truststore.p12.12345.2026-11-23@08:30:00~
+cacerts:
+  description: The cacerts a new store was copied from.
+  returned: when O(create_from_cacerts) created the store
+  type: str
+  sample: /usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._truststore import argument_spec, run_module
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[('pem_path', 'pem_content')],
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    run_module(module)
+
+
+if __name__ == '__main__':
+    main()
