@@ -200,12 +200,20 @@ class PropertiesFile:
                 self.entries.append(Entry(lines[index], first + 1))
                 index += 1
                 continue
+            if content == '\\' and index + 1 < len(lines):
+                # A lone backslash continues nothing: Java reads the next line as a new one
+                # (so it may be a comment), while at end of file it is an empty key.
+                self.entries.append(Entry(lines[index], first + 1))
+                index += 1
+                continue
             logical = content
             raw = lines[index]
             index += 1
+            at_eof = False
             while _continues(logical):
                 logical = logical[:-1]
                 if index >= len(lines) or not raw.endswith(('\n', '\r')):
+                    at_eof = True
                     break
                 nxt = lines[index]
                 raw += nxt
@@ -214,6 +222,10 @@ class PropertiesFile:
                 if not stripped:
                     break  # an empty line after a continuation ends the logical line
                 logical += stripped
+            if not logical and not at_eof:
+                # Java drops a logical line left empty by its continuation (but not at end of file).
+                self.entries.append(Entry(raw, first + 1))
+                continue
             key, value = _split_key_value(logical, first + 1)
             self.entries.append(Entry(raw, first + 1, key, value))
         self.newline = self._detect_newline(text)
