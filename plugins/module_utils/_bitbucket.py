@@ -263,7 +263,9 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any] | None, *, state
     status, answer = client.json('PUT', MAIL_SERVER_PATH, json_body=desired, expect=(200, 201, 204))
     requests.append(f'PUT {MAIL_SERVER_PATH}')
     if isinstance(answer, dict) and answer.get('hostname'):
-        result['mail_server'] = _public(normalise_current(answer) or desired)
+        stored = normalise_current(answer) or dict(desired)
+        stored['password'] = desired.get('password')
+        result['mail_server'] = _public(stored)
         if not answer.get('senderAddress') and desired['senderAddress']:
             # The answer lacks "Email from": set it through its own resource.
             client.request('PUT', SENDER_ADDRESS_PATH, json_body=desired['senderAddress'], expect=(200, 201, 204))
