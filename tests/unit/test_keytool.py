@@ -204,3 +204,72 @@ def test_find_cacerts_java8_layout(tmp_path):
     (jdk / 'jre' / 'lib' / 'security').mkdir(parents=True)
     (jdk / 'jre' / 'lib' / 'security' / 'cacerts').write_bytes(b'x')
     assert kt.find_cacerts(str(jdk / 'bin' / 'keytool')) == str(jdk / 'jre' / 'lib' / 'security' / 'cacerts')
+
+
+# --- the module backend's planning (pure functions over keytool listings) -------------------
+
+from ansible_collections.mailwright.smtp.plugins.module_utils import _truststore as ts  # noqa: E402
+
+
+def _trusted(alias, der):
+    return kt.Entry(alias=alias, entry_type='trustedCertEntry', certificates=(der,))
+
+
+def test_default_alias_and_chain_aliases():
+    assert ts.default_alias('SMTP.Example.com.') == 'mailwright-smtp.example.com'
+    assert ts.chain_aliases('relay', 3) == ['relay', 'relay-1', 'relay-2']
+    assert ts.chain_aliases('relay', 1) == ['relay']
+
+
+def test_select_certificates(certs):
+    assert ts.select_certificates(certs, 'leaf') == [certs[0]]
+    assert ts.select_certificates(certs, 'root') == [certs[2]]
+    assert ts.select_certificates(certs, 'chain') == certs
+    with pytest.raises(ts.TruststoreError, match='empty chain'):
+        ts.select_certificates([], 'leaf')
+
+
+def test_plan_is_idempotent_by_fingerprint_and_ignores_other_aliases(certs):
+    other = _trusted('someone-else', certs[1])
+    mine = _trusted('relay', certs[0])
+    # Same certificate under the alias (alias case does not matter): nothing to do.
+    assert ts.plan_actions([other, _trusted('RELAY', certs[0])], state='present', alias='relay',
+                           wanted=[certs[0]]) == []
+    # Missing: add. Different: replace, naming both fingerprints.
+    (add,) = ts.plan_actions([other], state='present', alias='relay', wanted=[certs[0]])
+    assert (add.action, add.alias, add.sha256_before, add.der) == ('add', 'relay', None, certs[0])
+    (rep,) = ts.plan_actions([other, mine], state='present', alias='relay', wanted=[certs[2]])
+    assert (rep.action, rep.sha256_before, rep.sha256_after) == ('replace', mine.sha256, kt.der_sha256(certs[2]))
+    # Absent removes only our alias; absent twice is a no-op.
+    (rem,) = ts.plan_actions([other, mine], state='absent', alias='relay')
+    assert (rem.action, rem.alias) == ('remove', 'relay')
+    assert ts.plan_actions([other], state='absent', alias='relay') == []
+
+
+def test_plan_chain_mode_removes_stale_numbered_aliases(certs):
+    entries = [_trusted('relay', certs[0]), _trusted('relay-1', certs[1]), _trusted('relay-2', certs[2]),
+               _trusted('relay-backup', certs[2]), _trusted('relay-10x', certs[2])]
+    actions = ts.plan_actions(entries, state='present', alias='relay', wanted=certs[:2], chain_mode=True)
+    assert [(a.action, a.alias) for a in actions] == [('remove', 'relay-2')]
+    actions = ts.plan_actions(entries, state='absent', alias='relay', chain_mode=True)
+    assert [(a.action, a.alias) for a in actions] == [('remove', 'relay'), ('remove', 'relay-1'),
+                                                      ('remove', 'relay-2')]
+
+
+def test_plan_refuses_to_touch_a_private_key_entry(certs):
+    key_entry = kt.Entry(alias='relay', entry_type='PrivateKeyEntry', certificates=(certs[0],))
+    with pytest.raises(ts.TruststoreError, match='PrivateKeyEntry'):
+        ts.plan_actions([key_entry], state='present', alias='relay', wanted=[certs[1]])
+    with pytest.raises(ts.TruststoreError, match='refusing to remove'):
+        ts.plan_actions([key_entry], state='absent', alias='relay')
+
+
+def test_predicted_entries_and_summary(certs):
+    entries = [_trusted('b-other', certs[1]), _trusted('relay', certs[0])]
+    actions = ts.plan_actions(entries, state='present', alias='relay', wanted=[certs[2]])
+    after = ts.apply_plan_to_entries(entries, actions)
+    summary = ts.entries_summary(after)
+    assert summary == f'b-other: {kt.der_sha256(certs[1])}\nrelay: {kt.der_sha256(certs[2])}\n'
+    assert ts.entries_summary([]) == ''
+    key_entry = kt.Entry(alias='tomcat', entry_type='PrivateKeyEntry', certificates=(certs[0],))
+    assert ts.entries_summary([key_entry]).endswith('(PrivateKeyEntry)\n')
