@@ -1,0 +1,246 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Proof on a real Tomcat 10 with Jakarta Mail: a Resource written by tomcat_mail_resource is
+looked up by JNDI in a web application and delivers through a local SMTP server.
+
+One private Tomcat instance (its own CATALINA_BASE on a loopback port) serves a context file
+whose Resources were all written by the module: STARTTLS required + AUTH, SMTPS + AUTH, and
+STARTTLS required against a relay that does not offer it (which must refuse to send).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email
+import email.policy
+import ipaddress
+import json
+import pathlib
+import ssl
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from tests.support import tomcat as tc
+from tests.support.modrun import run_module
+
+pytestmark = pytest.mark.integration
+
+CANARY = 'Canary-5ecret-Pa55'
+USER = 'tomcat-app'
+FROM = 'app@example.com'
+FROM_NAME = 'Example App'
+PREFIX = '[EXAMPLE]'
+HELO = 'app01.example.test'
+
+_skip_reason = tc.missing_tomcat()
+if _skip_reason:
+    pytestmark = [pytestmark, pytest.mark.skip(reason=_skip_reason)]
+
+
+# --- local SMTP peers -------------------------------------------------------------------------
+# Provisional: aiosmtpd servers with a private CA, until the shared SMTP fixtures
+# (tests/support/fixtures_smtp.py) can take their place.
+
+@dataclass
+class _PKI:
+    ca_pem: bytes
+    cert_file: pathlib.Path
+    key_file: pathlib.Path
+
+
+def make_pki(directory: pathlib.Path) -> _PKI:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mailwright test CA')])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'localhost')]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName('localhost'),
+                                                        x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    cert_file = directory / 'leaf.pem'
+    key_file = directory / 'leaf.key'
+    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return _PKI(ca.public_bytes(serialization.Encoding.PEM), cert_file, key_file)
+
+
+@dataclass
+class Delivered:
+    mail_from: str
+    rcpt_tos: list
+    content: bytes
+    helo: str | None
+    auth_login: str | None
+    tls: str
+
+    @property
+    def subject(self) -> str:
+        return str(email.message_from_bytes(self.content, policy=email.policy.default)['Subject'])
+
+
+class SMTPPeers:
+    """Three loopback relays: STARTTLS required + AUTH, SMTPS + AUTH, and plain without STARTTLS."""
+
+    def __init__(self, pki: _PKI, *, users: dict[str, str]):
+        self.pki = pki
+        self.users = users
+        self.messages: list[Delivered] = []
+        self._lock = threading.Lock()
+        self._controllers = []
+
+    def _handler(self, kind: str):
+        peers = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                login = session.auth_data.login.decode() if session.auth_data is not None else None
+                tls = kind if (kind == 'smtps' or session.ssl is not None) else 'none'
+                with peers._lock:
+                    peers.messages.append(Delivered(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
+                                                    session.host_name, login, tls))
+                return '250 OK'
+
+        return Handler()
+
+    def _authenticator(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        login = auth_data.login.decode()
+        ok = self.users.get(login) == auth_data.password.decode()
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+    def __enter__(self) -> 'SMTPPeers':
+        from aiosmtpd.controller import Controller
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.pki.cert_file, self.pki.key_file)
+        common = dict(hostname='127.0.0.1', authenticator=self._authenticator)
+        self.starttls_port, self.smtps_port, self.plain_port = tc.free_port(), tc.free_port(), tc.free_port()
+        self._controllers = [
+            Controller(self._handler('starttls'), port=self.starttls_port, tls_context=context,
+                       require_starttls=True, auth_require_tls=True, **common),
+            Controller(self._handler('smtps'), port=self.smtps_port, ssl_context=context,
+                       auth_require_tls=False, **common),
+            Controller(self._handler('none'), port=self.plain_port, auth_require_tls=False, **common),
+        ]
+        for controller in self._controllers:
+            controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for controller in self._controllers:
+            controller.stop()
+
+    def find(self, subject: str) -> Delivered | None:
+        with self._lock:
+            return next((m for m in self.messages if m.subject == subject), None)
+
+
+def settings(port: int, *, name: str, protocol: str = 'smtp', tls: str = 'required') -> dict:
+    return {
+        'product': 'generic',
+        'server': {'host': '127.0.0.1', 'port': port, 'protocol': protocol, 'tls': tls, 'timeout_ms': 15000,
+                   'helo_domain': HELO, 'jndi': {'name': name, 'session_type': 'jakarta.mail.Session'}},
+        'auth': {'method': 'basic', 'username': USER, 'password': CANARY},
+        'sender': {'from_address': FROM, 'from_name': FROM_NAME, 'subject_prefix': PREFIX},
+    }
+
+
+@pytest.fixture(scope='module')
+def deployment(tmp_path_factory):
+    work = tmp_path_factory.mktemp('tomcat')
+    pki = make_pki(work / 'pki')
+    with SMTPPeers(pki, users={USER: CANARY}) as peers:
+        truststore = tc.make_truststore(work / 'truststore.p12', pki.ca_pem)
+        instance = tc.TomcatInstance(work / 'base', catalina_opts=[
+            f'-Djavax.net.ssl.trustStore={truststore}', '-Djavax.net.ssl.trustStorePassword=changeit',
+            '-Djavax.net.ssl.trustStoreType=PKCS12'])
+        app = tc.build_send_webapp(work / 'mailtest')
+        context_file = instance.context_dir / 'mailtest.xml'
+        original = (f'<?xml version="1.0" encoding="UTF-8"?>\n'
+                    f'<!-- the test application; mail sessions below are written by tomcat_mail_resource -->\n'
+                    f'<Context docBase="{app}">\n'
+                    f'    <!-- keep this comment -->\n'
+                    f'</Context>\n')
+        context_file.write_text(original)
+        runs = {}
+        for name, port, protocol, tls in [('mail/Starttls', peers.starttls_port, 'smtp', 'required'),
+                                          ('mail/Smtps', peers.smtps_port, 'smtps', 'required'),
+                                          ('mail/NoTls', peers.plain_port, 'smtp', 'required')]:
+            rc, result = run_module('tomcat_mail_resource', {'path': str(context_file),
+                                                             'settings': settings(port, name=name, protocol=protocol,
+                                                                                  tls=tls)}, diff=True)
+            assert rc == 0 and result['changed'], result
+            runs[name] = result
+        with instance:
+            instance.start(ready_path='/mailtest/')
+            yield {'instance': instance, 'peers': peers, 'context_file': context_file, 'original': original,
+                   'runs': runs}
+
+
+def _send(instance: tc.TomcatInstance, name: str, subject: str) -> tuple[int, str]:
+    return instance.get('/mailtest/send', jndi=name, to='ops@example.com', subject=subject)
+
+
+def test_module_output_is_what_tomcat_loads(deployment):
+    text = deployment['context_file'].read_text()
+    assert text.startswith(deployment['original'].split('</Context>')[0])
+    assert text.count('<Resource ') == 3
+    for result in deployment['runs'].values():
+        assert CANARY not in json.dumps(result)
+        assert 'password="********"' in result['diff']['after']
+    # second run: nothing to do
+    rc, again = run_module('tomcat_mail_resource', {
+        'path': str(deployment['context_file']),
+        'settings': settings(deployment['peers'].starttls_port, name='mail/Starttls')})
+    assert rc == 0 and not again['changed'] and again['action'] == 'unchanged'
+    print(f"Tomcat answered {deployment['instance'].startup_seconds:.1f} s after catalina.sh run")
+
+
+@pytest.mark.parametrize('name, tls_kind', [('mail/Starttls', 'starttls'), ('mail/Smtps', 'smtps')])
+def test_jndi_session_sends_with_tls_auth_from_and_prefix(deployment, name, tls_kind):
+    peers = deployment['peers']
+    effective = load_effective(settings(1, name=name))
+    subject = f"{effective['sender']['subject_prefix']} JNDI {tls_kind} ✓"
+    status, body = _send(deployment['instance'], name, subject)
+    assert status == 200 and body.strip() == 'SENT', body
+    delivered = peers.find(subject)
+    assert delivered is not None, f'no message with subject {subject!r}; got {[m.subject for m in peers.messages]}'
+    message = email.message_from_bytes(delivered.content, policy=email.policy.default)
+    assert str(message['Subject']) == subject and str(message['Subject']).startswith(PREFIX + ' ')
+    assert message['From'].addresses[0].display_name == FROM_NAME
+    assert message['From'].addresses[0].addr_spec == FROM
+    assert delivered.mail_from == FROM                      # mail.smtp.from: the envelope sender
+    assert delivered.rcpt_tos == ['ops@example.com']
+    assert delivered.helo == HELO                           # mail.smtp.localhost
+    assert delivered.auth_login == USER                     # password came from the Resource
+    assert delivered.tls == tls_kind
+
+
+def test_required_starttls_refuses_a_relay_without_it(deployment):
+    peers = deployment['peers']
+    before = len(peers.messages)
+    status, body = _send(deployment['instance'], 'mail/NoTls', f'{PREFIX} must not arrive')
+    assert status == 500
+    assert 'STARTTLS' in body
+    assert len(peers.messages) == before
+    assert CANARY not in body
