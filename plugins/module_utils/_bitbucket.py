@@ -240,7 +240,8 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any] | None, *, state
             requests.append(f'DELETE {SENDER_ADDRESS_PATH}')
         return result
 
-    assert effective is not None
+    if effective is None:
+        raise BitbucketError('settings are required for state=present')
     desired = desired_config(effective)
     result['notes'] = _notes(effective)
     diffs = differences(desired, current)
@@ -260,7 +261,7 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any] | None, *, state
     result['changed'] = True
     if check_mode:
         return result
-    status, answer = client.json('PUT', MAIL_SERVER_PATH, json_body=desired, expect=(200, 201, 204))
+    dummy, answer = client.json('PUT', MAIL_SERVER_PATH, json_body=desired, expect=(200, 201, 204))
     requests.append(f'PUT {MAIL_SERVER_PATH}')
     if isinstance(answer, dict) and answer.get('hostname'):
         stored = normalise_current(answer) or dict(desired)

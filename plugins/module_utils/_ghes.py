@@ -311,7 +311,7 @@ class GhesApi:
 
     def read_smtp(self) -> dict[str, t.Any] | None:
         path = self.settings_path
-        _, settings = self.client.json('GET', path, expect=(200,))
+        dummy, settings = self.client.json('GET', path, expect=(200,))
         self.requests.append(f'GET {path}')
         if self.api == 'management_console' and isinstance(settings, dict):
             settings = settings.get('enterprise', settings)
@@ -333,8 +333,8 @@ class GhesApi:
     def start_apply(self) -> str | None:
         if self.api == 'manage':
             run_id = uuid.uuid4().hex[:12]
-            _, answer = self.client.json('POST', '/manage/v1/config/apply', json_body={'run_id': run_id},
-                                         expect=(200, 201, 202, 204))
+            dummy, answer = self.client.json('POST', '/manage/v1/config/apply', json_body={'run_id': run_id},
+                                             expect=(200, 201, 202, 204))
             self.requests.append('POST /manage/v1/config/apply')
             if isinstance(answer, dict) and answer.get('run_id'):
                 run_id = str(answer['run_id'])
@@ -346,12 +346,12 @@ class GhesApi:
     def apply_status(self, run_id: str | None) -> tuple[bool, bool, t.Any]:
         """(still running, successful, detail)."""
         if self.api == 'manage':
-            _, status = self.client.json('GET', '/manage/v1/config/apply', query={'run_id': run_id}, expect=(200,))
+            dummy, status = self.client.json('GET', '/manage/v1/config/apply', query={'run_id': run_id}, expect=(200,))
             self.requests.append('GET /manage/v1/config/apply')
             if not isinstance(status, dict):
                 raise GhesError('GET /manage/v1/config/apply: expected a JSON object')
             return bool(status.get('running')), bool(status.get('successful')), status.get('nodes')
-        _, status = self.client.json('GET', '/setup/api/configcheck', expect=(200,))
+        dummy, status = self.client.json('GET', '/setup/api/configcheck', expect=(200,))
         self.requests.append('GET /setup/api/configcheck')
         if not isinstance(status, dict):
             raise GhesError('GET /setup/api/configcheck: expected a JSON object')

@@ -88,9 +88,11 @@ options:
     default: 30
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the configuration and reports what would change; sends no PUT or DELETE.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The password is shown as C(********), never its value.
 notes:

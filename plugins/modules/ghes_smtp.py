@@ -118,9 +118,11 @@ options:
     default: GHE_SMTP_PASSWORD
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the settings and reports what would change; writes nothing and starts no run.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The password is shown as C(********), never its value.
 notes:

@@ -194,8 +194,8 @@ def test_absent_deletes_and_is_idempotent(server):
     rc, result = run_module('bitbucket_mail_server', absent, diff=True)
     assert rc == 0 and result['changed'] is True
     assert server.config is None and server.sender_address is None
-    assert [(r.method, r.path) for r in server.writes()] == [('DELETE', MAIL_SERVER_PATH),
-                                                            ('DELETE', SENDER_ADDRESS_PATH)]
+    writes = [(r.method, r.path) for r in server.writes()]
+    assert writes == [('DELETE', MAIL_SERVER_PATH), ('DELETE', SENDER_ADDRESS_PATH)]
     assert result['diff']['after'] == ''
     rc, result = run_module('bitbucket_mail_server', absent)
     assert rc == 0 and result['changed'] is False

@@ -107,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b''
         parts = urllib.parse.urlsplit(self.path)
         record = Recorded(self.command, parts.path, urllib.parse.parse_qs(parts.query),
-                          {k: v for k, v in self.headers.items()}, body)
+                          dict(self.headers.items()), body)
         with owner.lock:
             owner.requests.append(record)
         if owner.stall_seconds:
@@ -232,7 +232,7 @@ class ContractServer:
             return True
         if header.startswith('Basic ') and self.username is not None:
             try:
-                user, _, secret = base64.b64decode(header[6:]).decode().partition(':')
+                user, dummy, secret = base64.b64decode(header[6:]).decode().partition(':')
             except ValueError:
                 return False
             return user == self.username and secret == self.password
@@ -344,5 +344,3 @@ class BitbucketServer(ContractServer):
             self.sender_address = None
             return 204, None
         raise _Reply(405, {'errors': [{'message': f'{record.method} not allowed'}]})
-
-
