@@ -244,3 +244,40 @@ def test_required_starttls_refuses_a_relay_without_it(deployment):
     assert 'STARTTLS' in body
     assert len(peers.messages) == before
     assert CANARY not in body
+
+
+_PROTOCOL_PROBE = '''
+import jakarta.mail.*;
+import jakarta.mail.internet.*;
+import java.util.Properties;
+
+public class ProtocolProbe {
+    public static void main(String[] args) throws Exception {
+        Properties p = new Properties();
+        p.put("mail.transport.protocol", "smtps");
+        p.put("mail.smtps.host", "127.0.0.1");
+        p.put("mail.smtps.port", args[0]);
+        p.put("mail.smtp.host", "127.0.0.1");
+        p.put("mail.smtp.port", args[1]);
+        p.put("mail.smtp.connectiontimeout", "5000");
+        Session session = Session.getInstance(p);
+        System.out.println(session.getTransport().getClass().getSimpleName());
+        System.out.println(session.getTransport(new InternetAddress("b@example.com")).getClass().getSimpleName());
+    }
+}
+'''
+
+
+def test_why_smtps_is_rendered_as_smtp_with_ssl_enable(tmp_path):
+    """Transport.send picks the transport by address type (rfc822 -> smtp) and so ignores
+    mail.transport.protocol=smtps and the mail.smtps.* keys: the reason the Resource says
+    protocol smtp + mail.smtp.ssl.enable for SMTPS."""
+    import subprocess
+
+    source = tmp_path / 'ProtocolProbe.java'
+    source.write_text(_PROTOCOL_PROBE)
+    classpath = ':'.join(str(j) for j in tc.MAIL_JARS)
+    subprocess.run(['javac', '-cp', classpath, '-d', str(tmp_path), str(source)], check=True, timeout=120)
+    out = subprocess.run(['java', '-cp', f'{classpath}:{tmp_path}', 'ProtocolProbe', '1', '2'], check=True,
+                         capture_output=True, text=True, timeout=120).stdout.split()
+    assert out == ['SMTPSSLTransport', 'SMTPTransport']
