@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import ssl
 import typing as t
@@ -247,6 +248,12 @@ class HttpClient:
             raise self._network_error(method, shown, exc) from None
         if response.status in set(expect) | set(allow):
             return response
+        if response.status in (301, 302, 303, 307, 308):
+            location = safe_url(urllib.parse.urljoin(url, response.headers.get('Location', '')))
+            raise HttpError(
+                f'{method} {shown}: the server redirects (HTTP {response.status}) to {location}; set url to '
+                'the address it redirects to (a redirect is followed only for reads, never for writes)',
+                status=response.status, method=method, url=shown, kind='http')
         raise HttpError(
             status_message(response.status, method, url, _excerpt(response.body, self.secrets), self.status_hints),
             status=response.status, method=method, url=shown, kind='http',
@@ -316,6 +323,14 @@ def connection_argument_spec(*, default_username: str | None = None) -> dict[str
 
 
 def client_from_params(params: t.Mapping[str, t.Any], *, status_hints: t.Mapping[int, str] | None = None) -> HttpClient:
+    """A client from the options of connection_argument_spec(); HttpError for unusable options."""
+    ca_path = params.get('ca_path')
+    if ca_path and not os.path.isfile(ca_path):
+        raise HttpError(f'ca_path {ca_path} is not a readable file (it must hold the PEM CA certificate '
+                        'that signed the server certificate)', kind='tls')
+    timeout = params.get('timeout')
+    if timeout is not None and timeout <= 0:
+        raise HttpError(f'timeout must be a positive number of seconds, got {timeout:g}', kind='protocol')
     return HttpClient(
         params['url'], username=params.get('url_username'), password=params.get('url_password'),
         token=params.get('token'), validate_certs=params.get('validate_certs', True),

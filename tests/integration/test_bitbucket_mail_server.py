@@ -270,3 +270,18 @@ def test_contract_server_follows_the_documented_contract(server):
     client.json('PUT', MAIL_SERVER_PATH, json_body={'hostname': 'h', 'username': 'u', 'password': CANARY})
     status, body = client.json('GET', MAIL_SERVER_PATH)
     assert status == 200 and 'password' not in body
+
+
+def test_writes_are_never_sent_to_a_redirect_target(server):
+    """A PUT answered with a redirect fails with the new address instead of following it."""
+    assert run_module('bitbucket_mail_server', args(server))[0] == 0
+    original = server.route
+
+    def redirect_writes(record):
+        if record.method == 'PUT':
+            return 308, None
+        return original(record)
+
+    server.route = redirect_writes
+    rc, result = run_module('bitbucket_mail_server', args(server, document(server={'port': 25})))
+    assert rc != 0 and 'redirects (HTTP 308)' in result['msg'], result

@@ -179,3 +179,17 @@ def test_client_sends_token_as_bearer_and_never_both():
     basic = HttpClient('https://h', username='admin', password='pw')._headers('application/json')
     assert basic['Authorization'].startswith('Basic ')
     assert basic['Content-Type'] == 'application/json'
+
+
+def test_connection_options_are_checked_before_any_request(tmp_path):
+    from ansible_collections.mailwright.smtp.plugins.module_utils._http import client_from_params
+
+    base = {'url': 'https://h.example', 'url_username': 'u', 'url_password': 'p', 'validate_certs': True}
+    with pytest.raises(HttpError, match='ca_path .* is not a readable file'):
+        client_from_params(dict(base, ca_path=str(tmp_path / 'missing.pem')))
+    with pytest.raises(HttpError, match='timeout must be a positive number'):
+        client_from_params(dict(base, timeout=0))
+    ca = tmp_path / 'ca.pem'
+    ca.write_text('-----BEGIN CERTIFICATE-----\n')
+    client = client_from_params(dict(base, ca_path=str(ca), timeout=2.5))
+    assert client.ca_path == str(ca) and client.timeout == 2.5
