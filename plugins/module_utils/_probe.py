@@ -1,0 +1,803 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""SMTP reachability probes: many targets at once, one overall deadline, one result per target.
+
+Each target gets one conversation through the shared client (``_smtp.SMTPClient``): TCP connect,
+banner, EHLO, STARTTLS or SMTPS, an optional AUTH, QUIT. Nothing is ever sent with MAIL FROM, so
+a probe is read-only and safe in check mode.
+
+Why threads and an overall deadline: a target that accepts the connection and never speaks costs
+one full timeout. Probed one after the other, 100 such targets cost 100 timeouts; probed in
+parallel they cost one. The deadline bounds the whole run even when a peer trickles bytes slowly
+enough to keep every single read within its timeout: what is unfinished at the deadline is
+reported as a timeout at the step it had reached, and its socket is shut down so the worker ends.
+
+What is an error and what is a warning is decided from the observations alone
+(``assess_*`` functions), so the rules are unit-testable without a network.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ipaddress
+import os
+import re
+import socket
+import threading
+import time
+import typing as t
+from dataclasses import dataclass, field
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
+    SMTPClient,
+    SMTPStepError,
+    Transcript,
+    fetch_peer_chain,
+)
+
+__all__ = [
+    'MAX_WORKERS',
+    'DEFAULT_TIMEOUT',
+    'Credentials',
+    'Target',
+    'ProbeOptions',
+    'Progress',
+    'probe_target',
+    'probe_many',
+    'target_from_settings',
+    'targets_from_params',
+    'mx_targets',
+    'error_kind',
+    'hostname_matches',
+    'assess_policy',
+    'assess_certificate',
+    'classify',
+    'summarize',
+    'should_fail',
+    'load_ca_bundle',
+    'empty_result',
+    'probe_timeout',
+    'run',
+    'failure_message',
+]
+
+# One thread per target up to this many; more targets queue behind them (still within the deadline).
+MAX_WORKERS = 256
+# When the settings say "wait forever" (timeout_ms <= 0) a probe still has to end.
+DEFAULT_TIMEOUT = 10.0
+
+_STATUS_ORDER = {'pass': 0, 'warn': 1, 'fail': 2}
+
+
+@dataclass
+class Credentials:
+    method: str                      # 'basic' | 'oauth2'
+    username: str
+    secret: str = field(repr=False)  # never shown by repr()
+    mechanism: str | None = None
+
+
+@dataclass
+class Target:
+    """One server to probe, and how the application would talk to it."""
+    host: str
+    port: int
+    protocol: str = 'smtp'
+    tls: str = 'opportunistic'
+    name: str | None = None
+    source: str = 'targets'              # 'settings' | 'targets' | 'mx_of'
+    helo: str | None = None
+    address: str | None = None           # connect here instead of resolving host (MX via custom DNS)
+    domain: str | None = None            # mx_of: the mail domain
+    preference: int | None = None        # mx_of: the MX preference
+    credentials: Credentials | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.name or f'{self.host}:{self.port}'
+
+
+@dataclass
+class ProbeOptions:
+    timeout: float = DEFAULT_TIMEOUT
+    validate_certs: bool = True
+    cafile: str | None = None
+    cadata: str | None = None
+    expiry_warning_days: int = 30
+    check_credentials: bool = False
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+class Progress:
+    """Where one probe is; read by the coordinator when the deadline passes."""
+
+    def __init__(self, target: Target, transcript: Transcript):
+        self.target = target
+        self.transcript = transcript
+        self.step = 'queued'
+        self.client: SMTPClient | None = None
+        self.started: float | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def at(self, step: str) -> None:
+        self.step = step
+
+    def current_step(self) -> str:
+        """The step in progress, refined from the client's state inside connect()/secure()."""
+        client = self.client
+        if client is None or self.step not in ('connect', 'starttls'):
+            return self.step
+        if self.step == 'connect':
+            if client.sock is None:
+                return 'connect'
+            if client.protocol == 'smtps' and not client.tls_active:
+                return 'tls'
+            return 'banner'
+        # secure(): STARTTLS reply, the handshake, then the second EHLO
+        if client.tls_active:
+            return 'ehlo'
+        return 'tls' if any(line.startswith('S: 220') for line in client.transcript.lines[-1:]) else 'starttls'
+
+    def close_once(self) -> bool:
+        """True exactly once: for whoever (worker or coordinator) writes the result first."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._closed = True
+            return True
+
+    def abort(self) -> None:
+        """Wake a worker blocked in recv(): shutting the socket down makes the read return."""
+        client = self.client
+        sock = getattr(client, 'sock', None) if client is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+# --- result model ------------------------------------------------------------------------------
+
+def empty_result(target: Target) -> dict[str, t.Any]:
+    """The result skeleton: every key present, so playbooks can read any of them."""
+    return {
+        'target': target.label,
+        'source': target.source,
+        'domain': target.domain,
+        'preference': target.preference,
+        'host': target.host,
+        'address': target.address,
+        'port': target.port,
+        'protocol': target.protocol,
+        'tls_policy': 'required' if target.protocol == 'smtps' else target.tls,
+        'status': 'fail',
+        'step': 'queued',
+        'timed_out': False,
+        'elapsed_ms': None,
+        'connect_ms': None,
+        'banner': None,
+        'extensions': {},
+        'starttls_offered': False,
+        'auth_mechanisms': [],
+        'size_limit': None,
+        'tls': {'established': False, 'version': None, 'cipher': None, 'bits': None,
+                'verified': False, 'verify_error': None, 'server_hostname': None},
+        'certificate': None,
+        'chain': [],
+        'credentials': {'checked': False, 'ok': None, 'username': None, 'mechanism': None, 'text': None},
+        'errors': [],
+        'warnings': [],
+        'transcript': [],
+    }
+
+
+_TIMEOUT_TEXT = re.compile(r'\bwithin\b|timed out|deadline', re.I)
+_REFUSED_TEXT = re.compile(r'refused', re.I)
+
+
+def error_kind(step: str, text: str, code: int | None = None) -> str:
+    """A short machine-readable reason: timeout, refused, unreachable, policy, certificate, auth, smtp, tls."""
+    if _TIMEOUT_TEXT.search(text or '') and code is None:
+        return 'timeout'
+    if step == 'connect':
+        return 'refused' if _REFUSED_TEXT.search(text or '') else 'unreachable'
+    if step == 'policy':
+        return 'policy'
+    if step == 'tls':
+        return 'certificate' if 'certificate' in (text or '').lower() else 'tls'
+    if step == 'certificate':
+        return 'certificate'
+    if step == 'auth':
+        return 'auth'
+    if step == 'dns':
+        return 'dns'
+    return 'smtp'
+
+
+def _finding(step: str, text: str, *, code: int | None = None, transient: bool = False,
+             kind: str | None = None) -> dict[str, t.Any]:
+    return {'step': step, 'code': code, 'text': text, 'transient': transient,
+            'kind': kind or error_kind(step, text, code)}
+
+
+def _from_step_error(exc: SMTPStepError) -> dict[str, t.Any]:
+    found = exc.to_dict()
+    found['kind'] = error_kind(exc.step, exc.text, exc.code)
+    return found
+
+
+def classify(result: dict[str, t.Any]) -> str:
+    """fail when anything is an error, warn when anything deserves a look, else pass."""
+    if result['errors']:
+        return 'fail'
+    if result['warnings']:
+        return 'warn'
+    return 'pass'
+
+
+# --- rules (pure: observations in, findings out) -----------------------------------------------
+
+def assess_policy(*, tls_policy: str, protocol: str, starttls_offered: bool, tls_established: bool,
+                  has_credentials: bool = False) -> tuple[list[dict], list[dict]]:
+    """Errors and warnings about the TLS policy once the conversation has settled.
+
+    A refused policy (tls required, no STARTTLS) arrives as an SMTPStepError from the client and is
+    not repeated here.
+    """
+    errors: list[dict] = []
+    warnings: list[dict] = []
+    if protocol == 'smtps' or tls_established:
+        return errors, warnings
+    if tls_policy == 'required':
+        errors.append(_finding('policy', 'tls is required but no TLS session was established', kind='policy'))
+    elif tls_policy == 'opportunistic':
+        if not starttls_offered:
+            warnings.append(_finding('policy', 'the server does not offer STARTTLS: mail (and any password) '
+                                               'would travel in plaintext; tls is opportunistic', kind='policy'))
+    elif tls_policy == 'none':
+        if starttls_offered:
+            warnings.append(_finding('policy', 'the server offers STARTTLS but the settings use tls: none; '
+                                               'use opportunistic or required', kind='policy'))
+        else:
+            warnings.append(_finding('policy', 'no TLS: mail travels in plaintext (tls: none)', kind='policy'))
+        if has_credentials:
+            warnings.append(_finding('policy', 'the password would be sent in plaintext (tls: none)', kind='policy'))
+    return errors, warnings
+
+
+def _san_names(sans: t.Iterable[str]) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) from SAN strings written as 'DNS:x', 'IP:x', 'IP Address:x' or bare."""
+    names, ips = [], []
+    for raw in sans or ():
+        text = str(raw).strip()
+        kind, sep, value = text.partition(':')
+        if sep and kind.strip().upper() in ('DNS', 'IP', 'IP ADDRESS'):
+            (ips if kind.strip().upper().startswith('IP') else names).append(value.strip())
+            continue
+        try:
+            ipaddress.ip_address(text)
+            ips.append(text)
+        except ValueError:
+            names.append(text)
+    return names, ips
+
+
+def hostname_matches(hostname: str, sans: t.Iterable[str]) -> bool:
+    """RFC 6125 matching: exact name, or one wildcard as the whole left-most label; IPs exactly."""
+    names, ips = _san_names(sans)
+    host = hostname.rstrip('.').lower()
+    try:
+        wanted = ipaddress.ip_address(host.strip('[]'))
+    except ValueError:
+        wanted = None
+    if wanted is not None:
+        for ip in ips:
+            try:
+                if ipaddress.ip_address(ip) == wanted:
+                    return True
+            except ValueError:
+                continue
+        return False
+    for name in names:
+        pattern = name.rstrip('.').lower()
+        if pattern == host:
+            return True
+        if pattern.startswith('*.') and '*' not in pattern[2:]:
+            head, _, rest = host.partition('.')
+            if head and rest == pattern[2:] and rest.count('.') >= 1:
+                return True
+    return False
+
+
+def assess_certificate(certificate: dict[str, t.Any] | None, *, hostname: str, validate_certs: bool,
+                       verified: bool, verify_error: str | None,
+                       expiry_warning_days: int) -> tuple[list[dict], list[dict]]:
+    """Errors and warnings about the presented leaf certificate.
+
+    With validate_certs the application would refuse a bad certificate, so problems are errors;
+    without it they are warnings (the operator chose to accept them, we still say what they are).
+    """
+    errors: list[dict] = []
+    warnings: list[dict] = []
+    bad = errors if validate_certs else warnings
+    if validate_certs and not verified and verify_error:
+        errors.append(_finding('tls', f'certificate verification failed: {verify_error}', kind='certificate'))
+    if certificate is None:
+        return errors, warnings
+    days_left = certificate.get('days_left')
+    if days_left is not None:
+        if days_left < 0:
+            bad.append(_finding('certificate', f'the certificate expired on {certificate.get("not_after")} '
+                                               f'({-days_left} days ago)', kind='certificate'))
+        elif days_left <= expiry_warning_days:
+            warnings.append(_finding('certificate', f'the certificate expires in {days_left} days '
+                                                    f'({certificate.get("not_after")}); warning threshold is '
+                                                    f'{expiry_warning_days} days', kind='certificate'))
+    sans = certificate.get('sans') or []
+    if hostname and not hostname_matches(hostname, sans):
+        shown = ', '.join(str(s) for s in sans) or f'no subjectAltName (subject {certificate.get("subject")})'
+        bad.append(_finding('certificate', f'the certificate does not name {hostname!r}: it is for {shown}',
+                            kind='certificate'))
+    if certificate.get('self_signed') and not verified and not validate_certs:
+        # With validate_certs the verification error already says so.
+        warnings.append(_finding('certificate', 'the certificate is self-signed', kind='certificate'))
+    if not validate_certs:
+        warnings.append(_finding('certificate', 'certificate validation is disabled (validate_certs: false): '
+                                                'chain and name were not verified by TLS', kind='certificate'))
+    return errors, warnings
+
+
+# --- one target --------------------------------------------------------------------------------
+
+def _describe_chain(chain_der: list[bytes]) -> tuple[dict | None, list[dict]]:
+    if not chain_der:
+        return None, []
+    try:
+        from ansible_collections.mailwright.smtp.plugins.module_utils._tls import describe_certificate
+    except ImportError:  # cryptography missing: the module checked it already; be defensive
+        return None, []
+    described = []
+    for der in chain_der:
+        try:
+            described.append(describe_certificate(der))
+        except Exception as exc:  # a certificate we cannot parse is a finding, not a crash
+            described.append({'error': f'cannot parse certificate: {exc}'})
+    return described[0], described
+
+
+def _auth_mechanisms(extensions: dict[str, str]) -> list[str]:
+    return extensions.get('AUTH', '').upper().split()
+
+
+def _size_limit(extensions: dict[str, str]) -> int | None:
+    value = extensions.get('SIZE', '').strip()
+    return int(value) if value.isdigit() else None
+
+
+def _record_session(result: dict, client: SMTPClient, target: Target) -> None:
+    result['connect_ms'] = client.connect_ms or None
+    result['banner'] = client.banner or None
+    result['extensions'] = dict(client.extensions)
+    result['starttls_offered'] = bool(client.starttls_offered or 'STARTTLS' in client.extensions)
+    result['auth_mechanisms'] = _auth_mechanisms(client.extensions)
+    result['size_limit'] = _size_limit(client.extensions)
+    info = client.tls_info or {}
+    result['tls'] = {
+        'established': bool(info.get('version')),
+        'version': info.get('version'),
+        'cipher': info.get('cipher'),
+        'bits': info.get('bits'),
+        'verified': bool(info.get('verified')) and bool(info.get('version')),
+        'verify_error': info.get('verify_error'),
+        'server_hostname': client.server_hostname if client.tls_info is not None else None,
+    }
+
+
+def _remaining(deadline_at: float | None) -> float | None:
+    return None if deadline_at is None else deadline_at - time.monotonic()
+
+
+def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | None = None,
+                 deadline_at: float | None = None) -> dict[str, t.Any]:
+    """Probe one target; never raises. The result follows ``empty_result``."""
+    transcript = progress.transcript if progress is not None else Transcript()
+    for secret in options.secrets:
+        transcript.register_secret(secret)
+    if target.credentials is not None:
+        transcript.register_secret(target.credentials.secret)
+    progress = progress or Progress(target, transcript)
+    result = empty_result(target)
+    started = time.monotonic()
+    progress.started = started
+    timeout = options.timeout
+    remaining = _remaining(deadline_at)
+    if remaining is not None:
+        # Never wait on one read longer than the whole run may still take.
+        timeout = max(0.05, min(timeout, remaining))
+    sni = target.host
+    try:
+        client = SMTPClient(target.address or target.host, target.port, protocol=target.protocol,
+                            tls=target.tls, helo=target.helo, timeout=timeout,
+                            verify=options.validate_certs, cafile=options.cafile, cadata=options.cadata,
+                            check_hostname=options.validate_certs, server_hostname=sni,
+                            transcript=transcript)
+    except ValueError as exc:
+        result['errors'].append(_finding('connect', str(exc), kind='smtp'))
+        result['step'] = 'connect'
+        result['status'] = classify(result)
+        return result
+    progress.client = client
+    failure: SMTPStepError | None = None
+    try:
+        progress.at('connect')
+        client.connect()
+        progress.at('ehlo')
+        client.ehlo()
+        progress.at('starttls')
+        client.secure()
+        creds = target.credentials
+        if options.check_credentials and creds is not None:
+            progress.at('auth')
+            result['credentials'].update(checked=True, username=creds.username)
+            try:
+                if client.tls_info is not None and not client.tls_info.get('verified') and options.validate_certs:
+                    raise SMTPStepError('policy', 'certificate not verified: credentials were not sent')
+                reply = client.auth(creds.method, creds.username, creds.secret, mechanism=creds.mechanism)
+                result['credentials'].update(ok=True, mechanism=getattr(client, 'auth_mechanism', None),
+                                             text=f'{reply.code} {reply.text}')
+            except SMTPStepError as exc:
+                ok = False if exc.step == 'auth' and exc.code is not None else None
+                result['credentials'].update(ok=ok, text=transcript.scrub(str(exc)))
+                raise
+        progress.at('quit')
+        client.quit()
+    except SMTPStepError as exc:
+        failure = exc
+    except Exception as exc:  # never a traceback: report it as this target's failure
+        failure = SMTPStepError(progress.current_step(), transcript.scrub(f'unexpected {type(exc).__name__}: {exc}'))
+    finally:
+        step_reached = progress.current_step()
+        _record_session(result, client, target)
+        try:
+            # Say goodbye when the server is still talking to us (it answered with a code).
+            client.close(quit=failure is not None and failure.code is not None)
+        except Exception:
+            pass
+
+    if failure is not None:
+        result['errors'].append(_from_step_error(failure))
+        result['step'] = failure.step
+    else:
+        result['step'] = step_reached
+
+    # The certificate: from the session, or (when verification refused it) from a second,
+    # unverified connection made only to read what the server presents.
+    chain = list((client.tls_info or {}).get('peer_chain_der') or [])
+    if not chain and failure is not None and failure.step == 'tls' and result['tls'].get('verify_error'):
+        left = _remaining(deadline_at)
+        if left is None or left > 0.1:
+            transcript.note('reading the certificate again without verification, to describe it')
+            try:
+                chain = fetch_peer_chain(target.address or target.host, target.port, protocol=target.protocol,
+                                         helo=target.helo, timeout=min(timeout, left) if left else timeout,
+                                         server_hostname=sni, transcript=transcript)
+            except SMTPStepError as exc:
+                transcript.note(f'could not read the certificate: {exc}')
+            except Exception as exc:
+                transcript.note(f'could not read the certificate: {type(exc).__name__}')
+    leaf, described = _describe_chain(chain)
+    result['certificate'] = leaf
+    result['chain'] = described
+
+    tls_info = result['tls']
+    if tls_info['established'] or result['tls'].get('verify_error'):
+        verify_error = tls_info['verify_error'] if options.validate_certs else None
+        # The client already reported a refused handshake as an error: do not say it twice.
+        already = failure is not None and failure.step == 'tls'
+        errors, warnings = assess_certificate(leaf, hostname=sni, validate_certs=options.validate_certs,
+                                              verified=tls_info['verified'],
+                                              verify_error=None if already else verify_error,
+                                              expiry_warning_days=options.expiry_warning_days)
+        result['errors'].extend(errors)
+        result['warnings'].extend(warnings)
+    if failure is None or failure.step in ('auth',):
+        errors, warnings = assess_policy(
+            tls_policy=result['tls_policy'], protocol=target.protocol,
+            starttls_offered=result['starttls_offered'], tls_established=tls_info['established'],
+            has_credentials=target.credentials is not None)
+        result['errors'].extend(errors)
+        result['warnings'].extend(warnings)
+    if options.check_credentials and target.credentials is not None and failure is None \
+            and not tls_info['established']:
+        result['warnings'].append(_finding('auth', 'credentials were checked over a plaintext connection '
+                                                   '(the server offers no STARTTLS and tls is none)', kind='policy'))
+    if target.credentials is not None and not result['auth_mechanisms'] and failure is None:
+        result['warnings'].append(_finding('auth', 'the settings authenticate but the server offers no AUTH '
+                                                   'on this connection', kind='auth'))
+
+    result['elapsed_ms'] = round((time.monotonic() - started) * 1000, 1)
+    result['transcript'] = list(transcript.lines)
+    result['status'] = classify(result)
+    return result
+
+
+# --- many targets ------------------------------------------------------------------------------
+
+def _timeout_result(progress: Progress, deadline: float) -> dict[str, t.Any]:
+    target = progress.target
+    result = empty_result(target)
+    step = progress.current_step()
+    client = progress.client
+    if client is not None:
+        _record_session(result, client, target)
+    result['step'] = step
+    result['timed_out'] = True
+    if step == 'queued':
+        text = f'not started within the overall deadline of {deadline:g}s (too many targets for the deadline)'
+    else:
+        text = f'overall deadline of {deadline:g}s reached while at step {step}'
+    result['errors'].append(_finding(step, text, transient=True, kind='timeout'))
+    if progress.started is not None:
+        result['elapsed_ms'] = round((time.monotonic() - progress.started) * 1000, 1)
+    progress.transcript.note(f'abandoned: {text}')
+    result['transcript'] = list(progress.transcript.lines)
+    result['status'] = 'fail'
+    return result
+
+
+def probe_many(targets: list[Target], options: ProbeOptions, *, deadline: float,
+               max_workers: int = MAX_WORKERS) -> list[dict[str, t.Any]]:
+    """Probe every target concurrently; return results in target order within ``deadline`` seconds."""
+    if not targets:
+        return []
+    deadline_at = time.monotonic() + deadline
+    progresses = [Progress(target, Transcript(options.secrets)) for target in targets]
+    results: list[dict | None] = [None] * len(targets)
+
+    def work(index: int) -> None:
+        progress = progresses[index]
+        if time.monotonic() >= deadline_at:
+            return  # the coordinator reports it as not started
+        outcome = probe_target(progress.target, options, progress=progress, deadline_at=deadline_at)
+        if progress.close_once():
+            results[index] = outcome
+
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(targets))),
+                                                     thread_name_prefix='smtp-probe')
+    try:
+        futures = [executor.submit(work, index) for index in range(len(targets))]
+        concurrent.futures.wait(futures, timeout=max(0.0, deadline_at - time.monotonic()))
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    for index, progress in enumerate(progresses):
+        if results[index] is None and progress.close_once():
+            results[index] = _timeout_result(progress, deadline)
+            progress.abort()
+    return t.cast('list[dict[str, t.Any]]', results)
+
+
+# --- targets from the module's options ---------------------------------------------------------
+
+def target_from_settings(effective: dict[str, t.Any]) -> Target:
+    server = effective['server']
+    auth = effective.get('auth') or {}
+    creds = None
+    method = auth.get('method') or 'none'
+    if method == 'basic' and auth.get('username') and auth.get('password'):
+        creds = Credentials('basic', auth['username'], auth['password'], auth.get('mechanism'))
+    elif method == 'oauth2' and auth.get('username') and (auth.get('oauth2') or {}).get('token'):
+        creds = Credentials('oauth2', auth['username'], auth['oauth2']['token'], 'xoauth2')
+    protocol = server.get('protocol') or 'smtp'
+    return Target(host=server['host'], port=int(server['port']), protocol=protocol,
+                  tls='required' if protocol == 'smtps' else (server.get('tls') or 'opportunistic'),
+                  name=effective.get('name') or 'relay', source='settings', helo=server.get('helo_domain'),
+                  credentials=creds)
+
+
+def targets_from_params(items: list[dict[str, t.Any]] | None, *, helo: str | None = None) -> list[Target]:
+    targets = []
+    for item in items or ():
+        protocol = item.get('protocol') or 'smtp'
+        port = item.get('port') or (465 if protocol == 'smtps' else 25)
+        tls = 'required' if protocol == 'smtps' else (item.get('tls') or 'opportunistic')
+        targets.append(Target(host=item['host'], port=int(port), protocol=protocol, tls=tls,
+                              name=item.get('name'), source='targets', helo=helo))
+    return targets
+
+
+def _resolver(nameservers: list[str], port: int, lifetime: float):
+    import dns.resolver
+
+    if nameservers:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = list(nameservers)
+        resolver.port = int(port or 53)
+    else:
+        resolver = dns.resolver.Resolver()
+    resolver.lifetime = lifetime
+    resolver.timeout = lifetime
+    return resolver
+
+
+def _addresses(resolver, name: str) -> list[str]:
+    import dns.exception
+    import dns.resolver
+
+    found: list[str] = []
+    for rdtype in ('A', 'AAAA'):
+        try:
+            found.extend(r.to_text() for r in resolver.resolve(name, rdtype))
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers, dns.exception.Timeout):
+            continue
+    return found
+
+
+def _dns_failure(domain: str, text: str, port: int) -> dict[str, t.Any]:
+    result = empty_result(Target(host=domain, port=port, name=f'mx:{domain}', source='mx_of', domain=domain))
+    result['step'] = 'dns'
+    result['errors'].append(_finding('dns', text, kind='dns'))
+    result['status'] = 'fail'
+    return result
+
+
+def mx_targets(domains: list[str], *, nameservers: list[str] | None = None, dns_port: int = 53,
+               mx_port: int = 25, timeout: float = DEFAULT_TIMEOUT,
+               helo: str | None = None) -> tuple[list[Target], list[dict[str, t.Any]]]:
+    """The MX hosts of each domain as targets, and a failed result for each domain without any.
+
+    With custom nameservers the MX hosts' addresses come from the same servers (the system resolver
+    may not know the zone); otherwise the connection resolves the name as the application would.
+    """
+    import dns.exception
+    import dns.resolver
+
+    targets: list[Target] = []
+    failures: list[dict[str, t.Any]] = []
+    resolver = _resolver(nameservers or [], dns_port, timeout)
+    for domain in domains:
+        domain = domain.rstrip('.')
+        try:
+            answer = resolver.resolve(domain, 'MX')
+            records = sorted(((r.preference, r.exchange.to_text().rstrip('.')) for r in answer),
+                             key=lambda pair: (pair[0], pair[1]))
+        except dns.resolver.NXDOMAIN:
+            failures.append(_dns_failure(domain, f'{domain} does not exist (NXDOMAIN)', mx_port))
+            continue
+        except dns.resolver.NoAnswer:
+            # RFC 5321 5.1: no MX means the domain's own address is the mail exchanger.
+            records = [(0, domain)]
+        except dns.exception.Timeout:
+            failures.append(_dns_failure(domain, f'MX lookup for {domain} timed out after {timeout:g}s', mx_port))
+            continue
+        except dns.resolver.NoNameservers as exc:
+            failures.append(_dns_failure(domain, f'MX lookup for {domain} failed (SERVFAIL or refused): {exc}',
+                                         mx_port))
+            continue
+        except dns.exception.DNSException as exc:
+            failures.append(_dns_failure(domain, f'MX lookup for {domain} failed: {exc}', mx_port))
+            continue
+        if len(records) == 1 and records[0][1] in ('', '.'):
+            failures.append(_dns_failure(domain, f'{domain} publishes a null MX (RFC 7505): it accepts no mail',
+                                         mx_port))
+            continue
+        for preference, exchange in records:
+            address = None
+            if nameservers:
+                addresses = _addresses(resolver, exchange)
+                if not addresses:
+                    failures.append(_dns_failure(domain, f'MX host {exchange} of {domain} has no A/AAAA record',
+                                                 mx_port))
+                    continue
+                address = addresses[0]
+            targets.append(Target(host=exchange, port=mx_port, protocol='smtp', tls='opportunistic',
+                                  name=f'mx:{domain}:{exchange}', source='mx_of', helo=helo,
+                                  address=address, domain=domain, preference=preference))
+    return targets, failures
+
+
+def load_ca_bundle(ca_path: str | None) -> tuple[str | None, str | None]:
+    """(cafile, cadata) from a file or a directory of PEM files; raises ValueError when unusable."""
+    if not ca_path:
+        return None, None
+    if os.path.isfile(ca_path):
+        return ca_path, None
+    if os.path.isdir(ca_path):
+        parts = []
+        for entry in sorted(os.listdir(ca_path)):
+            full = os.path.join(ca_path, entry)
+            if os.path.isfile(full) and entry.lower().endswith(('.pem', '.crt', '.cer')):
+                with open(full, encoding='ascii', errors='replace') as handle:
+                    text = handle.read()
+                if '-----BEGIN CERTIFICATE-----' in text:
+                    parts.append(text)
+        if not parts:
+            raise ValueError(f'ca_path {ca_path}: no PEM certificates (*.pem, *.crt, *.cer) in this directory')
+        return None, '\n'.join(parts)
+    raise ValueError(f'ca_path {ca_path}: no such file or directory')
+
+
+# --- the run as a whole ------------------------------------------------------------------------
+
+def summarize(results: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    counts = {'pass': 0, 'warn': 0, 'fail': 0}
+    for result in results:
+        counts[result['status']] += 1
+    worst = max((r['status'] for r in results), key=_STATUS_ORDER.__getitem__, default='pass')
+    return {'total': len(results), 'timed_out': sum(1 for r in results if r['timed_out']),
+            'status': worst, **counts}
+
+
+def should_fail(results: list[dict[str, t.Any]], fail_on: str) -> bool:
+    if fail_on == 'never':
+        return False
+    threshold = _STATUS_ORDER['warn' if fail_on == 'warn' else 'fail']
+    return any(_STATUS_ORDER[r['status']] >= threshold for r in results)
+
+
+def probe_timeout(effective: dict[str, t.Any] | None, timeout: float | None) -> float:
+    """The per-step timeout: the option, else the settings' timeout_ms, else DEFAULT_TIMEOUT."""
+    if timeout is not None and timeout > 0:
+        return float(timeout)
+    timeout_ms = ((effective or {}).get('server') or {}).get('timeout_ms')
+    if timeout_ms and timeout_ms > 0:
+        return timeout_ms / 1000.0
+    return DEFAULT_TIMEOUT
+
+
+def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Iterable[str] = ()) -> dict[str, t.Any]:
+    """Everything smtp_probe does after argument parsing; returns the module result (no 'failed').
+
+    Raises ValueError for unusable options (the module turns it into fail_json).
+    """
+    started = time.monotonic()
+    timeout = probe_timeout(effective, params.get('timeout'))
+    deadline = float(params['deadline']) if params.get('deadline') else 3 * timeout
+    if deadline <= 0:
+        raise ValueError('deadline must be a positive number of seconds')
+    cafile, cadata = load_ca_bundle(params.get('ca_path'))
+    options = ProbeOptions(timeout=timeout, validate_certs=params.get('validate_certs', True),
+                           cafile=cafile, cadata=cadata,
+                           expiry_warning_days=int(params.get('expiry_warning_days') or 0),
+                           check_credentials=bool(params.get('check_credentials')),
+                           secrets=tuple(s for s in secrets if s))
+    helo = effective['server'].get('helo_domain')
+    targets = [target_from_settings(effective)] + targets_from_params(params.get('targets'), helo=helo)
+    dns_failures: list[dict[str, t.Any]] = []
+    if params.get('mx_of'):
+        dns_settings = effective.get('dns') or {}
+        mx, dns_failures = mx_targets(params['mx_of'], nameservers=dns_settings.get('nameservers') or [],
+                                      dns_port=dns_settings.get('port') or 53,
+                                      mx_port=params.get('mx_port') or 25,
+                                      timeout=min(timeout, deadline), helo=helo)
+        targets.extend(mx)
+    left = max(0.05, deadline - (time.monotonic() - started))
+    results = probe_many(targets, options, deadline=left) + dns_failures
+    summary = summarize(results)
+    summary.update(timeout_s=timeout, deadline_s=deadline,
+                   elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+    parts = [f'{summary["total"]} target(s): {summary["pass"]} pass, {summary["warn"]} warn, '
+             f'{summary["fail"]} fail']
+    if summary['timed_out']:
+        parts.append(f'{summary["timed_out"]} timed out')
+    return {'changed': False, 'results': results, 'summary': summary,
+            'msg': ', '.join(parts) + f' in {summary["elapsed_ms"] / 1000:.1f}s'}
+
+
+def failure_message(results: list[dict[str, t.Any]], fail_on: str) -> str:
+    """One line per target that trips fail_on: what, where, why."""
+    threshold = _STATUS_ORDER['warn' if fail_on == 'warn' else 'fail']
+    lines = []
+    for result in results:
+        if _STATUS_ORDER[result['status']] < threshold:
+            continue
+        findings = result['errors'] or result['warnings']
+        why = '; '.join(f['text'] for f in findings[:3]) or result['status']
+        lines.append(f'{result["target"]} ({result["host"]}:{result["port"]}) {result["status"]} '
+                     f'at {result["step"]}: {why}')
+    return '\n'.join(lines)

@@ -1,0 +1,328 @@
+#!/usr/bin/python
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: smtp_probe
+short_description: Probe the mail relay and other SMTP servers concurrently (connect, EHLO, TLS, AUTH)
+version_added: 0.1.0
+description:
+  - Opens one SMTP conversation to each target, from the host the task runs on (the application
+    host: that is where mail leaves from), and reports what a mail client would meet there.
+  - "For each target: TCP connect time, the banner, the EHLO extensions (C(SIZE), C(PIPELINING),
+    C(8BITMIME), C(SMTPUTF8), C(STARTTLS), C(AUTH) mechanisms), the STARTTLS or SMTPS handshake, the
+    TLS version and cipher, the certificate chain verified against the system CAs or O(ca_path),
+    whether the certificate names the host, and the days left until it expires."
+  - Enforces the settings' TLS policy. C(server.tls=required) with no STARTTLS offered is a failure
+    (nothing else is sent); C(opportunistic) without STARTTLS is a warning (mail would travel in
+    plaintext).
+  - With O(check_credentials=true) the relay's credentials from the settings are tried with AUTH,
+    then the conversation ends with QUIT. No MAIL FROM is ever sent, so no mail is sent.
+    Credentials are never sent before TLS when TLS is required or the server offers STARTTLS, and
+    never over a TLS session whose certificate failed verification.
+  - All targets are probed at the same time (one thread each, up to 256) under one overall
+    O(deadline). A server that accepts the connection and never speaks costs one O(timeout), not one
+    per server: 200 targets of which 100 are silent finish in about one O(timeout). Targets still
+    unfinished at the deadline are reported with C(timed_out=true) and the step they had reached.
+  - Each target comes back with a transcript of its conversation; AUTH payloads and the password are
+    replaced by C(********).
+  - Read-only. C(changed) is always false.
+author:
+  - mailwright contributors
+extends_documentation_fragment:
+  - mailwright.smtp.settings
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Probing only reads, so it runs in check mode too, and so does the credential check
+        (an AUTH exchange changes nothing on the server).
+  diff_mode:
+    support: none
+    details:
+      - Nothing is changed, so there is nothing to diff.
+options:
+  targets:
+    description:
+      - Servers to probe besides the relay of O(settings) (which is always the first target).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: Host name or IP address.
+        type: str
+        required: true
+      port:
+        description: TCP port. Defaults to 465 for C(smtps), otherwise 25.
+        type: int
+      protocol:
+        description: C(smtps) starts TLS on connect; C(smtp) may upgrade with STARTTLS.
+        type: str
+        choices: [smtp, smtps]
+        default: smtp
+      tls:
+        description: TLS policy for this target. C(smtps) implies C(required).
+        type: str
+        choices: [none, opportunistic, required]
+        default: opportunistic
+      name:
+        description: A label for the result. Defaults to C(host:port).
+        type: str
+  mx_of:
+    description:
+      - Mail domains whose MX hosts are probed on O(mx_port), as a server delivering mail directly
+        would do (GitHub Enterprise Server without a relay, for example).
+      - The MX records are looked up with dnspython, through C(settings.dns.nameservers) and
+        C(settings.dns.port) when set, otherwise the system resolver. A domain without MX records
+        is probed at its own name (RFC 5321 implicit MX); a null MX, NXDOMAIN or a failed lookup is
+        a failed result with C(step=dns).
+      - MX hosts get the C(opportunistic) TLS policy.
+    type: list
+    elements: str
+    default: []
+  mx_port:
+    description:
+      - Port used for MX hosts found through O(mx_of). Leave at 25 except for tests or
+        port-forwarded set-ups.
+    type: int
+    default: 25
+  check_credentials:
+    description:
+      - Authenticate to the relay with C(settings.auth) (basic or OAuth 2.0), then QUIT.
+      - Only the relay of O(settings) is authenticated; other targets never get credentials.
+      - Runs in check mode as well.
+    type: bool
+    default: false
+  timeout:
+    description:
+      - Seconds to wait for each step (connect, each reply, the TLS handshake).
+      - Defaults to C(settings.server.timeout_ms). When that is 0 or less (the products then wait
+        forever) the probe waits 10 seconds.
+    type: float
+  deadline:
+    description:
+      - Seconds the whole probe may take, for all targets together (including MX lookups).
+      - Defaults to three times O(timeout).
+    type: float
+  ca_path:
+    description:
+      - CA certificates (PEM) to verify the servers' chains with instead of the system CAs.
+        A file, or a directory whose C(*.pem), C(*.crt) and C(*.cer) files are read.
+    type: path
+  validate_certs:
+    description:
+      - Verify certificate chains and names. When false, TLS still runs and the certificate is still
+        described, but problems (expired, wrong name, self-signed) are warnings instead of failures.
+    type: bool
+    default: true
+  fail_on:
+    description:
+      - C(fail) fails the task when any target failed; C(warn) also when any target has warnings;
+        C(never) only reports.
+    type: str
+    choices: [fail, warn, never]
+    default: fail
+  expiry_warning_days:
+    description: Warn when a certificate expires within this many days.
+    type: int
+    default: 30
+requirements:
+  - cryptography (on the managed host, to describe certificates)
+  - dnspython (on the managed host, only with O(mx_of))
+notes:
+  - Run it on the application host (C(delegate_to) the app server), since reachability of the
+    relay from the control node proves nothing about the application's network path.
+seealso:
+  - module: mailwright.smtp.dns_check
+  - module: mailwright.smtp.truststore_cert
+"""
+
+EXAMPLES = r"""
+- name: Probe the relay from the application host and try its credentials
+  mailwright.smtp.smtp_probe:
+    settings: "{{ mail_settings }}"
+    check_credentials: true
+  register: probe
+
+- name: Show the relay's TLS version and how long its certificate lasts
+  ansible.builtin.debug:
+    msg: "{{ probe.results[0].tls.version }}, {{ probe.results[0].certificate.days_left }} days left"
+
+- name: GHES delivers directly; check outbound port 25 to the MX of the main correspondents
+  mailwright.smtp.smtp_probe:
+    settings: "{{ ghes_mail_settings }}"
+    mx_of: [example.com, example.org]
+    timeout: 5
+    deadline: 20
+    fail_on: never
+  register: outbound
+
+- name: Probe extra relays with a private CA; only report
+  mailwright.smtp.smtp_probe:
+    settings: "{{ mail_settings }}"
+    targets:
+      - host: smtp-backup.example.com
+        port: 587
+        tls: required
+        name: backup
+      - host: smtps.example.com
+        protocol: smtps
+    ca_path: /etc/pki/mail-ca.pem
+    expiry_warning_days: 21
+    fail_on: never
+"""
+
+RETURN = r"""
+changed:
+  description: Always false; probing changes nothing.
+  returned: always
+  type: bool
+  sample: false
+msg:
+  description: One line summary.
+  returned: always
+  type: str
+  sample: "3 target(s): 2 pass, 0 warn, 1 fail, 1 timed out in 2.0s"
+summary:
+  description: Counts over all targets and the time taken.
+  returned: always
+  type: dict
+  contains:
+    total: {description: Number of results., type: int, returned: always, sample: 3}
+    pass: {description: Targets that passed., type: int, returned: always, sample: 2}
+    warn: {description: Targets with warnings., type: int, returned: always, sample: 0}
+    fail: {description: Targets that failed (timeouts included)., type: int, returned: always, sample: 1}
+    timed_out: {description: Targets unfinished at a step timeout or the deadline., type: int, returned: always, sample: 1}
+    status: {description: The worst status over all targets., type: str, returned: always, sample: fail}
+    timeout_s: {description: The per-step timeout used., type: float, returned: always, sample: 10.0}
+    deadline_s: {description: The overall deadline used., type: float, returned: always, sample: 30.0}
+    elapsed_ms: {description: Wall time of the whole probe., type: float, returned: always, sample: 2013.4}
+results:
+  description: One result per target, the relay first, then O(targets), then MX hosts (and failed MX lookups).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    target: {description: The target's label (C(relay) or the settings' name, O(targets[].name), C(mx:<domain>:<host>))., type: str, returned: always, sample: relay}
+    source: {description: Where the target came from, C(settings), C(targets) or C(mx_of)., type: str, returned: always, sample: settings}
+    domain: {description: For O(mx_of) targets, the mail domain., type: str, returned: always, sample: null}
+    preference: {description: For O(mx_of) targets, the MX preference., type: int, returned: always, sample: null}
+    host: {description: Host name probed (also the name the certificate must carry)., type: str, returned: always, sample: smtp.example.com}
+    address: {description: The address connected to when it came from the configured nameservers., type: str, returned: always, sample: null}
+    port: {description: TCP port., type: int, returned: always, sample: 587}
+    protocol: {description: C(smtp) or C(smtps)., type: str, returned: always, sample: smtp}
+    tls_policy: {description: The TLS policy applied., type: str, returned: always, sample: required}
+    status: {description: "C(pass), C(warn) or C(fail): fail when there is any error, warn when any warning.", type: str, returned: always, sample: pass}
+    step: {description: "The step reached (C(quit) when all went well) or the one that failed: C(connect), C(banner), C(ehlo), C(starttls), C(tls), C(auth), C(quit), C(policy), C(dns), C(queued).", type: str, returned: always, sample: quit}
+    timed_out: {description: True when the target missed the overall deadline., type: bool, returned: always, sample: false}
+    elapsed_ms: {description: Time spent on this target., type: float, returned: always, sample: 84.2}
+    connect_ms: {description: TCP connect time., type: float, returned: always, sample: 1.3}
+    banner: {description: The server's greeting text., type: str, returned: always, sample: "smtp.example.com ESMTP ready"}
+    extensions: {description: EHLO extensions of the last EHLO (after STARTTLS when used), upper-case keyword to parameters., type: dict, returned: always, sample: {SIZE: "35882577", PIPELINING: "", 8BITMIME: "", SMTPUTF8: "", AUTH: "PLAIN LOGIN"}}
+    starttls_offered: {description: Whether the first EHLO offered STARTTLS., type: bool, returned: always, sample: true}
+    auth_mechanisms: {description: AUTH mechanisms offered on the final connection state., type: list, elements: str, returned: always, sample: [PLAIN, LOGIN]}
+    size_limit: {description: The SIZE limit in bytes when announced., type: int, returned: always, sample: 35882577}
+    tls:
+      description: The TLS session.
+      type: dict
+      returned: always
+      sample: {established: true, version: TLSv1.3, cipher: TLS_AES_256_GCM_SHA384, bits: 256, verified: true, verify_error: null, server_hostname: smtp.example.com}
+    certificate:
+      description: The server's leaf certificate (subject, issuer, sans, not_before, not_after, days_left, sha256, serial, is_ca, self_signed), or null when none was seen.
+      type: dict
+      returned: always
+      sample: {subject: "CN=smtp.example.com", issuer: "CN=Example CA", sans: ["smtp.example.com"], not_after: "2027-01-01T00:00:00Z", days_left: 120, sha256: "AA:BB:..."}
+    chain:
+      description: Every certificate the server presented, leaf first, described like RV(results[].certificate).
+      type: list
+      elements: dict
+      returned: always
+    credentials:
+      description: The credential check, C(checked) false unless O(check_credentials) applied to this target; C(ok) true, false (rejected) or null (not tried to the end).
+      type: dict
+      returned: always
+      sample: {checked: true, ok: true, username: jira-notify, mechanism: PLAIN, text: "235 2.7.0 Authentication successful"}
+    errors:
+      description: What failed, each with C(step), C(code), C(text), C(transient) and C(kind) (C(timeout), C(refused), C(unreachable), C(policy), C(certificate), C(tls), C(auth), C(smtp), C(dns)).
+      type: list
+      elements: dict
+      returned: always
+      sample: [{step: banner, code: null, text: "no reply within 2s", transient: true, kind: timeout}]
+    warnings:
+      description: What deserves a look, same shape as RV(results[].errors).
+      type: list
+      elements: dict
+      returned: always
+    transcript:
+      description: The conversation, C(S:) server, C(C:) client, C(*) notes; AUTH payloads and secrets are C(********).
+      type: list
+      elements: str
+      returned: always
+      sample: ["* connecting to smtp.example.com port 587 (smtp)", "S: 220 smtp.example.com ESMTP", "C: EHLO app01.example.com"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
+    load_module_settings,
+    settings_argument_spec,
+)
+
+# Enough to show what is wrong without flooding the play output for a large fan-out.
+_MAX_WARNING_LINES = 20
+
+
+def main() -> None:
+    argument_spec = settings_argument_spec()
+    argument_spec.update(
+        targets=dict(type='list', elements='dict', default=[], options=dict(
+            host=dict(type='str', required=True),
+            port=dict(type='int'),
+            protocol=dict(type='str', choices=['smtp', 'smtps'], default='smtp'),
+            tls=dict(type='str', choices=['none', 'opportunistic', 'required'], default='opportunistic'),
+            name=dict(type='str'),
+        )),
+        mx_of=dict(type='list', elements='str', default=[]),
+        mx_port=dict(type='int', default=25),
+        check_credentials=dict(type='bool', default=False),
+        timeout=dict(type='float'),
+        deadline=dict(type='float'),
+        ca_path=dict(type='path'),
+        validate_certs=dict(type='bool', default=True),
+        fail_on=dict(type='str', choices=['fail', 'warn', 'never'], default='fail'),
+        expiry_warning_days=dict(type='int', default=30),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    require_lib(module, 'cryptography')
+    if module.params['mx_of']:
+        require_lib(module, 'dnspython')
+    effective = load_module_settings(module)
+
+    from ansible_collections.mailwright.smtp.plugins.module_utils._probe import failure_message, run, should_fail
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import secret_values
+
+    try:
+        result = run(module.params, effective, secrets=secret_values(module.params['settings']))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    warned = [r for r in result['results'] if r['status'] == 'warn']
+    for item in warned[:_MAX_WARNING_LINES]:
+        module.warn(f'{item["target"]} ({item["host"]}:{item["port"]}): '
+                    + '; '.join(w['text'] for w in item['warnings']))
+    if len(warned) > _MAX_WARNING_LINES:
+        module.warn(f'{len(warned) - _MAX_WARNING_LINES} more target(s) with warnings; see results')
+
+    if should_fail(result['results'], module.params['fail_on']):
+        result['msg'] = result['msg'] + '\n' + failure_message(result['results'], module.params['fail_on'])
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
