@@ -39,7 +39,8 @@ def schema() -> dict:
 def render() -> str:
     data = json.loads(SOURCE.read_text(encoding='utf-8'))
     # a Python literal, wrapped to the line length ansible-test's pep8 check allows
-    body = pprint.pformat(data, width=150, sort_dicts=False)
+    body = pprint.pformat(data, width=140, sort_dicts=False)
+    body = body.replace('\n', '\n' + ' ' * len('SCHEMA = '))  # keep pprint's visual indent
     return TEMPLATE.replace('{body}', body)
 
 

@@ -311,8 +311,8 @@ def test_timeout_zero_warns():
 
 
 def test_derived_and_secret_properties_refused():
-    doc = base(server={'host': 'h.example', 'properties': {'mail.smtp.host': 'x', 'mail.smtp.password': 'y',
-                                                          'mail.smtp.ssl.protocols': 'TLSv1.3'}})
+    properties = {'mail.smtp.host': 'x', 'mail.smtp.password': 'y', 'mail.smtp.ssl.protocols': 'TLSv1.3'}
+    doc = base(server={'host': 'h.example', 'properties': properties})
     found = paths(effective_settings(doc).errors)
     assert "$.server.properties['mail.smtp.host']" in found
     assert "$.server.properties['mail.smtp.password']" in found
@@ -389,7 +389,7 @@ def test_non_string_keys_and_deep_nesting():
     assert found[0].path == "$['1']" and found[0].message == 'unknown field'
     nested: dict = {}
     cursor = nested
-    for _ in range(500):
+    for _level in range(500):
         cursor['x'] = {}
         cursor = cursor['x']
     assert not effective_settings(base(server=nested)).ok
