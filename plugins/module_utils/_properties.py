@@ -465,7 +465,7 @@ def managed_keys(effective: dict[str, t.Any], flavour: str) -> ManagedKeys:
     else:
         raise PropertiesError(f'unknown flavour {flavour!r}; one of: ' + ', '.join(FLAVOURS))
     if flavour in ('javamail', 'spring'):
-        _, template = format_from_header(effective)
+        template = format_from_header(effective)[1]
         if template:
             steps.append('The from name %r uses product variables; a JavaMail session can only carry a '
                          'fixed name, so mail.from holds the plain address' % sender['from_name'])

@@ -242,7 +242,7 @@ def _parse(data: bytes, path: str) -> tuple[str, str, list[_Element]]:
         root = parser.close()
     except ET.ParseError as exc:
         line, column = getattr(exc, 'position', (0, 0))
-        reason = str(exc).split(':')[0]
+        reason = str(exc).split(':', maxsplit=1)[0]
         raise TomcatError(f'{path}:{line}: not well-formed XML ({reason}, column {column + 1}); '
                           'fix the file first, nothing was changed') from None
     encoding = _encoding(data)
@@ -515,7 +515,7 @@ def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str
         line = after.count('\n', 0, marker) + 1 if marker >= 0 else None
     content = after.encode(encoding, errors='xmlcharrefreplace')
     # Whatever we wrote must still parse, and must say what we meant.
-    _, _, check = _parse(content, path)
+    check = _parse(content, path)[2]
     check_ctx = _find_context(check, after, path, context_path=context_path, doc_base=doc_base)
     now = [c for c in check_ctx.children if c.local == 'Resource' and c.attrib.get('name') == name]
     if (state == 'absent' and now) or (state == 'present' and (len(now) != 1 or now[0].attrib != attrs)):
@@ -558,7 +558,7 @@ def manual_steps(effective: dict[str, t.Any], *, path: str, is_context_file: boo
                      + ', '.join(detail) + f', and JNDI Location {location}')
     else:
         steps.append(f'The application looks the mail session up at {location}')
-        _, template = format_from_header(effective)
+        template = format_from_header(effective)[1]
         if template:
             steps.append(f'The from name {sender["from_name"]!r} uses product variables; mail.from holds the '
                          'plain address')

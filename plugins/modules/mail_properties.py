@@ -32,7 +32,8 @@ description:
     when C(timeout_ms) is 0. Host, port, credentials and sender go through the REST API
     (M(mailwright.smtp.bitbucket_mail_server)) or the admin page."
   - With O(state=absent), every key the flavour can write is removed, plus the keys named in O(extra_keys).
-author: mailwright contributors
+author:
+  - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - ansible.builtin.files
@@ -68,10 +69,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Computes the new content and reports it. Nothing is written.
+    description: Computes the new content and reports it. Nothing is written.
   diff_mode:
     support: full
-    details: Before and after text, with secrets (C(spring.mail.password)) shown as C(********).
+    description: Before and after text, with secrets (C(spring.mail.password)) shown as C(********).
 seealso:
   - module: mailwright.smtp.tomcat_mail_resource
   - module: mailwright.smtp.bitbucket_mail_server
@@ -160,7 +161,7 @@ def main() -> None:
         path=dict(type='path', required=True),
         flavour=dict(type='str', choices=list(FLAVOURS), required=True),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
-        extra_keys=dict(type='dict', default={}),
+        extra_keys=dict(type='dict', default={}, no_log=False),
         backup=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)

@@ -37,7 +37,8 @@ description:
     makes the task fail with the file and line, and is not touched.
   - What the product only takes through its admin pages (JNDI location, from address, from name,
     subject prefix) comes back in RV(manual_steps).
-author: mailwright contributors
+author:
+  - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - ansible.builtin.files
@@ -79,10 +80,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Computes the new content and reports it. Nothing is written.
+    description: Computes the new content and reports it. Nothing is written.
   diff_mode:
     support: full
-    details: Before and after text of the file, with the password shown as C(********).
+    description: Before and after text of the file, with the password shown as C(********).
 notes:
   - Tomcat 9 and earlier (Jira, Confluence) use C(javax.mail.Session). Tomcat 10 and later use
     C(jakarta.mail.Session). The mail and activation jars must be in Tomcat's C(lib/), and only once.
@@ -155,8 +156,11 @@ manual_steps:
   returned: always
   type: list
   elements: str
-  sample: ["Restart Tomcat: /opt/atlassian/jira/conf/server.xml is read only at start-up",
-           "In Jira: Administration → System → Outgoing Mail → Configure new SMTP mail server: From address jira@example.com, Email prefix [JIRA], and JNDI Location java:comp/env/mail/JiraMailServer"]
+  sample:
+    - "Restart Tomcat: /opt/atlassian/jira/conf/server.xml is read only at start-up"
+    - >-
+      In Jira: Administration → System → Outgoing Mail → Configure new SMTP mail server:
+      From address jira@example.com, Email prefix [JIRA], and JNDI Location java:comp/env/mail/JiraMailServer
 """
 
 import os

@@ -90,7 +90,7 @@ TRICKY = [
 def test_our_parser_reads_what_java_reads(tmp_path, java_load):
     rng = random.Random(20261123)
     alphabet = list('ab=:#! \t\\\r\nu0é\f')
-    texts = TRICKY + [''.join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(1500)]
+    texts = TRICKY + [''.join(rng.choice(alphabet) for _char in range(rng.randint(0, 40))) for _text in range(1500)]
     paths = []
     for index, text in enumerate(texts):
         path = tmp_path / f'{index}.properties'

@@ -40,8 +40,8 @@ def settings(**over):
         'sender': {'from_address': 'app@example.com', 'from_name': 'Example App', 'subject_prefix': '[APP]'},
     }
     for key, value in over.items():
-        section, _, field = key.partition('__')
-        if field:
+        section, sep, field = key.partition('__')
+        if sep:
             doc[section][field] = value
         else:
             doc[section] = value
