@@ -462,6 +462,7 @@ class ResourceResult:
     context: str
     line: int | None
     content: bytes | None     # the new file content when changed
+    context_file: bool = True  # the root element is the Context (not a server.xml)
 
 
 def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str, str] | None = None,
@@ -480,6 +481,7 @@ def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str
         text = new_context_file(attrs or {})
         return ResourceResult(True, 'added', '', text, '<Context>', 3, text.encode('utf-8'))
     text, encoding, elements = _parse(data, path)
+    context_file = elements[0].local == 'Context'
     context = _find_context(elements, text, path, context_path=context_path, doc_base=doc_base)
     where = _describe(context)
     found = [c for c in context.children if c.local == 'Resource' and c.attrib.get('name') == name]
@@ -487,7 +489,7 @@ def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str
     edits: list[_Edit] = []
     if state == 'absent':
         if not found:
-            return ResourceResult(False, 'absent', text, text, where, None, None)
+            return ResourceResult(False, 'absent', text, text, where, None, None, context_file)
         action = 'removed'
         for element in found:
             start, end = _whole_lines(text, element.start, element.end)
@@ -499,7 +501,7 @@ def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str
             first = found[0]
             line = text.count('\n', 0, first.start) + 1
             if first.attrib == attrs and len(found) == 1:
-                return ResourceResult(False, 'unchanged', text, text, where, line, None)
+                return ResourceResult(False, 'unchanged', text, text, where, line, None, context_file)
             action = 'updated'
             edits.extend(_update_tag(text, first, attrs, newline))
             for element in found[1:]:
@@ -521,7 +523,7 @@ def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str
     if (state == 'absent' and now) or (state == 'present' and (len(now) != 1 or now[0].attrib != attrs)):
         raise TomcatError(f'{path}: internal check failed: the edited file does not hold the intended '
                           'Resource; nothing was changed')
-    return ResourceResult(after != text, action, text, after, where, line, content)
+    return ResourceResult(after != text, action, text, after, where, line, content, context_file)
 
 
 # --- what only a person can do ----------------------------------------------------------------

@@ -220,13 +220,12 @@ def main() -> None:
     except TomcatError as exc:
         module.fail_json(msg=str(exc))
 
-    is_context_file = os.path.basename(path) != 'server.xml'
     result = {
         'changed': outcome.changed,
         'action': outcome.action,
         'path': path,
         'context': outcome.context,
-        'manual_steps': manual_steps(effective, path=path, is_context_file=is_context_file),
+        'manual_steps': manual_steps(effective, path=path, is_context_file=outcome.context_file),
     }
     if outcome.line is not None:
         result['line'] = outcome.line
