@@ -98,6 +98,9 @@ options:
       - After writing changed settings, start a configuration run and wait for it to finish.
         Nothing is started when nothing changed. A configuration run restarts services
         (visible downtime).
+      - If a run fails, the settings stay written; the next run of this module finds nothing to
+        change and starts no new run. Fix the cause, then run C(ghe-config-apply) (or
+        C(POST /manage/v1/config/apply)) once by hand or from a handler.
       - Ignored by O(mode=render), whose command list always ends with C(ghe-config-apply).
     type: bool
     default: false
