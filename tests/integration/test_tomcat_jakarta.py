@@ -17,8 +17,10 @@ import email.policy
 import ipaddress
 import json
 import pathlib
+import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -155,10 +157,10 @@ class SMTPPeers:
             return next((m for m in self.messages if m.subject == subject), None)
 
 
-def settings(port: int, *, name: str, protocol: str = 'smtp', tls: str = 'required') -> dict:
+def settings(port: int, *, name: str, protocol: str = 'smtp', tls: str = 'required', timeout_ms: int = 15000) -> dict:
     return {
         'product': 'generic',
-        'server': {'host': '127.0.0.1', 'port': port, 'protocol': protocol, 'tls': tls, 'timeout_ms': 15000,
+        'server': {'host': '127.0.0.1', 'port': port, 'protocol': protocol, 'tls': tls, 'timeout_ms': timeout_ms,
                    'helo_domain': HELO, 'jndi': {'name': name, 'session_type': 'jakarta.mail.Session'}},
         'auth': {'method': 'basic', 'username': USER, 'password': CANARY},
         'sender': {'from_address': FROM, 'from_name': FROM_NAME, 'subject_prefix': PREFIX},
@@ -169,7 +171,11 @@ def settings(port: int, *, name: str, protocol: str = 'smtp', tls: str = 'requir
 def deployment(tmp_path_factory):
     work = tmp_path_factory.mktemp('tomcat')
     pki = make_pki(work / 'pki')
-    with SMTPPeers(pki, users={USER: CANARY}) as peers:
+    # A relay that accepts the connection and never says a word: only the timeouts end the wait.
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(('127.0.0.1', 0))
+    silent.listen(8)
+    with SMTPPeers(pki, users={USER: CANARY}) as peers, silent:
         truststore = tc.make_truststore(work / 'truststore.p12', pki.ca_pem)
         instance = tc.TomcatInstance(work / 'base', catalina_opts=[
             f'-Djavax.net.ssl.trustStore={truststore}', '-Djavax.net.ssl.trustStorePassword=changeit',
@@ -183,12 +189,13 @@ def deployment(tmp_path_factory):
                     f'</Context>\n')
         context_file.write_text(original)
         runs = {}
-        for name, port, protocol, tls in [('mail/Starttls', peers.starttls_port, 'smtp', 'required'),
-                                          ('mail/Smtps', peers.smtps_port, 'smtps', 'required'),
-                                          ('mail/NoTls', peers.plain_port, 'smtp', 'required')]:
+        for name, port, protocol, timeout in [('mail/Starttls', peers.starttls_port, 'smtp', 15000),
+                                              ('mail/Smtps', peers.smtps_port, 'smtps', 15000),
+                                              ('mail/NoTls', peers.plain_port, 'smtp', 15000),
+                                              ('mail/Silent', silent.getsockname()[1], 'smtp', 1500)]:
             rc, result = run_module('tomcat_mail_resource', {'path': str(context_file),
                                                              'settings': settings(port, name=name, protocol=protocol,
-                                                                                  tls=tls)}, diff=True)
+                                                                                  timeout_ms=timeout)}, diff=True)
             assert rc == 0 and result['changed'], result
             runs[name] = result
         with instance:
@@ -204,7 +211,7 @@ def _send(instance: tc.TomcatInstance, name: str, subject: str) -> tuple[int, st
 def test_module_output_is_what_tomcat_loads(deployment):
     text = deployment['context_file'].read_text()
     assert text.startswith(deployment['original'].split('</Context>')[0])
-    assert text.count('<Resource ') == 3
+    assert text.count('<Resource ') == 4
     for result in deployment['runs'].values():
         assert CANARY not in json.dumps(result)
         assert 'password="********"' in result['diff']['after']
@@ -244,6 +251,15 @@ def test_required_starttls_refuses_a_relay_without_it(deployment):
     assert 'STARTTLS' in body
     assert len(peers.messages) == before
     assert CANARY not in body
+
+
+def test_timeout_ms_bounds_a_silent_relay(deployment):
+    started = time.monotonic()
+    status, body = _send(deployment['instance'], 'mail/Silent', f'{PREFIX} never')
+    elapsed = time.monotonic() - started
+    assert status == 500 and 'timed out' in body.lower(), body[:400]
+    assert 1.0 <= elapsed < 6.0, elapsed   # timeout_ms 1500 -> mail.smtp.timeout, not JavaMail's infinite wait
+    print(f'silent relay: JNDI send gave up after {elapsed:.1f} s (timeout_ms 1500)')
 
 
 _PROTOCOL_PROBE = '''
