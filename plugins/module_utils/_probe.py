@@ -473,6 +473,7 @@ def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | 
     if failure is not None:
         result['errors'].append(_from_step_error(failure))
         result['step'] = failure.step
+        transcript.note(f'failed at {failure.step}: {failure.text}')
     else:
         result['step'] = step_reached
 
@@ -522,6 +523,7 @@ def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | 
                                                    'on this connection', kind='auth'))
 
     result['elapsed_ms'] = round((time.monotonic() - started) * 1000, 1)
+    result['timed_out'] = any(e['kind'] == 'timeout' for e in result['errors'])
     result['transcript'] = list(transcript.lines)
     result['status'] = classify(result)
     return result

@@ -196,7 +196,7 @@ summary:
     pass: {description: Targets that passed., type: int, returned: always, sample: 2}
     warn: {description: Targets with warnings., type: int, returned: always, sample: 0}
     fail: {description: Targets that failed (timeouts included)., type: int, returned: always, sample: 1}
-    timed_out: {description: Targets unfinished at a step timeout or the deadline., type: int, returned: always, sample: 1}
+    timed_out: {description: Targets that timed out, at one step or at the overall deadline., type: int, returned: always, sample: 1}
     status: {description: The worst status over all targets., type: str, returned: always, sample: fail}
     timeout_s: {description: The per-step timeout used., type: float, returned: always, sample: 10.0}
     deadline_s: {description: The overall deadline used., type: float, returned: always, sample: 30.0}
@@ -218,7 +218,7 @@ results:
     tls_policy: {description: The TLS policy applied., type: str, returned: always, sample: required}
     status: {description: "C(pass), C(warn) or C(fail): fail when there is any error, warn when any warning.", type: str, returned: always, sample: pass}
     step: {description: "The step reached (C(quit) when all went well) or the one that failed: C(connect), C(banner), C(ehlo), C(starttls), C(tls), C(auth), C(quit), C(policy), C(dns), C(queued).", type: str, returned: always, sample: quit}
-    timed_out: {description: True when the target missed the overall deadline., type: bool, returned: always, sample: false}
+    timed_out: {description: "True when the target timed out: a step got no answer within O(timeout), or the overall O(deadline) passed (then the error says so and C(step) is where it was).", type: bool, returned: always, sample: false}
     elapsed_ms: {description: Time spent on this target., type: float, returned: always, sample: 84.2}
     connect_ms: {description: TCP connect time., type: float, returned: always, sample: 1.3}
     banner: {description: The server's greeting text., type: str, returned: always, sample: "smtp.example.com ESMTP ready"}
