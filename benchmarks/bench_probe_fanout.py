@@ -43,7 +43,7 @@ class SilentListeners:
 
     def __init__(self, count: int):
         self.sockets = []
-        for _ in range(count):
+        for _index in range(count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind(('127.0.0.1', 0))
             sock.listen(16)
@@ -68,7 +68,7 @@ class SMTPServers:
         ready = threading.Event()
 
         async def start() -> None:
-            for _ in range(count):
+            for _index in range(count):
                 server = await self.loop.create_server(
                     lambda: SMTP(Sink(), hostname='bench.test', ident='bench ESMTP'),
                     host='127.0.0.1', port=0)
@@ -196,7 +196,7 @@ def main() -> int:
 
             # 3. wait_for, one target after the other.
             count = len(ordered) if args.full else min(args.subset, len(ordered))
-            subset = [p for p, _ in ordered[:count]]
+            subset = [port for port, _silent in ordered[:count]]
             wall, wrc, out = run_playbook(WAIT_FOR_PLAY, {'ports': subset, 'timeout': timeout}, workdir)
             if wrc != 0:
                 print(out, file=sys.stderr)
@@ -205,7 +205,7 @@ def main() -> int:
             if count < len(ordered):
                 # The subset has the same half-silent mix as the full list, so the per-target
                 # cost scales; the playbook start-up (measured with an empty loop) does not.
-                startup, _, _ = run_playbook(WAIT_FOR_PLAY, {'ports': [], 'timeout': timeout}, workdir)
+                startup, _rc, _out = run_playbook(WAIT_FOR_PLAY, {'ports': [], 'timeout': timeout}, workdir)
                 per_target = (wall - startup) / count
                 estimate = startup + per_target * len(ordered)
                 rows.append((f'wait_for loop, extrapolated from {count}', len(ordered), estimate,

@@ -309,7 +309,7 @@ def hostname_matches(hostname: str, sans: t.Iterable[str]) -> bool:
         if pattern == host:
             return True
         if pattern.startswith('*.') and '*' not in pattern[2:]:
-            head, _, rest = host.partition('.')
+            head, _dot, rest = host.partition('.')
             if head and rest == pattern[2:] and rest.count('.') >= 1:
                 return True
     return False

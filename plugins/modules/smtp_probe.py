@@ -11,7 +11,7 @@ short_description: Probe the mail relay and other SMTP servers concurrently (con
 version_added: 0.1.0
 description:
   - Opens one SMTP conversation to each target, from the host the task runs on (the application
-    host: that is where mail leaves from), and reports what a mail client would meet there.
+    host, because that is where mail leaves from), and reports what a mail client would meet there.
   - "For each target: TCP connect time, the banner, the EHLO extensions (C(SIZE), C(PIPELINING),
     C(8BITMIME), C(SMTPUTF8), C(STARTTLS), C(AUTH) mechanisms), the STARTTLS or SMTPS handshake, the
     TLS version and cipher, the certificate chain verified against the system CAs or O(ca_path),
@@ -25,25 +25,24 @@ description:
     never over a TLS session whose certificate failed verification.
   - All targets are probed at the same time (one thread each, up to 256) under one overall
     O(deadline). A server that accepts the connection and never speaks costs one O(timeout), not one
-    per server: 200 targets of which 100 are silent finish in about one O(timeout). Targets still
+    per server, so 200 targets of which 100 are silent finish in about one O(timeout). Targets still
     unfinished at the deadline are reported with C(timed_out=true) and the step they had reached.
   - Each target comes back with a transcript of its conversation; AUTH payloads and the password are
     replaced by C(********).
   - Read-only. C(changed) is always false.
 author:
-  - mailwright contributors
+  - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
 attributes:
   check_mode:
     support: full
-    details:
+    description:
       - Probing only reads, so it runs in check mode too, and so does the credential check
-        (an AUTH exchange changes nothing on the server).
+        (an AUTH exchange followed by QUIT changes nothing on the server).
   diff_mode:
     support: none
-    details:
-      - Nothing is changed, so there is nothing to diff.
+    description: Nothing is changed, so there is nothing to diff.
 options:
   targets:
     description:
@@ -183,7 +182,7 @@ changed:
   type: bool
   sample: false
 msg:
-  description: One line summary.
+  description: One line summary, followed by one line per target that failed the task.
   returned: always
   type: str
   sample: "3 target(s): 2 pass, 0 warn, 1 fail, 1 timed out in 2.0s"
@@ -192,68 +191,228 @@ summary:
   returned: always
   type: dict
   contains:
-    total: {description: Number of results., type: int, returned: always, sample: 3}
-    pass: {description: Targets that passed., type: int, returned: always, sample: 2}
-    warn: {description: Targets with warnings., type: int, returned: always, sample: 0}
-    fail: {description: Targets that failed (timeouts included)., type: int, returned: always, sample: 1}
-    timed_out: {description: Targets that timed out, at one step or at the overall deadline., type: int, returned: always, sample: 1}
-    status: {description: The worst status over all targets., type: str, returned: always, sample: fail}
-    timeout_s: {description: The per-step timeout used., type: float, returned: always, sample: 10.0}
-    deadline_s: {description: The overall deadline used., type: float, returned: always, sample: 30.0}
-    elapsed_ms: {description: Wall time of the whole probe., type: float, returned: always, sample: 2013.4}
+    total:
+      description: Number of results.
+      type: int
+      returned: always
+      sample: 3
+    pass:
+      description: Targets that passed.
+      type: int
+      returned: always
+      sample: 2
+    warn:
+      description: Targets with warnings.
+      type: int
+      returned: always
+      sample: 0
+    fail:
+      description: Targets that failed (timeouts included).
+      type: int
+      returned: always
+      sample: 1
+    timed_out:
+      description: Targets that timed out, at one step or at the overall deadline.
+      type: int
+      returned: always
+      sample: 1
+    status:
+      description: The worst status over all targets.
+      type: str
+      returned: always
+      sample: fail
+    timeout_s:
+      description: The per-step timeout used.
+      type: float
+      returned: always
+      sample: 10.0
+    deadline_s:
+      description: The overall deadline used.
+      type: float
+      returned: always
+      sample: 30.0
+    elapsed_ms:
+      description: Wall time of the whole probe.
+      type: float
+      returned: always
+      sample: 2013.4
 results:
-  description: One result per target, the relay first, then O(targets), then MX hosts (and failed MX lookups).
+  description:
+    - One result per target, the relay first, then O(targets), then MX hosts and failed MX lookups.
   returned: always
   type: list
   elements: dict
   contains:
-    target: {description: The target's label (C(relay) or the settings' name, O(targets[].name), C(mx:<domain>:<host>))., type: str, returned: always, sample: relay}
-    source: {description: Where the target came from, C(settings), C(targets) or C(mx_of)., type: str, returned: always, sample: settings}
-    domain: {description: For O(mx_of) targets, the mail domain., type: str, returned: always, sample: null}
-    preference: {description: For O(mx_of) targets, the MX preference., type: int, returned: always, sample: null}
-    host: {description: Host name probed (also the name the certificate must carry)., type: str, returned: always, sample: smtp.example.com}
-    address: {description: The address connected to when it came from the configured nameservers., type: str, returned: always, sample: null}
-    port: {description: TCP port., type: int, returned: always, sample: 587}
-    protocol: {description: C(smtp) or C(smtps)., type: str, returned: always, sample: smtp}
-    tls_policy: {description: The TLS policy applied., type: str, returned: always, sample: required}
-    status: {description: "C(pass), C(warn) or C(fail): fail when there is any error, warn when any warning.", type: str, returned: always, sample: pass}
-    step: {description: "The step reached (C(quit) when all went well) or the one that failed: C(connect), C(banner), C(ehlo), C(starttls), C(tls), C(auth), C(quit), C(policy), C(dns), C(queued).", type: str, returned: always, sample: quit}
-    timed_out: {description: "True when the target timed out: a step got no answer within O(timeout), or the overall O(deadline) passed (then the error says so and C(step) is where it was).", type: bool, returned: always, sample: false}
-    elapsed_ms: {description: Time spent on this target., type: float, returned: always, sample: 84.2}
-    connect_ms: {description: TCP connect time., type: float, returned: always, sample: 1.3}
-    banner: {description: The server's greeting text., type: str, returned: always, sample: "smtp.example.com ESMTP ready"}
-    extensions: {description: EHLO extensions of the last EHLO (after STARTTLS when used), upper-case keyword to parameters., type: dict, returned: always, sample: {SIZE: "35882577", PIPELINING: "", 8BITMIME: "", SMTPUTF8: "", AUTH: "PLAIN LOGIN"}}
-    starttls_offered: {description: Whether the first EHLO offered STARTTLS., type: bool, returned: always, sample: true}
-    auth_mechanisms: {description: AUTH mechanisms offered on the final connection state., type: list, elements: str, returned: always, sample: [PLAIN, LOGIN]}
-    size_limit: {description: The SIZE limit in bytes when announced., type: int, returned: always, sample: 35882577}
+    target:
+      description:
+        - The target's label, C(relay) or the settings' C(name), O(targets[].name) or C(host:port),
+          C(mx:<domain>:<mx host>), or C(mx:<domain>) for a failed lookup.
+      type: str
+      returned: always
+      sample: relay
+    source:
+      description: Where the target came from, C(settings), C(targets) or C(mx_of).
+      type: str
+      returned: always
+      sample: settings
+    domain:
+      description: For O(mx_of) targets, the mail domain; otherwise null.
+      type: str
+      returned: always
+      sample: example.com
+    preference:
+      description: For O(mx_of) targets, the MX preference; otherwise null.
+      type: int
+      returned: always
+      sample: 10
+    host:
+      description: Host name probed, also the name the certificate must carry.
+      type: str
+      returned: always
+      sample: smtp.example.com
+    address:
+      description: The address connected to when it came from the configured nameservers; otherwise null.
+      type: str
+      returned: always
+      sample: 192.0.2.25
+    port:
+      description: TCP port.
+      type: int
+      returned: always
+      sample: 587
+    protocol:
+      description: C(smtp) or C(smtps).
+      type: str
+      returned: always
+      sample: smtp
+    tls_policy:
+      description: The TLS policy applied (C(smtps) always C(required)).
+      type: str
+      returned: always
+      sample: required
+    status:
+      description: C(fail) when there is any error, C(warn) when there is any warning, otherwise C(pass).
+      type: str
+      returned: always
+      sample: pass
+    step:
+      description:
+        - The step that failed, or C(quit) when the conversation ended normally.
+        - One of C(connect), C(banner), C(ehlo), C(starttls), C(tls), C(auth), C(quit), C(policy), C(dns),
+          and C(queued) for a target that never started before the deadline.
+      type: str
+      returned: always
+      sample: quit
+    timed_out:
+      description:
+        - True when the target timed out, because a step got no answer within O(timeout) or the overall
+          O(deadline) passed. The error then says which, and RV(results[].step) is where it was.
+      type: bool
+      returned: always
+      sample: false
+    elapsed_ms:
+      description: Time spent on this target.
+      type: float
+      returned: always
+      sample: 84.2
+    connect_ms:
+      description: TCP connect time.
+      type: float
+      returned: always
+      sample: 1.3
+    banner:
+      description: The server's greeting text.
+      type: str
+      returned: always
+      sample: smtp.example.com ESMTP ready
+    extensions:
+      description: EHLO extensions of the last EHLO (after STARTTLS when used), upper-case keyword to parameters.
+      type: dict
+      returned: always
+      sample:
+        SIZE: "35882577"
+        PIPELINING: ""
+        8BITMIME: ""
+        SMTPUTF8: ""
+        AUTH: PLAIN LOGIN
+    starttls_offered:
+      description: Whether the server offered STARTTLS before TLS.
+      type: bool
+      returned: always
+      sample: true
+    auth_mechanisms:
+      description: AUTH mechanisms offered by the last EHLO.
+      type: list
+      elements: str
+      returned: always
+      sample: [PLAIN, LOGIN]
+    size_limit:
+      description: The SIZE limit in bytes when announced; otherwise null.
+      type: int
+      returned: always
+      sample: 35882577
     tls:
-      description: The TLS session.
+      description: The TLS session; C(established) false and the rest null when there was none.
       type: dict
       returned: always
-      sample: {established: true, version: TLSv1.3, cipher: TLS_AES_256_GCM_SHA384, bits: 256, verified: true, verify_error: null, server_hostname: smtp.example.com}
+      sample:
+        established: true
+        version: TLSv1.3
+        cipher: TLS_AES_256_GCM_SHA384
+        bits: 256
+        verified: true
+        verify_error: null
+        server_hostname: smtp.example.com
     certificate:
-      description: The server's leaf certificate (subject, issuer, sans, not_before, not_after, days_left, sha256, serial, is_ca, self_signed), or null when none was seen.
+      description:
+        - The server's leaf certificate, or null when none was seen.
+        - When verification refused the certificate, it is read again over a second, unverified
+          connection so that the reason can be shown.
       type: dict
       returned: always
-      sample: {subject: "CN=smtp.example.com", issuer: "CN=Example CA", sans: ["smtp.example.com"], not_after: "2027-01-01T00:00:00Z", days_left: 120, sha256: "AA:BB:..."}
+      sample:
+        subject: CN=smtp.example.com
+        issuer: CN=Example CA
+        sans: [smtp.example.com]
+        not_before: "2026-01-01T00:00:00Z"
+        not_after: "2027-01-01T00:00:00Z"
+        days_left: 120
+        sha256: "AA:BB:CC"
+        serial: "1234"
+        is_ca: false
+        self_signed: false
     chain:
       description: Every certificate the server presented, leaf first, described like RV(results[].certificate).
       type: list
       elements: dict
       returned: always
     credentials:
-      description: The credential check, C(checked) false unless O(check_credentials) applied to this target; C(ok) true, false (rejected) or null (not tried to the end).
+      description:
+        - The credential check. C(checked) is false unless O(check_credentials) applied to this target;
+          C(ok) is true, false (the server rejected them) or null (not tried to the end).
       type: dict
       returned: always
-      sample: {checked: true, ok: true, username: jira-notify, mechanism: PLAIN, text: "235 2.7.0 Authentication successful"}
+      sample:
+        checked: true
+        ok: true
+        username: jira-notify
+        mechanism: PLAIN
+        text: 235 2.7.0 Authentication successful
     errors:
-      description: What failed, each with C(step), C(code), C(text), C(transient) and C(kind) (C(timeout), C(refused), C(unreachable), C(policy), C(certificate), C(tls), C(auth), C(smtp), C(dns)).
+      description:
+        - What failed, each with C(step), C(code), C(text), C(transient) and C(kind); C(kind) is one of
+          C(timeout), C(refused), C(unreachable), C(policy), C(certificate), C(tls), C(auth), C(smtp), C(dns).
       type: list
       elements: dict
       returned: always
-      sample: [{step: banner, code: null, text: "no reply within 2s", transient: true, kind: timeout}]
+      sample:
+        - step: banner
+          code: null
+          text: no reply within 2s
+          transient: true
+          kind: timeout
     warnings:
-      description: What deserves a look, same shape as RV(results[].errors).
+      description: What deserves a look, in the same shape as RV(results[].errors).
       type: list
       elements: dict
       returned: always
@@ -262,7 +421,10 @@ results:
       type: list
       elements: str
       returned: always
-      sample: ["* connecting to smtp.example.com port 587 (smtp)", "S: 220 smtp.example.com ESMTP", "C: EHLO app01.example.com"]
+      sample:
+        - "* connecting to smtp.example.com port 587 (smtp)"
+        - "S: 220 smtp.example.com ESMTP"
+        - "C: EHLO app01.example.com"
 """
 
 from ansible.module_utils.basic import AnsibleModule

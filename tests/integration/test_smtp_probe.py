@@ -7,6 +7,7 @@ exercised through probe_many directly.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -35,7 +36,7 @@ class SilentListeners:
 
     def __init__(self, count: int = 1):
         self.sockets = []
-        for _ in range(count):
+        for _index in range(count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind(('127.0.0.1', 0))
             sock.listen(16)
@@ -80,7 +81,7 @@ class SlowServer:
         self.sock.settimeout(0.2)
         while not self.stop.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 continue
             threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
@@ -198,3 +199,73 @@ def test_targets_that_never_start_are_reported_as_queued():
     assert [r['step'] for r in results] == ['banner', 'queued', 'queued']
     assert all(r['timed_out'] and r['status'] == 'fail' for r in results)
     assert 'not started within the overall deadline' in results[1]['errors'][0]['text']
+
+
+# --- mx_of against a real DNS server -------------------------------------------------------------
+
+def free_udp_port() -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def dnsmasq(tmp_path):
+    """dnsmasq on a loopback high port serving the probe.test zone."""
+    binary = shutil.which('dnsmasq') or ('/usr/sbin/dnsmasq' if os.path.exists('/usr/sbin/dnsmasq') else None)
+    if binary is None:
+        pytest.skip('dnsmasq is not installed (Debian package dnsmasq-base)')
+    port = free_udp_port()
+    conf = tmp_path / 'dnsmasq.conf'
+    conf.write_text('\n'.join([
+        f'port={port}', 'listen-address=127.0.0.1', 'bind-interfaces', 'no-resolv', 'no-hosts',
+        'local=/test/', 'user=root',
+        'mx-host=probe.test,mail.probe.test,10',
+        'mx-host=probe.test,backup.probe.test,20',
+        'host-record=mail.probe.test,127.0.0.1',
+        'host-record=backup.probe.test,127.0.0.1',
+        'host-record=implicit.test,127.0.0.1',
+        'mx-host=noaddress.test,ghost.noaddress.test,10',
+    ]) + '\n')
+    proc = subprocess.Popen([binary, '--keep-in-foreground', f'--conf-file={conf}',
+                             f'--pid-file={tmp_path / "dnsmasq.pid"}'],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port, resolver.lifetime = ['127.0.0.1'], port, 0.5
+    for _attempt in range(50):
+        try:
+            resolver.resolve('mail.probe.test', 'A')
+            break
+        except Exception:
+            if proc.poll() is not None:
+                raise RuntimeError(f'dnsmasq exited: {proc.stdout.read().decode()}')
+            time.sleep(0.1)
+    yield port
+    proc.terminate()
+    proc.wait(5)
+
+
+def test_mx_of_probes_each_mx_host_found_through_the_configured_nameserver(dnsmasq):
+    with SlowServer(delay=0) as relay, SlowServer(delay=0) as mx:
+        rc, result = probe({'settings': settings(relay.port, nameservers=['127.0.0.1'], dns_port=dnsmasq),
+                            'mx_of': ['probe.test', 'implicit.test', 'nothere.test', 'noaddress.test'],
+                            'mx_port': mx.port, 'timeout': TIMEOUT, 'fail_on': 'never'})
+    assert rc == 0, result
+    by_target = {r['target']: r for r in result['results']}
+    first, second = by_target['mx:probe.test:mail.probe.test'], by_target['mx:probe.test:backup.probe.test']
+    assert (first['preference'], second['preference']) == (10, 20)
+    assert (first['source'], first['domain'], first['address'], first['port']) == \
+        ('mx_of', 'probe.test', '127.0.0.1', mx.port)
+    # the slow server offers no STARTTLS: reachable, but mail would go in plaintext
+    assert first['status'] == 'warn' and first['banner'] == 'slow.test ESMTP'
+    assert by_target['mx:implicit.test:implicit.test']['status'] == 'warn'  # RFC 5321 implicit MX
+    missing = by_target['mx:nothere.test']
+    assert (missing['status'], missing['step'], missing['errors'][0]['kind']) == ('fail', 'dns', 'dns')
+    assert 'NXDOMAIN' in missing['errors'][0]['text']
+    ghost = by_target['mx:noaddress.test']
+    assert 'ghost.noaddress.test' in ghost['errors'][0]['text'] and 'no A/AAAA' in ghost['errors'][0]['text']
+    assert result['results'][0]['target'] == 'relay'

@@ -147,7 +147,7 @@ def test_expiry_threshold_is_inclusive_and_configurable():
 
 
 def test_expired_is_an_error_when_validating_and_a_warning_when_not():
-    errors, _ = _assess(_cert(days_left=-3, not_after='2026-11-20T00:00:00Z'), verified=False)
+    errors = _assess(_cert(days_left=-3, not_after='2026-11-20T00:00:00Z'), verified=False)[0]
     assert any('expired on 2026-11-20T00:00:00Z (3 days ago)' in e['text'] for e in errors)
     errors, warnings = _assess(_cert(days_left=-3), validate_certs=False, verified=False)
     assert not errors and any('expired' in w['text'] for w in warnings)
@@ -155,18 +155,18 @@ def test_expired_is_an_error_when_validating_and_a_warning_when_not():
 
 
 def test_wrong_name_says_which_names_the_certificate_has():
-    errors, _ = _assess(_cert(sans=['other.test', 'www.other.test']), verified=False)
+    errors = _assess(_cert(sans=['other.test', 'www.other.test']), verified=False)[0]
     assert errors[0]['text'] == "the certificate does not name 'mail.test': it is for other.test, www.other.test"
     assert errors[0]['kind'] == 'certificate'
 
 
 def test_verification_error_is_reported():
-    errors, _ = _assess(_cert(), verified=False, verify_error='unable to get local issuer certificate')
+    errors = _assess(_cert(), verified=False, verify_error='unable to get local issuer certificate')[0]
     assert errors[0]['text'] == 'certificate verification failed: unable to get local issuer certificate'
 
 
 def test_self_signed_is_mentioned_only_when_not_validating():
-    _, warnings = _assess(_cert(self_signed=True), validate_certs=False, verified=False)
+    warnings = _assess(_cert(self_signed=True), validate_certs=False, verified=False)[1]
     assert any('self-signed' in w['text'] for w in warnings)
 
 
