@@ -1,0 +1,295 @@
+"""truststore_cert against real peers: aiosmtpd over STARTTLS and SMTPS on loopback, and the
+JDK's keytool writing real JKS and PKCS12 stores.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import ssl
+
+import pytest
+
+from tests.integration.conftest_truststore import (
+    CANARY,
+    keytool_list,
+    private_ca,
+    self_signed_identity,
+)
+from tests.support.modrun import run_module
+
+pytest_plugins = ['tests.integration.conftest_truststore']
+pytestmark = pytest.mark.integration
+
+MODES = ['starttls', 'smtps']
+STORE_TYPES = ['jks', 'pkcs12']
+
+
+def fp(der: bytes) -> str:
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ':'.join(digest[i:i + 2] for i in range(0, 64, 2))
+
+
+def sha(path) -> str:
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def run(args: dict, **kwargs) -> tuple[int, dict]:
+    rc, result = run_module('truststore_cert', args, **kwargs)
+    # The store password and the SMTP password must never come back, in any field or on stderr.
+    text = json.dumps(result)
+    assert CANARY not in text, f'canary secret leaked into the result: {text}'
+    return rc, result
+
+
+def base_args(server, store, store_type, keytool_path, **extra) -> dict:
+    return dict({'settings': server.settings(), 'path': str(store), 'store_type': store_type,
+                 'store_password': CANARY, 'keytool': keytool_path}, **extra)
+
+
+@pytest.mark.parametrize('store_type', STORE_TYPES)
+@pytest.mark.parametrize('mode', MODES)
+def test_self_signed_lifecycle(mode, store_type, tls_smtp_server, keytool_path, tmp_path):
+    """fetch -> import -> unchanged -> rotate -> replaced -> pin mismatch -> wrong password -> absent."""
+    server = tls_smtp_server(mode, self_signed_identity())
+    store = tmp_path / f'trust.{store_type}'
+    args = base_args(server, store, store_type, keytool_path)
+    alias = 'mailwright-127.0.0.1'
+
+    rc, res = run(args, diff=True)
+    assert rc == 0, res
+    assert res['changed'] is True
+    assert res['alias'] == alias and res['store_type'] == store_type
+    assert res['source']['method'] == ('smtps' if mode == 'smtps' else 'starttls')
+    leaf = server.identity.leaf_der
+    assert res['certificate']['sha256'] == fp(leaf)
+    assert 'localhost' in ' '.join(res['certificate']['sans'])
+    assert 85 <= res['certificate']['days_left'] <= 90
+    assert 'expire' not in json.dumps(res.get('warnings', []))
+    assert (res['entries_before'], res['entries_after']) == (0, 1)
+    assert res['diff']['before'] == '' and res['diff']['after'] == f'{alias}: {fp(leaf)}\n'
+    assert keytool_list(str(store), CANARY) == {alias: fp(leaf)}
+    magic = store.read_bytes()[:4]
+    assert (magic == b'\xfe\xed\xfe\xed') == (store_type == 'jks')
+    assert oct(store.stat().st_mode & 0o777) == '0o644'
+
+    # Same certificate: unchanged, not even rewritten.
+    before, mtime = sha(store), store.stat().st_mtime_ns
+    rc, res = run(args)
+    assert rc == 0 and res['changed'] is False and res['actions'] == []
+    assert sha(store) == before and store.stat().st_mtime_ns == mtime
+
+    # The relay gets a new certificate: replaced under the same alias, old one gone.
+    server.rotate(self_signed_identity())
+    new_leaf = server.identity.leaf_der
+    rc, res = run(args, diff=True)
+    assert rc == 0 and res['changed'] is True, res
+    assert res['actions'] == [{'action': 'replace', 'alias': alias, 'sha256_before': fp(leaf),
+                               'sha256_after': fp(new_leaf)}]
+    assert res['diff']['before'] == f'{alias}: {fp(leaf)}\n'
+    assert res['diff']['after'] == f'{alias}: {fp(new_leaf)}\n'
+    assert keytool_list(str(store), CANARY) == {alias: fp(new_leaf)}
+
+    # Pinned fingerprint of the old certificate: refused, nothing written.
+    server.rotate(self_signed_identity())
+    before = sha(store)
+    rc, res = run(dict(args, fingerprint=fp(new_leaf).replace(':', '').lower()))
+    assert rc != 0 and res['failed']
+    assert 'does not match' in res['msg'] and 'nothing imported' in res['msg']
+    assert res['presented_sha256'] == [fp(server.identity.leaf_der)]
+    assert sha(store) == before
+
+    # The right pin is accepted.
+    rc, res = run(dict(args, fingerprint=fp(server.identity.leaf_der)))
+    assert rc == 0 and res['changed'] is True
+    current = sha(store)
+
+    # Wrong store password: keytool's reason, store intact.
+    rc, res = run(dict(args, store_password='Wrong-' + CANARY + '-x'))
+    assert rc != 0
+    assert 'password was incorrect' in res['msg']
+    assert 'store_password' in res['msg']
+    assert sha(store) == current
+
+    # Check mode for absent: reports the change, writes nothing.
+    rc, res = run(dict(args, state='absent'), check_mode=True, diff=True)
+    assert rc == 0 and res['changed'] is True and res['entries_after'] == 0
+    assert res['diff']['after'] == ''
+    assert sha(store) == current
+
+    rc, res = run(dict(args, state='absent'))
+    assert rc == 0 and res['changed'] is True and (res['entries_before'], res['entries_after']) == (1, 0)
+    assert keytool_list(str(store), CANARY) == {}
+    rc, res = run(dict(args, state='absent'))
+    assert rc == 0 and res['changed'] is False
+
+
+@pytest.mark.parametrize('store_type', STORE_TYPES)
+@pytest.mark.parametrize('mode', MODES)
+def test_private_ca_chain(mode, store_type, tls_smtp_server, keytool_path, tmp_path):
+    """Trusting the root of a private CA survives the relay's certificate renewal; chain imports all."""
+    ca = private_ca()
+    server = tls_smtp_server(mode, ca.issue())
+    store = tmp_path / f'trust.{store_type}'
+    args = base_args(server, store, store_type, keytool_path, certificate='root', alias='Corp-Mail-CA')
+
+    rc, res = run(args)
+    assert rc == 0 and res['changed'] is True, res
+    assert res['alias'] == 'corp-mail-ca'  # keytool's lower case, reported as such
+    assert res['certificate']['sha256'] == fp(ca.der)
+    assert [c['sha256'] for c in res['presented_chain']] == [fp(d) for d in server.identity.chain_der]
+    assert res['certificate']['subject'] != res['presented_chain'][0]['subject']
+    assert keytool_list(str(store), CANARY) == {'corp-mail-ca': fp(ca.der)}
+
+    # Renewal by the same CA: the trusted root did not change, nothing to do.
+    server.rotate(ca.issue())
+    before = sha(store)
+    rc, res = run(args)
+    assert rc == 0 and res['changed'] is False
+    assert sha(store) == before
+
+    # The whole chain: leaf under the alias, CA under alias-1; the root entry stays untouched.
+    rc, res = run(dict(args, certificate='chain', alias='relay'))
+    assert rc == 0 and res['changed'] is True
+    assert res['aliases'] == ['relay', 'relay-1']
+    assert keytool_list(str(store), CANARY) == {'corp-mail-ca': fp(ca.der),
+                                                'relay': fp(server.identity.leaf_der),
+                                                'relay-1': fp(ca.der)}
+    # Pin on the CA while importing the chain: matches one certificate of the chain.
+    rc, res = run(dict(args, certificate='chain', alias='relay', fingerprint=fp(ca.der)))
+    assert rc == 0 and res['changed'] is False
+
+    rc, res = run(dict(args, certificate='chain', alias='relay', state='absent'))
+    assert rc == 0 and [a['alias'] for a in res['actions']] == ['relay', 'relay-1']
+    assert keytool_list(str(store), CANARY) == {'corp-mail-ca': fp(ca.der)}
+
+
+def test_leaf_rotation_with_private_ca_replaces_leaf(tls_smtp_server, keytool_path, tmp_path):
+    ca = private_ca()
+    server = tls_smtp_server('starttls', ca.issue())
+    store = tmp_path / 'trust.p12'
+    args = base_args(server, store, 'auto', keytool_path)
+    assert run(args)[1]['changed'] is True
+    server.rotate(ca.issue())
+    rc, res = run(args)
+    assert rc == 0 and res['changed'] is True and res['actions'][0]['action'] == 'replace'
+    assert res['store_type'] == 'pkcs12'  # detected from the file
+
+
+def test_other_entries_are_never_touched_and_backup(tls_smtp_server, keytool_path, tmp_path):
+    server = tls_smtp_server('smtps', self_signed_identity())
+    other = self_signed_identity('other.example.test')
+    store = tmp_path / 'trust.jks'
+    pem = tmp_path / 'other.pem'
+    pem.write_text(other.chain_pem())
+    rc, res = run({'pem_path': str(pem), 'alias': 'other', 'path': str(store), 'store_type': 'jks',
+                   'store_password': CANARY, 'keytool': keytool_path})
+    assert rc == 0 and res['changed'] is True and res['source'] == {'pem_path': str(pem)}
+    original = sha(store)
+
+    rc, res = run(base_args(server, store, 'auto', keytool_path, backup=True, mode='0640'))
+    assert rc == 0 and res['changed'] is True, res
+    assert res['store_type'] == 'jks'
+    assert keytool_list(str(store), CANARY) == {'other': fp(other.leaf_der),
+                                                'mailwright-127.0.0.1': fp(server.identity.leaf_der)}
+    assert sha(res['backup_file']) == original
+    assert oct(store.stat().st_mode & 0o777) == '0o640'
+    # No work files left next to the store.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith('.')) == []
+
+
+def test_check_mode_creates_nothing(tls_smtp_server, keytool_path, tmp_path):
+    server = tls_smtp_server('starttls', self_signed_identity())
+    store = tmp_path / 'new.p12'
+    rc, res = run(base_args(server, store, 'auto', keytool_path), check_mode=True, diff=True)
+    assert rc == 0 and res['changed'] is True and res['entries_after'] == 1
+    assert not store.exists()
+    assert list(tmp_path.iterdir()) == [p for p in tmp_path.iterdir() if not p.name.startswith('.')]
+
+
+def test_create_from_cacerts_keeps_public_cas(tls_smtp_server, keytool_path, tmp_path):
+    server = tls_smtp_server('starttls', self_signed_identity())
+    store = tmp_path / 'from-cacerts.p12'
+    rc, res = run(base_args(server, store, 'pkcs12', keytool_path, create_from_cacerts=True), diff=True)
+    assert rc == 0 and res['changed'] is True, res
+    assert res['entries_before'] == 0
+    listed = keytool_list(str(store), CANARY)  # opens with OUR password, not changeit
+    assert res['entries_after'] == len(listed) > 50
+    assert listed['mailwright-127.0.0.1'] == fp(server.identity.leaf_der)
+    assert os.path.realpath(res['cacerts']).endswith('cacerts')
+    assert res['diff']['after'].count('\n') == len(listed)
+    rc, res = run(base_args(server, store, 'pkcs12', keytool_path, create_from_cacerts=True))
+    assert rc == 0 and res['changed'] is False
+
+
+def test_wrong_password_on_jks_leaves_bytes_identical_with_backup_requested(tls_smtp_server, keytool_path,
+                                                                            tmp_path):
+    server = tls_smtp_server('smtps', self_signed_identity())
+    store = tmp_path / 'trust.jks'
+    assert run(base_args(server, store, 'jks', keytool_path))[0] == 0
+    server.rotate(self_signed_identity())
+    before = sha(store)
+    rc, res = run(base_args(server, store, 'jks', keytool_path, store_password='another-password',
+                            backup=True))
+    assert rc != 0
+    assert 'Keystore was tampered with, or password was incorrect' in res['msg']
+    assert sha(store) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['trust.jks']
+
+
+def test_store_type_contradicting_the_file_is_refused(tls_smtp_server, keytool_path, tmp_path):
+    server = tls_smtp_server('smtps', self_signed_identity())
+    store = tmp_path / 'trust.jks'
+    assert run(base_args(server, store, 'jks', keytool_path))[0] == 0
+    rc, res = run(base_args(server, store, 'pkcs12', keytool_path))
+    assert rc != 0 and 'is a JKS keystore' in res['msg'] and 'store_type' in res['msg']
+
+
+def test_pem_content_requires_an_alias_and_expiry_warns(keytool_path, tmp_path):
+    soon = self_signed_identity('soon.example.test', days=5)
+    args = {'pem_content': soon.chain_pem(), 'path': str(tmp_path / 't.p12'), 'store_password': CANARY,
+            'keytool': keytool_path}
+    rc, res = run(args)
+    assert rc != 0 and 'alias is required' in res['msg']
+    rc, res = run(dict(args, alias='soon'))
+    assert rc == 0 and res['changed'] is True
+    # ansible-core 2.19 returns warnings as structured events; match on their text.
+    assert 'expires in 4 days' in json.dumps(res.get('warnings')), res.get('warnings')
+
+
+def test_unreachable_server_is_a_clear_error(keytool_path, tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    settings = {'product': 'generic', 'server': {'host': '127.0.0.1', 'port': port, 'protocol': 'smtp',
+                                                 'tls': 'required'},
+                'sender': {'from_address': 'app@example.test'}}
+    rc, res = run({'settings': settings, 'path': str(tmp_path / 't.p12'), 'store_password': CANARY,
+                   'keytool': keytool_path, 'timeout': 3})
+    assert rc != 0 and 'cannot fetch the certificate of 127.0.0.1' in res['msg'] and 'STARTTLS' in res['msg']
+    assert not (tmp_path / 't.p12').exists()
+
+
+def test_missing_keytool_is_a_clear_error(tmp_path):
+    rc, res = run({'pem_content': self_signed_identity().chain_pem(), 'alias': 'x',
+                   'path': str(tmp_path / 't.p12'), 'store_password': CANARY,
+                   'keytool': str(tmp_path / 'jre' / 'bin' / 'keytool')})
+    assert rc != 0 and 'keytool not found' in res['msg']
+
+
+def test_store_password_is_not_on_the_keytool_command_line(keytool_path, tmp_path):
+    """While keytool runs, its argv (what `ps` shows) holds no password: run a wrapper that records it."""
+    log = tmp_path / 'argv.log'
+    wrapper = tmp_path / 'bin' / 'keytool'
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {keytool_path} "$@"\n')
+    wrapper.chmod(0o755)
+    rc, res = run({'pem_content': self_signed_identity().chain_pem(), 'alias': 'x',
+                   'path': str(tmp_path / 't.p12'), 'store_password': CANARY, 'keytool': str(wrapper)})
+    assert rc == 0, res
+    argv = log.read_text()
+    assert '-importcert' in argv and '-storepass:env' in argv
+    assert CANARY not in argv
