@@ -148,7 +148,7 @@ def parse_list_output(text: str) -> list[Entry]:
     entries: list[Entry] = []
     blocks = re.split(r'^Alias name: ', text, flags=re.M)
     for block in blocks[1:]:
-        alias, _, rest = block.partition('\n')
+        alias, _sep, rest = block.partition('\n')
         alias = alias.rstrip('\r')
         match = re.search(r'^Entry type: *(\S+)', rest, flags=re.M)
         entry_type = match.group(1) if match else 'unknown'
@@ -233,7 +233,7 @@ class Keytool:
         try:
             proc = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=self.timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
+        except subprocess.TimeoutExpired:
             raise KeytoolError(f'keytool did not finish {what} within {self.timeout:g} s',
                                kind='timeout', command=command) from None
         except OSError as exc:

@@ -192,7 +192,7 @@ def argument_spec() -> dict[str, t.Any]:
         'path': {'type': 'path', 'required': True},
         'store_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'jks', 'pkcs12']},
         'store_password': {'type': 'str', 'required': True, 'no_log': True},
-        'keytool': {'type': 'str', 'default': 'keytool'},
+        'keytool': {'type': 'str', 'default': 'keytool', 'no_log': False},
         'keytool_timeout': {'type': 'float', 'default': 120.0},
         'create_from_cacerts': {'type': 'bool', 'default': False},
         'cacerts_path': {'type': 'path'},

@@ -42,7 +42,7 @@ description:
   - Restart the application after changing the store or the JVM options; the JVM reads the
     truststore once, when the first TLS connection is made.
 author:
-  - mailwright contributors
+  - mailwright maintainers (@mailwright)
 attributes:
   check_mode:
     support: full
@@ -262,14 +262,39 @@ certificate:
   returned: when state is present
   type: dict
   contains:
-    subject: {description: Subject DN., type: str, returned: always}
-    issuer: {description: Issuer DN., type: str, returned: always}
-    sans: {description: Subject alternative names., type: list, elements: str, returned: always}
-    not_before: {description: Start of validity (ISO 8601 UTC)., type: str, returned: always}
-    not_after: {description: End of validity (ISO 8601 UTC)., type: str, returned: always}
-    days_left: {description: Whole days until not_after (negative when expired)., type: int, returned: always}
-    sha256: {description: SHA-256 fingerprint, colon-separated upper-case hex., type: str, returned: always}
-    alias: {description: The alias it is stored under., type: str, returned: always}
+    subject:
+      description: Subject distinguished name.
+      type: str
+      returned: always
+    issuer:
+      description: Issuer distinguished name.
+      type: str
+      returned: always
+    sans:
+      description: Subject alternative names.
+      type: list
+      elements: str
+      returned: always
+    not_before:
+      description: Start of validity, ISO 8601 UTC.
+      type: str
+      returned: always
+    not_after:
+      description: End of validity, ISO 8601 UTC.
+      type: str
+      returned: always
+    days_left:
+      description: Whole days until RV(certificate.not_after); negative when expired.
+      type: int
+      returned: always
+    sha256:
+      description: SHA-256 fingerprint over the DER, upper-case hex pairs joined by colons.
+      type: str
+      returned: always
+    alias:
+      description: The alias it is stored under.
+      type: str
+      returned: always
   sample:
     subject: CN=smtp.example.com
     issuer: CN=Example Mail CA

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import ssl
 
 import pytest
 
