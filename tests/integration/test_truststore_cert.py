@@ -292,3 +292,15 @@ def test_store_password_is_not_on_the_keytool_command_line(keytool_path, tmp_pat
     argv = log.read_text()
     assert '-importcert' in argv and '-storepass:env' in argv
     assert CANARY not in argv
+
+
+def test_keytool_in_a_german_locale_still_parses(keytool_path, tmp_path):
+    """keytool translates its listing ('Aliasname:', 'Eintragstyp:'); we pin English per call."""
+    ident = self_signed_identity()
+    args = {'pem_content': ident.chain_pem(), 'alias': 'relay', 'path': str(tmp_path / 't.jks'),
+            'store_type': 'jks', 'store_password': CANARY, 'keytool': keytool_path}
+    german = {'JAVA_TOOL_OPTIONS': '-Duser.language=de -Duser.country=DE', 'LANG': 'de_DE.UTF-8'}
+    rc, res = run(args, env=german)
+    assert rc == 0 and res['changed'] is True, res
+    rc, res = run(args, env=german)
+    assert rc == 0 and res['changed'] is False and res['entries_before'] == 1, res
