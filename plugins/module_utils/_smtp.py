@@ -1,0 +1,587 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""The one SMTP client of the collection: plain, STARTTLS and SMTPS, AUTH, a redacted transcript.
+
+Built on the standard library's ``socket`` and ``ssl`` rather than ``smtplib`` so that every
+step has its own bounded timeout, every line is transcribed (with AUTH payloads and registered
+secrets scrubbed before they are stored), and every failure names the step it happened in.
+
+Import-light on purpose: nothing here imports ``cryptography``; a test send process pays only
+for socket, ssl and base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import socket
+import ssl
+import time
+import typing as t
+from dataclasses import dataclass
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._tls import make_context, peer_chain_der
+
+__all__ = [
+    'SMTPStepError',
+    'SMTPReply',
+    'Transcript',
+    'SMTPClient',
+    'client_from_settings',
+    'fetch_peer_chain',
+    'STEPS',
+    'REDACTED',
+    'UNBOUNDED_TIMEOUT',
+]
+
+REDACTED = '********'
+
+STEPS = ('connect', 'banner', 'ehlo', 'starttls', 'tls', 'auth', 'mail', 'rcpt', 'data', 'quit', 'policy')
+
+# The products treat timeout_ms <= 0 as "wait forever"; a check that can hang is no check, so we
+# wait this long instead (and say so in the module docs).
+UNBOUNDED_TIMEOUT = 60.0
+
+# Bounds against a peer that talks forever: RFC 5321 allows 512 octets per reply line; we are
+# lenient but finite.
+_MAX_LINE = 8192
+_MAX_REPLY_LINES = 200
+
+_TLS_POLICIES = ('none', 'opportunistic', 'required')
+_PROTOCOLS = ('smtp', 'smtps')
+
+
+class SMTPStepError(Exception):
+    """A failed step of an SMTP conversation: which step, the server's code and text, retry hint."""
+
+    def __init__(self, step: str, text: str, *, code: int | None = None, transient: bool | None = None):
+        self.step = step
+        self.code = code
+        self.text = text
+        # 4xx replies, timeouts and dropped connections may succeed on a later attempt; 5xx never.
+        self.transient = bool(transient) if transient is not None else (code is not None and 400 <= code < 500)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f'SMTP step {self.step} failed'
+        if self.code is not None:
+            return f'{where}: server replied {self.code} {self.text}'.rstrip()
+        return f'{where}: {self.text}'
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {'step': self.step, 'code': self.code, 'text': self.text, 'transient': self.transient}
+
+
+@dataclass
+class SMTPReply:
+    code: int
+    text: str
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {'code': self.code, 'text': self.text}
+
+
+class Transcript:
+    """An SMTP conversation log ('S: 220 ...', 'C: EHLO ...', '* TLS established ...').
+
+    Secrets are scrubbed when a line is stored, never later: the list never holds them, so nothing
+    that reads it (results, exceptions, logs) can leak them.
+    """
+
+    def __init__(self, secrets: t.Iterable[str] = ()):
+        self.lines: list[str] = []
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.register_secret(secret)
+
+    def register_secret(self, value: str | None) -> None:
+        """Scrub this value, and its base64 forms, from every line recorded from now on."""
+        if not value:
+            return
+        forms = {value}
+        raw = value.encode('utf-8')
+        for encoded in (base64.b64encode(raw), base64.b64encode(raw).rstrip(b'=')):
+            forms.add(encoded.decode('ascii'))
+        for form in forms:
+            # Very short secrets would scrub ordinary words; they are still kept out of AUTH lines
+            # because those are never recorded in clear.
+            if len(form) >= 4 and form not in self._secrets:
+                self._secrets.append(form)
+        # Longest first so a secret that contains another is replaced whole.
+        self._secrets.sort(key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def add(self, direction: str, text: str) -> None:
+        self.lines.append(f'{direction}: {self.scrub(text)}' if direction in ('C', 'S') else f'* {self.scrub(text)}')
+
+    def note(self, text: str) -> None:
+        self.add('*', text)
+
+    def text(self) -> str:
+        return '\n'.join(self.lines)
+
+    def __iter__(self):
+        return iter(self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def _default_helo() -> str:
+    # getfqdn() may block on DNS for seconds; the host name is what a product announces too.
+    name = socket.gethostname()
+    return name if '.' in name else 'localhost.localdomain'
+
+
+def _safe_argument(value: str, what: str) -> str:
+    """Refuse CR/LF and angle brackets: they would inject commands into the conversation."""
+    if any(ch in value for ch in '\r\n\0<>'):
+        raise SMTPStepError('policy', f'{what} contains a line break, NUL or angle bracket: refused')
+    return value
+
+
+class SMTPClient:
+    """One SMTP conversation. Use as a context manager, or call close()."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        protocol: str = 'smtp',
+        tls: str = 'opportunistic',
+        helo: str | None = None,
+        timeout: float = 10.0,
+        verify: bool = True,
+        cafile: str | None = None,
+        cadata: str | None = None,
+        check_hostname: bool = True,
+        server_hostname: str | None = None,
+        transcript: Transcript | None = None,
+    ):
+        if protocol not in _PROTOCOLS:
+            raise ValueError(f'protocol must be one of {_PROTOCOLS}, got {protocol!r}')
+        if tls not in _TLS_POLICIES:
+            raise ValueError(f'tls must be one of {_TLS_POLICIES}, got {tls!r}')
+        self.host = host
+        self.port = int(port)
+        self.protocol = protocol
+        # SMTPS is encrypted from the first byte: the policy can only be "required".
+        self.tls = 'required' if protocol == 'smtps' else tls
+        self.helo = helo or _default_helo()
+        self.timeout = float(timeout) if timeout and timeout > 0 else UNBOUNDED_TIMEOUT
+        self.verify = verify
+        self.cafile = cafile
+        self.cadata = cadata
+        self.check_hostname = check_hostname
+        self.server_hostname = server_hostname or host
+        self.transcript = transcript if transcript is not None else Transcript()
+        self.sock: socket.socket | None = None
+        self._buffer = b''
+        self.banner = ''
+        self.extensions: dict[str, str] = {}
+        self.tls_info: dict[str, t.Any] | None = None
+        self.connect_ms: float = 0.0
+        self.timings: dict[str, float] = {}
+        self.authenticated = False
+        self.starttls_offered = False
+        self._context: ssl.SSLContext | None = None
+
+    # --- context manager ---------------------------------------------------------------------
+
+    def __enter__(self) -> SMTPClient:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(quit=exc_type is None or isinstance(exc, SMTPStepError) and exc.code is not None)
+
+    def close(self, *, quit: bool = True) -> None:
+        if self.sock is None:
+            return
+        if quit:
+            try:
+                self.quit()
+            except (SMTPStepError, OSError):
+                pass
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    # --- wire --------------------------------------------------------------------------------
+
+    @property
+    def tls_active(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = make_context(verify=self.verify, cafile=self.cafile, cadata=self.cadata,
+                                         check_hostname=self.check_hostname)
+        return self._context
+
+    def _send(self, line: str, step: str, *, shown: str | None = None) -> None:
+        if self.sock is None:
+            raise SMTPStepError(step, 'not connected', transient=True)
+        self.transcript.add('C', shown if shown is not None else line)
+        try:
+            self.sock.settimeout(self.timeout)
+            self.sock.sendall(line.encode('utf-8') + b'\r\n')
+        except (socket.timeout, TimeoutError) as exc:
+            raise SMTPStepError(step, f'timed out after {self.timeout:g}s sending to the server',
+                                transient=True) from exc
+        except OSError as exc:
+            raise SMTPStepError(step, f'connection lost while sending: {self._os_reason(exc)}',
+                                transient=True) from exc
+
+    def _readline(self, step: str, deadline: float) -> bytes:
+        while True:
+            index = self._buffer.find(b'\n')
+            if index >= 0:
+                line, self._buffer = self._buffer[:index + 1], self._buffer[index + 1:]
+                return line
+            if len(self._buffer) > _MAX_LINE:
+                raise SMTPStepError(step, f'server sent a line longer than {_MAX_LINE} bytes')
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SMTPStepError(step, f'no reply within {self.timeout:g}s', transient=True)
+            try:
+                self.sock.settimeout(remaining)
+                chunk = self.sock.recv(4096)
+            except (socket.timeout, TimeoutError) as exc:
+                raise SMTPStepError(step, f'no reply within {self.timeout:g}s', transient=True) from exc
+            except OSError as exc:
+                raise SMTPStepError(step, f'connection lost: {self._os_reason(exc)}', transient=True) from exc
+            if not chunk:
+                raise SMTPStepError(step, 'connection closed by the server', transient=True)
+            self._buffer += chunk
+
+    def _reply(self, step: str) -> SMTPReply:
+        """Read one (possibly multi-line) reply; the whole reply must arrive within the timeout."""
+        if self.sock is None:
+            raise SMTPStepError(step, 'not connected', transient=True)
+        deadline = time.monotonic() + self.timeout
+        texts: list[str] = []
+        code = None
+        for _ in range(_MAX_REPLY_LINES):
+            raw = self._readline(step, deadline)
+            line = raw.decode('utf-8', 'replace').rstrip('\r\n')
+            self.transcript.add('S', line)
+            if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in ' -'):
+                raise SMTPStepError(step, f'not an SMTP reply: {self.transcript.scrub(line[:200])!r}')
+            this_code = int(line[:3])
+            if code is not None and this_code != code:
+                raise SMTPStepError(step, f'inconsistent codes in a multi-line reply ({code}, {this_code})')
+            code = this_code
+            texts.append(line[4:])
+            if len(line) == 3 or line[3] == ' ':
+                return SMTPReply(code, self.transcript.scrub('\n'.join(texts)))
+        raise SMTPStepError(step, f'reply longer than {_MAX_REPLY_LINES} lines')
+
+    def _command(self, line: str, step: str, expect: tuple[int, ...], *, shown: str | None = None) -> SMTPReply:
+        self._send(line, step, shown=shown)
+        reply = self._reply(step)
+        if reply.code not in expect:
+            raise SMTPStepError(step, reply.text, code=reply.code)
+        return reply
+
+    @staticmethod
+    def _os_reason(exc: OSError) -> str:
+        return exc.strerror or exc.__class__.__name__
+
+    # --- TLS ---------------------------------------------------------------------------------
+
+    def _start_tls(self, step: str) -> None:
+        context = self._ssl_context()
+        started = time.monotonic()
+        try:
+            self.sock.settimeout(self.timeout)
+            self.sock = context.wrap_socket(self.sock, server_hostname=self.server_hostname)
+        except ssl.SSLCertVerificationError as exc:
+            reason = exc.verify_message or exc.reason or str(exc)
+            self.tls_info = {'version': None, 'cipher': None, 'bits': None, 'peer_chain_der': [],
+                             'verified': False, 'verify_error': reason}
+            self.transcript.note(f'TLS handshake failed: certificate verification: {reason}')
+            self.sock = None
+            raise SMTPStepError('tls', f'certificate verification failed: {reason} '
+                                       f'(server name {self.server_hostname!r})') from exc
+        except (socket.timeout, TimeoutError) as exc:
+            self.transcript.note('TLS handshake timed out')
+            raise SMTPStepError('tls', f'TLS handshake not finished within {self.timeout:g}s',
+                                transient=True) from exc
+        except ssl.SSLError as exc:
+            reason = exc.reason or str(exc)
+            self.transcript.note(f'TLS handshake failed: {reason}')
+            raise SMTPStepError('tls', f'TLS handshake failed: {reason}') from exc
+        except OSError as exc:
+            self.transcript.note('connection lost during the TLS handshake')
+            raise SMTPStepError('tls', f'connection lost during the TLS handshake: {self._os_reason(exc)}',
+                                transient=True) from exc
+        self.timings['tls_ms'] = round((time.monotonic() - started) * 1000, 1)
+        self._buffer = b''  # nothing sent in clear before the handshake may be trusted after it
+        cipher = self.sock.cipher() or (None, None, None)
+        verified = self.verify
+        self.tls_info = {
+            'version': self.sock.version(),
+            'cipher': cipher[0],
+            'bits': cipher[2],
+            'peer_chain_der': peer_chain_der(self.sock),
+            'verified': verified,
+            'verify_error': None if verified else 'verification disabled',
+            'hostname_checked': verified and self.check_hostname,
+            'server_hostname': self.server_hostname,
+        }
+        self.transcript.note(f'TLS established {self.tls_info["version"]} {cipher[0]} ({cipher[2]} bits), '
+                             + ('certificate verified' if verified else 'certificate NOT verified'))
+
+    # --- conversation ------------------------------------------------------------------------
+
+    def connect(self) -> SMTPReply:
+        """TCP connection (and the TLS handshake for SMTPS), then the server's banner."""
+        started = time.monotonic()
+        self.transcript.note(f'connecting to {self.host} port {self.port} ({self.protocol})')
+        try:
+            self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except (socket.timeout, TimeoutError) as exc:
+            raise SMTPStepError('connect', f'no TCP connection to {self.host}:{self.port} within '
+                                           f'{self.timeout:g}s', transient=True) from exc
+        except socket.gaierror as exc:
+            raise SMTPStepError('connect', f'cannot resolve {self.host!r}: {exc.strerror}') from exc
+        except OSError as exc:
+            raise SMTPStepError('connect', f'cannot connect to {self.host}:{self.port}: '
+                                           f'{self._os_reason(exc)}') from exc
+        self.connect_ms = round((time.monotonic() - started) * 1000, 1)
+        self.timings['connect_ms'] = self.connect_ms
+        peer = self.sock.getpeername()
+        self.transcript.note(f'connected to {peer[0]} port {peer[1]} in {self.connect_ms} ms')
+        if self.protocol == 'smtps':
+            self._start_tls('tls')
+        reply = self._reply('banner')
+        self.banner = reply.text
+        if reply.code != 220:
+            raise SMTPStepError('banner', reply.text, code=reply.code)
+        return reply
+
+    def ehlo(self) -> dict[str, str]:
+        """EHLO (HELO when the server does not know EHLO); returns the offered extensions."""
+        self._send(f'EHLO {_safe_argument(self.helo, "HELO name")}', 'ehlo')
+        reply = self._reply('ehlo')
+        if reply.code in (500, 502, 504):
+            reply = self._command(f'HELO {self.helo}', 'ehlo', (250,))
+            self.extensions = {}
+            return self.extensions
+        if reply.code != 250:
+            raise SMTPStepError('ehlo', reply.text, code=reply.code)
+        extensions: dict[str, str] = {}
+        for line in reply.text.split('\n')[1:]:
+            keyword, _, params = line.strip().partition(' ')
+            if keyword:
+                # Old servers write "AUTH=LOGIN"; merge it into AUTH.
+                if keyword.upper().startswith('AUTH='):
+                    keyword, params = 'AUTH', keyword[5:] + (' ' + params if params else '')
+                key = keyword.upper()
+                extensions[key] = (extensions[key] + ' ' + params).strip() if key in extensions else params
+        self.extensions = extensions
+        if not self.tls_active:
+            self.starttls_offered = 'STARTTLS' in extensions
+        return extensions
+
+    def secure(self) -> None:
+        """Apply the TLS policy after the first EHLO (STARTTLS and a second EHLO when it applies)."""
+        if self.tls_active or self.tls == 'none':
+            if self.tls == 'none' and self.starttls_offered:
+                self.transcript.note('server offers STARTTLS; not used because tls is none')
+            return
+        if 'STARTTLS' not in self.extensions:
+            if self.tls == 'required':
+                raise SMTPStepError('policy', 'the server does not offer STARTTLS and tls is required: '
+                                              'nothing was sent')
+            self.transcript.note('server does not offer STARTTLS; continuing in plaintext (tls is opportunistic)')
+            return
+        self._send('STARTTLS', 'starttls')
+        reply = self._reply('starttls')
+        if reply.code != 220:
+            if self.tls == 'required':
+                raise SMTPStepError('starttls', reply.text, code=reply.code)
+            self.transcript.note(f'STARTTLS refused ({reply.code}); continuing in plaintext (tls is opportunistic)')
+            return
+        self._start_tls('tls')
+        # RFC 3207: forget everything learnt before TLS and ask again.
+        self.extensions = {}
+        self.ehlo()
+
+    def open(self) -> SMTPClient:
+        self.connect()
+        self.ehlo()
+        self.secure()
+        return self
+
+    def auth(self, method: str, username: str, secret: str, *, mechanism: str | None = None) -> SMTPReply:
+        """Authenticate: 'basic' (PLAIN, LOGIN or CRAM-MD5) or 'oauth2' (XOAUTH2).
+
+        Never sends credentials in plaintext when encryption was possible: the server offered
+        STARTTLS (we did not or could not use it) or the policy requires TLS.
+        """
+        self.transcript.register_secret(secret)
+        if not self.tls_active and (self.starttls_offered or self.tls == 'required'):
+            raise SMTPStepError('policy', 'refusing to send credentials over an unencrypted connection '
+                                          'although the server offers STARTTLS; set tls to opportunistic '
+                                          'or required')
+        offered = self.extensions.get('AUTH', '').upper().split()
+        if not offered:
+            raise SMTPStepError('auth', 'the server does not offer AUTH (on this connection)')
+        if method == 'oauth2':
+            chosen = 'XOAUTH2'
+        elif method == 'basic':
+            if mechanism:
+                chosen = mechanism.upper().replace('_', '-')
+            elif not self.tls_active and 'CRAM-MD5' in offered:
+                chosen = 'CRAM-MD5'  # the only offered way that keeps the password off a plaintext wire
+            else:
+                chosen = next((m for m in ('PLAIN', 'LOGIN', 'CRAM-MD5') if m in offered), None)
+                if chosen is None:
+                    raise SMTPStepError('auth', f'no supported mechanism offered (server offers '
+                                                f'{" ".join(offered)}; we speak PLAIN, LOGIN, CRAM-MD5)')
+        else:
+            raise ValueError(f'auth method must be basic or oauth2, got {method!r}')
+        if chosen not in offered:
+            raise SMTPStepError('auth', f'the server does not offer {chosen} (it offers {" ".join(offered)})')
+        _safe_argument(username, 'user name')
+        started = time.monotonic()
+        if chosen == 'PLAIN':
+            payload = base64.b64encode(f'\0{username}\0{secret}'.encode()).decode()
+            reply = self._auth_command(f'AUTH PLAIN {payload}', 'AUTH PLAIN ' + REDACTED)
+        elif chosen == 'LOGIN':
+            reply = self._auth_command('AUTH LOGIN', 'AUTH LOGIN')
+            if reply.code == 334:
+                reply = self._auth_command(base64.b64encode(username.encode()).decode(), REDACTED)
+            if reply.code == 334:
+                reply = self._auth_command(base64.b64encode(secret.encode()).decode(), REDACTED)
+        elif chosen == 'CRAM-MD5':
+            reply = self._auth_command('AUTH CRAM-MD5', 'AUTH CRAM-MD5')
+            if reply.code == 334:
+                challenge = base64.b64decode(reply.text.encode() or b'')
+                digest = hmac.new(secret.encode(), challenge, hashlib.md5).hexdigest()
+                reply = self._auth_command(base64.b64encode(f'{username} {digest}'.encode()).decode(), REDACTED)
+        elif chosen == 'XOAUTH2':
+            payload = base64.b64encode(f'user={username}\x01auth=Bearer {secret}\x01\x01'.encode()).decode()
+            reply = self._auth_command(f'AUTH XOAUTH2 {payload}', 'AUTH XOAUTH2 ' + REDACTED)
+            if reply.code == 334:
+                # Failure detail (base64 JSON); the client must answer with an empty line.
+                detail = self._decode_challenge(reply.text)
+                reply = self._auth_command('', '')
+                if detail and reply.code != 235:
+                    reply = SMTPReply(reply.code, f'{reply.text} ({detail})')
+        else:
+            raise SMTPStepError('auth', f'mechanism {chosen} is not supported by this client '
+                                        '(PLAIN, LOGIN, CRAM-MD5, XOAUTH2)')
+        self.timings['auth_ms'] = round((time.monotonic() - started) * 1000, 1)
+        if reply.code != 235:
+            if reply.code == 334:  # still challenged: abort the exchange cleanly
+                self._auth_command('*', '*')
+            raise SMTPStepError('auth', f'{chosen} rejected: {reply.text}', code=reply.code)
+        self.authenticated = True
+        self.auth_mechanism = chosen
+        return reply
+
+    def _auth_command(self, line: str, shown: str) -> SMTPReply:
+        self._send(line, 'auth', shown=shown)
+        return self._reply('auth')
+
+    def _decode_challenge(self, text: str) -> str:
+        try:
+            return self.transcript.scrub(base64.b64decode(text.strip(), validate=True).decode('utf-8', 'replace'))
+        except ValueError:
+            return ''
+
+    def mail(self, sender: str) -> SMTPReply:
+        _safe_argument(sender, 'sender address')
+        return self._command(f'MAIL FROM:<{sender}>', 'mail', (250,))
+
+    def rcpt(self, rcpt: str) -> SMTPReply:
+        _safe_argument(rcpt, 'recipient address')
+        return self._command(f'RCPT TO:<{rcpt}>', 'rcpt', (250, 251))
+
+    def data(self, message: bytes) -> SMTPReply:
+        """Send the message: line endings made CRLF, leading dots doubled, ended by '.'."""
+        self._command('DATA', 'data', (354,))
+        body = re.sub(rb'\r?\n|\r', b'\r\n', message)
+        if not body.endswith(b'\r\n'):
+            body += b'\r\n'
+        body = re.sub(rb'(?m)^\.', b'..', body)
+        self.transcript.add('C', f'<message, {len(body)} bytes>')
+        self.transcript.add('C', '.')
+        try:
+            self.sock.settimeout(self.timeout)
+            self.sock.sendall(body + b'.\r\n')
+        except (socket.timeout, TimeoutError) as exc:
+            raise SMTPStepError('data', f'timed out after {self.timeout:g}s sending the message',
+                                transient=True) from exc
+        except OSError as exc:
+            raise SMTPStepError('data', f'connection lost while sending the message: {self._os_reason(exc)}',
+                                transient=True) from exc
+        reply = self._reply('data')
+        if reply.code != 250:
+            raise SMTPStepError('data', reply.text, code=reply.code)
+        return reply
+
+    def rset(self) -> SMTPReply:
+        return self._command('RSET', 'quit', (250,))
+
+    def quit(self) -> SMTPReply | None:
+        if self.sock is None:
+            return None
+        try:
+            self._send('QUIT', 'quit')
+            return self._reply('quit')
+        finally:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+
+def client_from_settings(effective: dict[str, t.Any], **overrides: t.Any) -> SMTPClient:
+    """A client for the server described by effective settings; keyword overrides win."""
+    server = effective['server']
+    timeout_ms = server.get('timeout_ms')
+    kwargs: dict[str, t.Any] = {
+        'protocol': server.get('protocol') or 'smtp',
+        'tls': server.get('tls') or 'opportunistic',
+        'helo': server.get('helo_domain'),
+        'timeout': (timeout_ms / 1000.0) if timeout_ms and timeout_ms > 0 else UNBOUNDED_TIMEOUT,
+    }
+    kwargs.update(overrides)
+    host = kwargs.pop('host', server['host'])
+    port = kwargs.pop('port', server['port'])
+    return SMTPClient(host, port, **kwargs)
+
+
+def fetch_peer_chain(host: str, port: int, *, protocol: str = 'smtp', helo: str | None = None,
+                     timeout: float = 10.0, server_hostname: str | None = None,
+                     transcript: Transcript | None = None) -> list[bytes]:
+    """The certificate chain the server presents (DER, leaf first), over SMTPS or STARTTLS.
+
+    Connects WITHOUT verification: this is how one learns what to trust. The caller must pin or
+    otherwise check what it gets before trusting it.
+    """
+    client = SMTPClient(host, port, protocol=protocol, tls='required', helo=helo, timeout=timeout,
+                        verify=False, check_hostname=False, server_hostname=server_hostname,
+                        transcript=transcript)
+    with client:
+        client.open()
+        return list(client.tls_info['peer_chain_der'])

@@ -1,0 +1,180 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""TLS helpers shared by the SMTP client, the probe and the truststore: contexts, the peer's
+chain, certificate details and fingerprints.
+
+Only the stdlib at import time; `cryptography` is imported when a certificate is described, so
+a plain test send never pays for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+import ssl
+import typing as t
+
+__all__ = [
+    'make_context',
+    'peer_chain_der',
+    'sha256_fingerprint',
+    'normalize_fingerprint',
+    'pem_to_der_list',
+    'der_to_pem',
+    'describe_certificate',
+    'verify_chain',
+]
+
+_PEM_BLOCK = re.compile(r'-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----', re.S)
+_ENCODING_DER = getattr(ssl, '_ssl', ssl).__dict__.get('ENCODING_DER', 2)
+
+
+def make_context(*, verify: bool = True, cafile: str | None = None, cadata: str | None = None,
+                 check_hostname: bool = True, minimum_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    """A client context: system CAs (or the given ones), hostname checking, TLS 1.2 at least."""
+    if verify:
+        context = ssl.create_default_context(cafile=cafile, cadata=cadata)
+        context.check_hostname = check_hostname
+    else:
+        # fetching what to trust, or a probe told not to verify: look, do not judge
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = minimum_version or ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def peer_chain_der(sock: ssl.SSLSocket) -> list[bytes]:
+    """The certificates the peer presented, leaf first, as DER.
+
+    Python exposes the whole presented chain publicly only from 3.13
+    (SSLSocket.get_unverified_chain); 3.10-3.12 have the same call on the private _sslobj.
+    Where neither exists we fall back to the leaf alone, which `certificate: root|chain` then
+    reports as a one-certificate chain.
+    """
+    native = getattr(sock, 'get_unverified_chain', None) or getattr(getattr(sock, '_sslobj', None),
+                                                                   'get_unverified_chain', None)
+    chain: list[bytes] = []
+    if native is not None:
+        try:
+            for cert in native() or []:
+                chain.append(cert if isinstance(cert, bytes) else cert.public_bytes(_ENCODING_DER))
+        except (ssl.SSLError, ValueError, AttributeError):
+            chain = []
+    if not chain:
+        leaf = sock.getpeercert(binary_form=True)
+        chain = [leaf] if leaf else []
+    return chain
+
+
+def sha256_fingerprint(der: bytes) -> str:
+    """'AB:CD:...' upper-case, colon-separated: the form keytool prints."""
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ':'.join(digest[i:i + 2] for i in range(0, 64, 2))
+
+
+def normalize_fingerprint(text: str) -> str:
+    """Accept a SHA-256 fingerprint with or without colons, any case, optionally 'SHA256:'-prefixed."""
+    digits = re.sub(r'[\s:]', '', re.sub(r'^(sha-?256)[:=]?', '', text.strip(), flags=re.I)).upper()
+    if not re.fullmatch(r'[0-9A-F]{64}', digits):
+        raise ValueError(f'{text!r} is not a SHA-256 fingerprint (64 hex digits, colons optional)')
+    return ':'.join(digits[i:i + 2] for i in range(0, 64, 2))
+
+
+def pem_to_der_list(pem: str | bytes) -> list[bytes]:
+    """Every certificate in a PEM text, in order. ValueError when there is none or one is corrupt."""
+    if isinstance(pem, bytes):
+        pem = pem.decode('ascii', errors='replace')
+    blocks = _PEM_BLOCK.findall(pem)
+    if not blocks:
+        raise ValueError('no PEM certificate (-----BEGIN CERTIFICATE-----) found')
+    out = []
+    for index, block in enumerate(blocks):
+        try:
+            out.append(base64.b64decode(''.join(block.split()), validate=True))
+        except ValueError:
+            raise ValueError(f'PEM certificate #{index + 1} is not valid base64') from None
+    return out
+
+
+def der_to_pem(der: bytes) -> str:
+    return ssl.DER_cert_to_PEM_cert(der)
+
+
+def _names(name) -> str:
+    return name.rfc4514_string()
+
+
+def describe_certificate(der: bytes, *, now: dt.datetime | None = None) -> dict[str, t.Any]:
+    """What a person needs to decide whether to trust a certificate."""
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    not_before = cert.not_valid_before_utc
+    not_after = cert.not_valid_after_utc
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        sans = [str(v) for v in san.get_values_for_type(x509.DNSName)]
+        sans += [str(v) for v in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        sans = []
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    return {
+        'subject': _names(cert.subject),
+        'issuer': _names(cert.issuer),
+        'sans': sans,
+        'not_before': not_before.strftime('%Y-%m-%dT%H:%M:%SZ'),
+        'not_after': not_after.strftime('%Y-%m-%dT%H:%M:%SZ'),
+        'days_left': (not_after - now).days,
+        'expired': now > not_after,
+        'not_yet_valid': now < not_before,
+        'sha256': sha256_fingerprint(der),
+        'serial': format(cert.serial_number, 'X'),
+        'is_ca': is_ca,
+        'self_signed': cert.subject == cert.issuer,
+    }
+
+
+def verify_chain(chain_der: list[bytes], *, cafile: str | None = None, cadata: str | None = None,
+                 hostname: str | None = None) -> tuple[bool, str | None]:
+    """Offline check of a fetched chain: is the leaf valid for hostname, and issued (directly or
+    through the presented intermediates) by a trusted certificate? (ok, reason)."""
+    from cryptography import x509
+    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+    if not chain_der:
+        return False, 'no certificate presented'
+    certs = [x509.load_der_x509_certificate(der) for der in chain_der]
+    if cadata is not None or cafile is not None:
+        text = cadata if cadata is not None else open(cafile, encoding='ascii', errors='replace').read()
+        roots = [x509.load_der_x509_certificate(der) for der in pem_to_der_list(text)]
+    else:
+        paths = ssl.get_default_verify_paths()
+        bundle = paths.cafile or paths.openssl_cafile
+        try:
+            with open(bundle, encoding='ascii', errors='replace') as handle:
+                roots = [x509.load_der_x509_certificate(der) for der in pem_to_der_list(handle.read())]
+        except (OSError, ValueError, TypeError):
+            return False, 'no system CA bundle found'
+    builder = PolicyBuilder().store(Store(roots))
+    try:
+        if hostname:
+            verifier = builder.build_server_verifier(x509.DNSName(hostname))
+            verifier.verify(certs[0], certs[1:])
+        else:
+            builder.build_client_verifier().verify(certs[0], certs[1:])
+    except VerificationError as exc:
+        return False, str(exc)
+    except ValueError as exc:
+        return False, str(exc)
+    return True, None
