@@ -1,7 +1,9 @@
 """Fixtures for the truststore tests: TLS identities (self-signed, private CA chain), TLS SMTP
 servers on loopback (STARTTLS and SMTPS, restartable with a rotated certificate), keytool helpers.
 
-Registered with `pytest_plugins = ['tests.integration.conftest_truststore']` by the tests that use it.
+Registered with `pytest_plugins = ['tests.integration.conftest_truststore']` by the tests that use it,
+which also import its helpers directly; it holds no asserts, so it opts out of assertion
+rewriting (PYTEST_DONT_REWRITE) instead of warning that it was imported before rewriting.
 """
 from __future__ import annotations
 
