@@ -304,3 +304,14 @@ def test_keytool_in_a_german_locale_still_parses(keytool_path, tmp_path):
     assert rc == 0 and res['changed'] is True, res
     rc, res = run(args, env=german)
     assert rc == 0 and res['changed'] is False and res['entries_before'] == 1, res
+
+
+def test_keytool_failure_while_applying_leaves_no_store_and_no_work_files(keytool_path, tmp_path):
+    """keytool refuses a 5-character password for a new store: its reason, no store, no leftovers."""
+    store_dir = tmp_path / 'stores'
+    store_dir.mkdir()
+    rc, res = run({'pem_content': self_signed_identity().chain_pem(), 'alias': 'relay',
+                   'path': str(store_dir / 't.p12'), 'store_password': 'short', 'keytool': keytool_path})
+    assert rc != 0
+    assert 'at least 6 characters' in res['msg'] and 'was not changed' in res['msg']
+    assert list(store_dir.iterdir()) == []
