@@ -273,3 +273,28 @@ def test_predicted_entries_and_summary(certs):
     assert ts.entries_summary([]) == ''
     key_entry = kt.Entry(alias='tomcat', entry_type='PrivateKeyEntry', certificates=(certs[0],))
     assert ts.entries_summary([key_entry]).endswith('(PrivateKeyEntry)\n')
+
+
+def test_certificates_from_pem_bundle_der_and_garbage(certs):
+    bundle = _pem_lines(certs[0]) + 'comment between\n' + _pem_lines(certs[1])
+    assert ts.certificates_from_pem(bundle, where='x') == certs[:2]
+    assert ts.certificates_from_pem(certs[2], where='x') == [certs[2]]
+    with pytest.raises(ts.TruststoreError, match='relay.txt: no "-----BEGIN CERTIFICATE-----"'):
+        ts.certificates_from_pem(b'hello', where='relay.txt')
+
+
+def test_store_type_for_new_existing_and_contradicting(tmp_path):
+    missing = str(tmp_path / 'new.p12')
+    assert ts._store_type_for(missing, 'auto') == ('pkcs12', False)
+    assert ts._store_type_for(missing, 'jks') == ('jks', False)
+    jks = tmp_path / 'a.jks'
+    jks.write_bytes(b'\xfe\xed\xfe\xed\x00\x00\x00\x02')
+    assert ts._store_type_for(str(jks), 'auto') == ('jks', True)
+    with pytest.raises(ts.TruststoreError, match='store_type is pkcs12 but .* is a JKS keystore'):
+        ts._store_type_for(str(jks), 'pkcs12')
+    empty = tmp_path / 'empty.p12'
+    empty.write_bytes(b'')
+    with pytest.raises(ts.TruststoreError, match='exists but is empty'):
+        ts._store_type_for(str(empty), 'auto')
+    with pytest.raises(ts.TruststoreError, match='cannot read'):
+        ts._store_type_for(str(tmp_path), 'auto')
