@@ -6,13 +6,18 @@ exercised through probe_many directly.
 """
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import os
+import pathlib
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -136,6 +141,144 @@ def probe(args: dict, *, check_mode: bool = False) -> tuple[int, dict]:
 def only(result: dict) -> dict:
     assert len(result['results']) >= 1, result
     return result['results'][0]
+
+
+# --- TLS material and aiosmtpd peers ------------------------------------------------------------
+# Provisional: built here until the shared SMTP fixtures (tests/support) land; same kinds of peers.
+
+@dataclass
+class Leaf:
+    cert_file: str
+    key_file: str
+
+
+class PKI:
+    """A private CA (written to ca.pem) that issues server certificates for the tests."""
+
+    def __init__(self, directory: pathlib.Path):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.directory = directory
+        self._x509, self._serialization, self._ec, self._oid = x509, serialization, ec, NameOID
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mailwright probe test CA')])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = self._sign(self.name, self.key.public_key(), now - datetime.timedelta(days=1),
+                               now + datetime.timedelta(days=365), ca=True)
+        self.ca_file = str(directory / 'ca.pem')
+        pathlib.Path(self.ca_file).write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    def _sign(self, subject, public_key, not_before, not_after, *, ca: bool, dns=(), ips=()):
+        from cryptography.hazmat.primitives import hashes
+
+        x509 = self._x509
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.name)
+                   .public_key(public_key).serial_number(x509.random_serial_number())
+                   .not_valid_before(not_before).not_valid_after(not_after)
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            names = [x509.DNSName(n) for n in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(self.key, hashes.SHA256())
+
+    def leaf(self, label: str, *, dns=('localhost',), ips=('127.0.0.1',), days_valid: int = 90,
+             expired: bool = False) -> Leaf:
+        serialization = self._serialization
+        key = self._ec.generate_private_key(self._ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if expired:
+            not_before, not_after = now - datetime.timedelta(days=60), now - datetime.timedelta(days=2)
+        else:
+            not_before, not_after = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days_valid)
+        subject = self._x509.Name([self._x509.NameAttribute(self._oid.COMMON_NAME, (dns or ips)[0])])
+        cert = self._sign(subject, key.public_key(), not_before, not_after, ca=False, dns=dns, ips=ips)
+        cert_file, key_file = self.directory / f'{label}.crt', self.directory / f'{label}.key'
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
+                              + self.cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return Leaf(str(cert_file), str(key_file))
+
+
+class Peer:
+    """aiosmtpd on 127.0.0.1: mode 'plain' (no STARTTLS), 'starttls' or 'smtps'; AUTH PLAIN/LOGIN.
+
+    Records every AUTH attempt with whether the connection was encrypted at that moment.
+    """
+
+    def __init__(self, mode: str, leaf: Leaf | None = None, *, password: str = CANARY):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.handlers import Sink
+        from aiosmtpd.smtp import AuthResult
+
+        self.mode = mode
+        self.password = password
+        self.auth_attempts: list[dict] = []
+        self.port = closed_port()
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            encrypted = bool(getattr(server, '_tls_protocol', None)) or mode == 'smtps'
+            ok = auth_data.login == b'probe-user' and auth_data.password == self.password.encode()
+            self.auth_attempts.append({'mechanism': mechanism, 'encrypted': encrypted, 'ok': ok})
+            return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+        kwargs = {'authenticator': authenticator, 'enable_SMTPUTF8': True}
+        context = None
+        if leaf is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(leaf.cert_file, leaf.key_file)
+        if mode == 'starttls':
+            kwargs.update(tls_context=context, auth_require_tls=True)
+            self.controller = Controller(Sink(), hostname='127.0.0.1', port=self.port, **kwargs)
+        elif mode == 'smtps':
+            kwargs.update(auth_require_tls=False)
+            self.controller = Controller(Sink(), hostname='127.0.0.1', port=self.port, ssl_context=context, **kwargs)
+        else:
+            kwargs.update(auth_require_tls=False)
+            self.controller = Controller(Sink(), hostname='127.0.0.1', port=self.port, **kwargs)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture(scope='module')
+def pki(tmp_path_factory):
+    return PKI(tmp_path_factory.mktemp('probe-pki'))
+
+
+@pytest.fixture
+def peer(pki):
+    """Factory: peer(mode, leaf_kind='good'|'wrong_name'|'expired'|None) -> a started Peer."""
+    started: list[Peer] = []
+    leaves = {}
+
+    def start(mode: str, leaf_kind: str | None = 'good', **kwargs) -> Peer:
+        if mode == 'plain':
+            leaf_kind = None
+        if leaf_kind is not None and leaf_kind not in leaves:
+            leaves[leaf_kind] = {
+                'good': lambda: pki.leaf('good'),
+                'wrong_name': lambda: pki.leaf('wrong', dns=('wrong-name.example.test',), ips=()),
+                'expired': lambda: pki.leaf('expired', expired=True),
+                'expiring': lambda: pki.leaf('expiring', days_valid=10),
+            }[leaf_kind]()
+        server = Peer(mode, leaves.get(leaf_kind), **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def assert_no_canary(rc_result: tuple[int, dict]) -> None:
+    text = json.dumps(rc_result[1])
+    assert CANARY not in text
+    assert CANARY not in rc_result[1].get('_stderr', '')
 
 
 # --- no SMTP server needed ---------------------------------------------------------------------
@@ -269,3 +412,222 @@ def test_mx_of_probes_each_mx_host_found_through_the_configured_nameserver(dnsma
     ghost = by_target['mx:noaddress.test']
     assert 'ghost.noaddress.test' in ghost['errors'][0]['text'] and 'no A/AAAA' in ghost['errors'][0]['text']
     assert result['results'][0]['target'] == 'relay'
+
+
+# --- TLS and AUTH against aiosmtpd -------------------------------------------------------------
+
+def test_starttls_offered_and_verified_against_ca_path_passes(peer, pki):
+    server = peer('starttls')
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': pki.ca_file})
+    relay = only(result)
+    assert rc == 0 and result['changed'] is False, result['msg']
+    assert (relay['status'], relay['step'], relay['errors'], relay['warnings']) == ('pass', 'quit', [], [])
+    assert relay['starttls_offered'] is True
+    assert relay['tls']['established'] and relay['tls']['verified'] and relay['tls']['version'].startswith('TLSv1.')
+    assert relay['tls']['cipher'] and relay['tls']['bits'] >= 128
+    assert relay['certificate']['sans'] == ['localhost', '127.0.0.1']
+    assert 88 <= relay['certificate']['days_left'] <= 90
+    assert relay['certificate']['issuer'] == 'CN=mailwright probe test CA'
+    assert len(relay['chain']) == 2 and relay['chain'][1]['is_ca']
+    # the EHLO after STARTTLS: what the application will use
+    assert {'SIZE', '8BITMIME', 'SMTPUTF8', 'AUTH'} <= set(relay['extensions'])
+    assert relay['size_limit'] == 33554432
+    assert relay['connect_ms'] is not None and relay['banner']
+    assert any(line.startswith('* TLS established') for line in relay['transcript'])
+
+
+def test_auth_mechanisms_are_listed_after_starttls(peer, pki):
+    server = peer('starttls')
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': pki.ca_file})
+    assert rc == 0
+    assert sorted(only(result)['auth_mechanisms']) == ['LOGIN', 'PLAIN']
+
+
+def test_system_cas_do_not_trust_a_private_ca(peer):
+    server = peer('starttls')
+    rc, result = probe({'settings': settings(server.port, tls='required')})
+    relay = only(result)
+    assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls')
+    assert relay['errors'][0]['kind'] == 'certificate'
+    # the relay sends its private root along: OpenSSL names that root as the problem
+    assert 'self-signed certificate in certificate chain' in relay['errors'][0]['text']
+    assert relay['certificate']['issuer'] == 'CN=mailwright probe test CA'  # read again to show it
+
+
+def test_no_starttls_with_tls_required_fails_before_anything_is_sent(peer):
+    server = peer('plain')
+    rc, result = probe({'settings': settings(server.port, tls='required', password=CANARY),
+                        'check_credentials': True})
+    relay = only(result)
+    assert rc == 1
+    assert (relay['status'], relay['step'], relay['errors'][0]['kind']) == ('fail', 'policy', 'policy')
+    assert 'does not offer STARTTLS and tls is required' in relay['errors'][0]['text']
+    assert not any(line.startswith('C: AUTH') or line.startswith('C: MAIL') for line in relay['transcript'])
+    assert server.auth_attempts == []
+    assert relay['credentials']['ok'] is None
+
+
+def test_no_starttls_with_tls_opportunistic_warns(peer):
+    server = peer('plain')
+    rc, result = probe({'settings': settings(server.port, tls='opportunistic')})
+    relay = only(result)
+    assert rc == 0
+    assert relay['status'] == 'warn' and relay['step'] == 'quit'
+    assert 'does not offer STARTTLS' in relay['warnings'][0]['text']
+    assert relay['tls']['established'] is False and relay['certificate'] is None
+    assert 'does not offer STARTTLS' in json.dumps(result['warnings'])
+
+
+def test_fail_on_warn_fails_the_task_for_a_warning(peer):
+    server = peer('plain')
+    rc, result = probe({'settings': settings(server.port, tls='opportunistic'), 'fail_on': 'warn'})
+    assert rc == 1 and result['failed'] and 'warn at quit' in result['msg']
+
+
+def test_smtps_passes_with_tls_from_the_first_byte(peer, pki):
+    server = peer('smtps')
+    rc, result = probe({'settings': settings(server.port, protocol='smtps'), 'ca_path': pki.ca_file})
+    relay = only(result)
+    assert rc == 0, result['msg']
+    assert (relay['status'], relay['protocol'], relay['tls_policy']) == ('pass', 'smtps', 'required')
+    assert relay['tls']['established'] and relay['tls']['verified']
+    assert relay['starttls_offered'] is False
+    # TLS comes before the banner on SMTPS
+    assert relay['transcript'].index(next(l for l in relay['transcript'] if l.startswith('* TLS established'))) < \
+        relay['transcript'].index(next(l for l in relay['transcript'] if l.startswith('S: 220')))
+
+
+def test_credential_check_good_password_never_shown(peer, pki):
+    server = peer('starttls')
+    outcome = probe({'settings': settings(server.port, tls='required', password=CANARY),
+                     'check_credentials': True, 'ca_path': pki.ca_file})
+    rc, result = outcome
+    relay = only(result)
+    assert rc == 0, result['msg']
+    assert relay['credentials'] == {'checked': True, 'ok': True, 'username': 'probe-user', 'mechanism': 'PLAIN',
+                                    'text': relay['credentials']['text']}
+    assert relay['credentials']['text'].startswith('235')
+    assert 'C: AUTH PLAIN ********' in relay['transcript']
+    assert not any(line.startswith('C: MAIL') for line in relay['transcript'])  # no mail is sent
+    assert server.auth_attempts == [{'mechanism': 'PLAIN', 'encrypted': True, 'ok': True}]
+    assert_no_canary(outcome)
+
+
+def test_credential_check_bad_password_fails_at_auth_and_is_never_shown(peer, pki):
+    server = peer('starttls', password='the-right-one')
+    outcome = probe({'settings': settings(server.port, tls='required', password=CANARY),
+                     'check_credentials': True, 'ca_path': pki.ca_file})
+    rc, result = outcome
+    relay = only(result)
+    assert rc == 1
+    assert (relay['status'], relay['step'], relay['errors'][0]['kind']) == ('fail', 'auth', 'auth')
+    assert relay['errors'][0]['code'] == 535
+    assert relay['credentials']['ok'] is False
+    assert 'C: AUTH PLAIN ********' in relay['transcript']
+    assert_no_canary(outcome)
+
+
+def test_credentials_are_not_sent_in_plaintext_when_starttls_is_offered(peer, pki):
+    server = peer('starttls')
+    outcome = probe({'settings': settings(server.port, tls='none', password=CANARY), 'check_credentials': True})
+    rc, result = outcome
+    relay = only(result)
+    assert rc == 1
+    assert (relay['step'], relay['errors'][0]['kind']) == ('policy', 'policy')
+    assert 'refusing to send credentials over an unencrypted connection' in relay['errors'][0]['text']
+    assert server.auth_attempts == []
+    assert_no_canary(outcome)
+
+
+def test_credentials_are_not_sent_when_the_certificate_fails(peer):
+    server = peer('starttls', 'wrong_name')
+    outcome = probe({'settings': settings(server.port, tls='required', password=CANARY), 'check_credentials': True})
+    assert outcome[0] == 1 and only(outcome[1])['step'] == 'tls'
+    assert server.auth_attempts == []
+    assert_no_canary(outcome)
+
+
+def test_check_mode_probes_and_checks_credentials_too(peer, pki):
+    server = peer('starttls')
+    rc, result = probe({'settings': settings(server.port, tls='required', password=CANARY),
+                        'check_credentials': True, 'ca_path': pki.ca_file}, check_mode=True)
+    assert rc == 0 and result['changed'] is False
+    assert only(result)['credentials']['ok'] is True and len(server.auth_attempts) == 1
+
+
+@pytest.mark.parametrize('protocol', ['smtp', 'smtps'])
+def test_wrong_name_certificate_fails_with_the_names_it_has(peer, pki, protocol):
+    server = peer('smtps' if protocol == 'smtps' else 'starttls', 'wrong_name')
+    rc, result = probe({'settings': settings(server.port, protocol=protocol, tls='required'),
+                        'ca_path': pki.ca_file})
+    relay = only(result)
+    assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls')
+    texts = [e['text'] for e in relay['errors']]
+    assert 'certificate verification failed' in texts[0] and "'127.0.0.1'" in texts[0]
+    assert "the certificate does not name '127.0.0.1': it is for wrong-name.example.test" in texts
+    assert relay['certificate']['sans'] == ['wrong-name.example.test']
+    assert all(e['kind'] == 'certificate' for e in relay['errors'])
+
+
+def test_expired_certificate_fails_with_its_date(peer, pki):
+    server = peer('starttls', 'expired')
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': pki.ca_file})
+    relay = only(result)
+    assert rc == 1 and relay['step'] == 'tls'
+    texts = ' | '.join(e['text'] for e in relay['errors'])
+    assert 'certificate has expired' in texts
+    assert f'the certificate expired on {relay["certificate"]["not_after"]}' in texts
+    assert relay['certificate']['days_left'] < 0
+
+
+def test_expired_certificate_only_warns_without_validation(peer):
+    server = peer('starttls', 'expired')
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'validate_certs': False})
+    relay = only(result)
+    assert rc == 0 and relay['status'] == 'warn' and relay['tls']['established']
+    assert relay['tls']['verified'] is False
+    assert any('expired on' in w['text'] for w in relay['warnings'])
+
+
+def test_certificate_expiring_soon_warns(peer, pki):
+    server = peer('starttls', 'expiring')
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': pki.ca_file,
+                        'expiry_warning_days': 30})
+    relay = only(result)
+    assert rc == 0 and relay['status'] == 'warn'
+    assert 'expires in' in relay['warnings'][0]['text'] and relay['certificate']['days_left'] <= 10
+
+
+def test_extra_targets_never_get_credentials(peer, pki):
+    relay_server, other = peer('starttls'), peer('starttls')
+    rc, result = probe({'settings': settings(relay_server.port, tls='required', password=CANARY),
+                        'targets': [{'host': '127.0.0.1', 'port': other.port, 'tls': 'required', 'name': 'other'}],
+                        'check_credentials': True, 'ca_path': pki.ca_file})
+    assert rc == 0, result['msg']
+    assert [r['target'] for r in result['results']] == ['relay', 'other']
+    assert len(relay_server.auth_attempts) == 1 and other.auth_attempts == []
+    assert result['results'][1]['credentials']['checked'] is False
+
+
+# --- the fan-out --------------------------------------------------------------------------------
+
+def test_forty_targets_with_twenty_silent_finish_within_two_timeouts(peer):
+    servers = [peer('plain') for _index in range(4)]
+    with SilentListeners(20) as silent:
+        targets = []
+        for index in range(19):
+            targets.append({'host': '127.0.0.1', 'port': servers[index % 4].port, 'name': f'real-{index}'})
+        targets += [{'host': '127.0.0.1', 'port': port, 'name': f'silent-{port}'} for port in silent.ports]
+        started = time.monotonic()
+        rc, result = probe({'settings': settings(servers[0].port), 'targets': targets, 'timeout': TIMEOUT,
+                            'fail_on': 'never'})
+        wall = time.monotonic() - started
+    assert rc == 0
+    results = result['results']
+    assert len(results) == 40
+    silent_results = [r for r in results if r['target'].startswith('silent-')]
+    assert len(silent_results) == 20
+    assert all((r['status'], r['step'], r['timed_out']) == ('fail', 'banner', True) for r in silent_results)
+    assert all(r['status'] == 'warn' and r['step'] == 'quit' for r in results if r not in silent_results)
+    assert result['summary']['elapsed_ms'] < 2 * TIMEOUT * 1000
+    assert wall < 2 * TIMEOUT + 2.0  # plus one Python process start
