@@ -326,7 +326,7 @@ def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool
         mode = None
         if not exists and module.params.get('mode') is None:
             mode = DEFAULT_NEW_STORE_MODE
-        file_args = module.load_file_common_arguments(module.params)
+        file_args = module.load_file_common_arguments(module.params, path=path)
         backup_file = write_file_atomic(module, path, content, mode=mode, backup=module.params['backup'],
                                         file_args=file_args)
         return after, backup_file
@@ -350,7 +350,9 @@ def _run(module) -> dict[str, t.Any]:
     params = module.params
     state = params['state']
     password = params['store_password']
-    path = params['path']
+    # Follow a symlink (Debian's <jre>/lib/security/cacerts -> /etc/ssl/certs/java/cacerts): the
+    # store the JVM reads is the target, and replacing the link by a file would cut it loose.
+    path = os.path.realpath(params['path'])
     if params['pem_path'] and params['pem_content']:
         raise TruststoreError('pem_path and pem_content are mutually exclusive')
     effective = load_module_settings(module) if params['settings'] is not None else None
@@ -367,6 +369,8 @@ def _run(module) -> dict[str, t.Any]:
         raise TruststoreError(exc.message) from None
 
     result: dict[str, t.Any] = {'changed': False, 'path': path, 'alias': alias, 'state': state}
+    if path != params['path']:
+        result['link'] = params['path']
     chosen: list[bytes] = []
     if state == 'present':
         require_lib(module, 'cryptography')
@@ -418,7 +422,7 @@ def _run(module) -> dict[str, t.Any]:
     if not actions and not creating:
         result['entries_after'] = len(before)
         if exists:
-            file_args = module.load_file_common_arguments(module.params)
+            file_args = module.load_file_common_arguments(module.params, path=path)
             result['changed'] = module.set_fs_attributes_if_different(file_args, False)
         return result
 

@@ -110,6 +110,8 @@ options:
     description:
       - The keystore file. Created when missing (its directory must exist).
       - A new store gets mode C(0644), like the JRE's C(cacerts), unless O(mode) is given.
+      - A symlink is followed and its target updated (Debian links C(<jre>/lib/security/cacerts) to
+        C(/etc/ssl/certs/java/cacerts)); the link itself stays.
     type: path
     required: true
   store_type:
@@ -232,10 +234,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 path:
-  description: The keystore file.
+  description: The keystore file (the target when O(path) is a symlink).
   returned: always
   type: str
   sample: /var/atlassian/application-data/jira/mail-truststore.p12
+link:
+  description: O(path) as given, when it is a symlink to RV(path).
+  returned: when O(path) is a symlink
+  type: str
+  sample: /usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts
 alias:
   description: The alias managed (lower case).
   returned: always

@@ -315,3 +315,22 @@ def test_keytool_failure_while_applying_leaves_no_store_and_no_work_files(keytoo
     assert rc != 0
     assert 'at least 6 characters' in res['msg'] and 'was not changed' in res['msg']
     assert list(store_dir.iterdir()) == []
+
+
+def test_symlinked_store_updates_the_target_and_keeps_the_link(keytool_path, tmp_path):
+    """Like Debian's <jre>/lib/security/cacerts -> /etc/ssl/certs/java/cacerts."""
+    target_dir = tmp_path / 'etc-ssl'
+    target_dir.mkdir()
+    target = target_dir / 'cacerts'
+    link = tmp_path / 'cacerts'
+    args = {'pem_content': self_signed_identity('first.example.test').chain_pem(), 'alias': 'first',
+            'path': str(target), 'store_type': 'jks', 'store_password': CANARY, 'keytool': keytool_path}
+    assert run(args)[0] == 0
+    link.symlink_to(target)
+    second = self_signed_identity('second.example.test')
+    rc, res = run(dict(args, path=str(link), pem_content=second.chain_pem(), alias='second', backup=True))
+    assert rc == 0 and res['changed'] is True, res
+    assert res['path'] == str(target) and res['link'] == str(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert set(keytool_list(str(target), CANARY)) == {'first', 'second'}
+    assert os.path.dirname(res['backup_file']) == str(target_dir)
