@@ -234,15 +234,21 @@ def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str,
     if protocol == 'smtp' and server.get('tls') == 'none':
         module.warn('settings say server.tls is none: the application sends in clear text and never '
                     'consults the truststore; importing the certificate anyway (fetched over STARTTLS)')
-    from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import SMTPStepError, fetch_peer_chain
+    from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
+        SMTPStepError,
+        Transcript,
+        fetch_peer_chain,
+    )
 
+    # No AUTH happens while fetching, but scrub the settings' secrets anyway: defence in depth.
+    transcript = Transcript(secrets=list(module.no_log_values))
     try:
         chain = fetch_peer_chain(host, int(port), protocol=protocol, helo=server.get('helo_domain'),
-                                 timeout=params['timeout'], server_hostname=host)
+                                 timeout=params['timeout'], server_hostname=host, transcript=transcript)
     except SMTPStepError as exc:
         how = 'SMTPS' if protocol == 'smtps' else 'STARTTLS'
         raise TruststoreError(f'cannot fetch the certificate of {host}:{port} over {how}: {exc}',
-                              smtp_error=exc.to_dict()) from None
+                              smtp_error=exc.to_dict(), transcript=list(transcript.lines)) from None
     return chain, {'host': host, 'port': int(port), 'protocol': protocol,
                    'method': 'smtps' if protocol == 'smtps' else 'starttls'}
 

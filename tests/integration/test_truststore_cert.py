@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 
 import pytest
 
@@ -258,8 +259,6 @@ def test_pem_content_requires_an_alias_and_expiry_warns(keytool_path, tmp_path):
 
 
 def test_unreachable_server_is_a_clear_error(keytool_path, tmp_path):
-    import socket
-
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
@@ -334,3 +333,28 @@ def test_symlinked_store_updates_the_target_and_keeps_the_link(keytool_path, tmp
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert set(keytool_list(str(target), CANARY)) == {'first', 'second'}
     assert os.path.dirname(res['backup_file']) == str(target_dir)
+
+
+def test_server_without_starttls_fails_with_the_conversation(keytool_path, tmp_path):
+    """A relay that does not offer STARTTLS: the error names the step and shows the transcript."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    controller = Controller(Sink(), hostname='127.0.0.1', port=port)  # plain SMTP only
+    controller.start()
+    try:
+        settings = {'product': 'generic', 'server': {'host': '127.0.0.1', 'port': port, 'protocol': 'smtp',
+                                                     'tls': 'required'},
+                    'auth': {'method': 'basic', 'username': 'app', 'password': CANARY},
+                    'sender': {'from_address': 'app@example.test'}}
+        rc, res = run({'settings': settings, 'path': str(tmp_path / 't.p12'), 'store_password': CANARY,
+                       'keytool': keytool_path})
+    finally:
+        controller.stop()
+    assert rc != 0 and 'STARTTLS' in res['msg']
+    assert res['smtp_error']['step'] == 'policy'
+    assert any(line.startswith('C: EHLO') for line in res['transcript'])
+    assert not (tmp_path / 't.p12').exists()
