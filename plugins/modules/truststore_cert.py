@@ -342,6 +342,17 @@ backup_file:
   returned: when a backup was made
   type: str
   sample: /opt/app/truststore.p12.12345.2026-11-23@08:30:00~
+transcript:
+  description: The SMTP conversation up to the failure (no secrets), when fetching the certificate failed.
+  returned: on failure to fetch
+  type: list
+  elements: str
+  sample: ["* connecting to smtp.example.com port 587 (smtp)", "S: 220 smtp.example.com ESMTP", "C: EHLO app01"]
+smtp_error:
+  description: The failed SMTP step (C(connect), C(banner), C(ehlo), C(starttls), C(tls), C(policy)), reply code and text.
+  returned: on failure to fetch
+  type: dict
+  sample: {step: policy, code: null, text: server does not offer STARTTLS, transient: false}
 cacerts:
   description: The cacerts a new store was copied from.
   returned: when O(create_from_cacerts) created the store
