@@ -640,66 +640,86 @@ def _addresses(resolver, name: str) -> list[str]:
     return found
 
 
-def _dns_failure(domain: str, text: str, port: int) -> dict[str, t.Any]:
+def _dns_failure(domain: str, text: str, port: int, *, kind: str = 'dns') -> dict[str, t.Any]:
     result = empty_result(Target(host=domain, port=port, name=f'mx:{domain}', source='mx_of', domain=domain))
     result['step'] = 'dns'
-    result['errors'].append(_finding('dns', text, kind='dns'))
+    result['errors'].append(_finding('dns', text, kind=kind, transient=kind == 'timeout'))
+    result['timed_out'] = kind == 'timeout'
     result['status'] = 'fail'
     return result
 
 
-def mx_targets(domains: list[str], *, nameservers: list[str] | None = None, dns_port: int = 53,
-               mx_port: int = 25, timeout: float = DEFAULT_TIMEOUT,
-               helo: str | None = None) -> tuple[list[Target], list[dict[str, t.Any]]]:
-    """The MX hosts of each domain as targets, and a failed result for each domain without any.
-
-    With custom nameservers the MX hosts' addresses come from the same servers (the system resolver
-    may not know the zone); otherwise the connection resolves the name as the application would.
-    """
+def _mx_of_domain(domain: str, *, nameservers: list[str], dns_port: int, mx_port: int, timeout: float,
+                  helo: str | None) -> tuple[list[Target], list[dict[str, t.Any]]]:
     import dns.exception
     import dns.resolver
 
+    resolver = _resolver(nameservers, dns_port, timeout)
+    try:
+        answer = resolver.resolve(domain, 'MX')
+        records = sorted((r.preference, r.exchange.to_text().rstrip('.')) for r in answer)
+    except dns.resolver.NXDOMAIN:
+        return [], [_dns_failure(domain, f'{domain} does not exist (NXDOMAIN)', mx_port)]
+    except dns.resolver.NoAnswer:
+        # RFC 5321 5.1: no MX means the domain's own address is the mail exchanger.
+        records = [(0, domain)]
+    except dns.exception.Timeout:
+        return [], [_dns_failure(domain, f'MX lookup for {domain} timed out after {timeout:g}s', mx_port,
+                                 kind='timeout')]
+    except dns.resolver.NoNameservers as exc:
+        return [], [_dns_failure(domain, f'MX lookup for {domain} failed (SERVFAIL or refused): {exc}', mx_port)]
+    except dns.exception.DNSException as exc:
+        return [], [_dns_failure(domain, f'MX lookup for {domain} failed: {exc}', mx_port)]
+    if len(records) == 1 and records[0][1] in ('', '.'):
+        return [], [_dns_failure(domain, f'{domain} publishes a null MX (RFC 7505): it accepts no mail', mx_port)]
     targets: list[Target] = []
     failures: list[dict[str, t.Any]] = []
-    resolver = _resolver(nameservers or [], dns_port, timeout)
-    for domain in domains:
-        domain = domain.rstrip('.')
-        try:
-            answer = resolver.resolve(domain, 'MX')
-            records = sorted(((r.preference, r.exchange.to_text().rstrip('.')) for r in answer),
-                             key=lambda pair: (pair[0], pair[1]))
-        except dns.resolver.NXDOMAIN:
-            failures.append(_dns_failure(domain, f'{domain} does not exist (NXDOMAIN)', mx_port))
-            continue
-        except dns.resolver.NoAnswer:
-            # RFC 5321 5.1: no MX means the domain's own address is the mail exchanger.
-            records = [(0, domain)]
-        except dns.exception.Timeout:
-            failures.append(_dns_failure(domain, f'MX lookup for {domain} timed out after {timeout:g}s', mx_port))
-            continue
-        except dns.resolver.NoNameservers as exc:
-            failures.append(_dns_failure(domain, f'MX lookup for {domain} failed (SERVFAIL or refused): {exc}',
-                                         mx_port))
-            continue
-        except dns.exception.DNSException as exc:
-            failures.append(_dns_failure(domain, f'MX lookup for {domain} failed: {exc}', mx_port))
-            continue
-        if len(records) == 1 and records[0][1] in ('', '.'):
-            failures.append(_dns_failure(domain, f'{domain} publishes a null MX (RFC 7505): it accepts no mail',
-                                         mx_port))
-            continue
-        for preference, exchange in records:
-            address = None
-            if nameservers:
-                addresses = _addresses(resolver, exchange)
-                if not addresses:
-                    failures.append(_dns_failure(domain, f'MX host {exchange} of {domain} has no A/AAAA record',
-                                                 mx_port))
-                    continue
-                address = addresses[0]
-            targets.append(Target(host=exchange, port=mx_port, protocol='smtp', tls='opportunistic',
-                                  name=f'mx:{domain}:{exchange}', source='mx_of', helo=helo,
-                                  address=address, domain=domain, preference=preference))
+    for preference, exchange in records:
+        address = None
+        if nameservers:
+            addresses = _addresses(resolver, exchange)
+            if not addresses:
+                failures.append(_dns_failure(domain, f'MX host {exchange} of {domain} has no A/AAAA record', mx_port))
+                continue
+            address = addresses[0]
+        targets.append(Target(host=exchange, port=mx_port, protocol='smtp', tls='opportunistic',
+                              name=f'mx:{domain}:{exchange}', source='mx_of', helo=helo,
+                              address=address, domain=domain, preference=preference))
+    return targets, failures
+
+
+def mx_targets(domains: list[str], *, nameservers: list[str] | None = None, dns_port: int = 53,
+               mx_port: int = 25, timeout: float = DEFAULT_TIMEOUT, helo: str | None = None,
+               deadline_at: float | None = None) -> tuple[list[Target], list[dict[str, t.Any]]]:
+    """The MX hosts of each domain as targets, and a failed result for each domain without any.
+
+    Domains are looked up at the same time, so the lookups together cost at most one timeout.
+    With custom nameservers the MX hosts' addresses come from the same servers (the system resolver
+    may not know the zone); otherwise the connection resolves the name as the application would.
+    """
+    names = [domain.rstrip('.') for domain in domains]
+    if not names:
+        return [], []
+    left = _remaining(deadline_at)
+    lifetime = timeout if left is None else max(0.05, min(timeout, left))
+    outcomes: list[tuple[list[Target], list[dict[str, t.Any]]] | None] = [None] * len(names)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(names)),
+                                               thread_name_prefix='mx-lookup') as executor:
+        futures = {executor.submit(_mx_of_domain, name, nameservers=list(nameservers or []), dns_port=dns_port,
+                                   mx_port=mx_port, timeout=lifetime, helo=helo): index
+                   for index, name in enumerate(names)}
+        for future in concurrent.futures.as_completed(futures):
+            index = futures[future]
+            try:
+                outcomes[index] = future.result()
+            except Exception as exc:  # a resolver bug must not become a traceback
+                outcomes[index] = ([], [_dns_failure(names[index], f'MX lookup for {names[index]} failed: '
+                                                                   f'{type(exc).__name__}: {exc}', mx_port)])
+    targets: list[Target] = []
+    failures: list[dict[str, t.Any]] = []
+    for found, failed in t.cast('list[tuple[list[Target], list[dict[str, t.Any]]]]', outcomes):
+        targets.extend(found)
+        failures.extend(failed)
     return targets, failures
 
 
@@ -776,7 +796,7 @@ def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Ite
         mx, dns_failures = mx_targets(params['mx_of'], nameservers=dns_settings.get('nameservers') or [],
                                       dns_port=dns_settings.get('port') or 53,
                                       mx_port=params.get('mx_port') or 25,
-                                      timeout=min(timeout, deadline), helo=helo)
+                                      timeout=timeout, helo=helo, deadline_at=started + deadline)
         targets.extend(mx)
     left = max(0.05, deadline - (time.monotonic() - started))
     results = probe_many(targets, options, deadline=left) + dns_failures

@@ -631,3 +631,26 @@ def test_forty_targets_with_twenty_silent_finish_within_two_timeouts(peer):
     assert all(r['status'] == 'warn' and r['step'] == 'quit' for r in results if r not in silent_results)
     assert result['summary']['elapsed_ms'] < 2 * TIMEOUT * 1000
     assert wall < 2 * TIMEOUT + 2.0  # plus one Python process start
+
+
+def test_mx_lookups_against_a_silent_nameserver_cost_one_timeout_together():
+    mute = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # receives queries, never answers
+    mute.bind(('127.0.0.1', 0))
+    try:
+        with SlowServer(delay=0) as relay:
+            started = time.monotonic()
+            rc, result = probe({'settings': settings(relay.port, nameservers=['127.0.0.1'],
+                                                     dns_port=mute.getsockname()[1]),
+                                'mx_of': ['one.test', 'two.test', 'three.test'], 'timeout': 1.0, 'deadline': 3.0,
+                                'fail_on': 'never'})
+            wall = time.monotonic() - started
+    finally:
+        mute.close()
+    assert rc == 0
+    lookups = [r for r in result['results'] if r['source'] == 'mx_of']
+    assert [r['target'] for r in lookups] == ['mx:one.test', 'mx:two.test', 'mx:three.test']
+    for lookup in lookups:
+        assert (lookup['step'], lookup['timed_out'], lookup['errors'][0]['kind']) == ('dns', True, 'timeout')
+        assert lookup['errors'][0]['text'] == f'MX lookup for {lookup["domain"]} timed out after 1s'
+    assert result['results'][0]['status'] == 'warn'  # the relay was still probed
+    assert result['summary']['elapsed_ms'] < 1800 and wall < 4.0
