@@ -39,8 +39,8 @@ import ssl
 import sys
 import threading
 import time
+import logging
 import typing as t
-import warnings
 from dataclasses import dataclass, field
 
 __all__ = ['SMTPTestServer', 'Delivered', 'closed_port', 'free_port', 'FAULTS', 'MODES']
@@ -89,6 +89,10 @@ class Delivered:
         return {'mail_from': self.mail_from, 'rcpt_tos': self.rcpt_tos, 'tls': self.tls,
                 'auth_login': self.auth_login, 'peer': list(self.peer) if self.peer else None,
                 'received': self.received, 'size': len(self.content)}
+
+
+def _quiet_login_data(record: logging.LogRecord) -> bool:
+    return 'login_data is deprecated' not in record.getMessage()
 
 
 def _encrypted(server) -> bool:
@@ -275,8 +279,8 @@ class SMTPTestServer:
             return self
         from aiosmtpd.controller import Controller
 
-        # aiosmtpd itself still sets the attribute it deprecates; the warning is not ours to fix.
-        warnings.filterwarnings('ignore', message='Session.login_data is deprecated')
+        # aiosmtpd itself still sets the attribute it deprecates and logs about it on every AUTH.
+        logging.getLogger('mail.log').addFilter(_quiet_login_data)
         exclude = None
         if self.mechanisms is not None:
             exclude = [m for m in ('PLAIN', 'LOGIN', 'XOAUTH2') if m not in self.mechanisms]
