@@ -276,7 +276,7 @@ class SMTPClient:
         deadline = time.monotonic() + self.timeout
         texts: list[str] = []
         code = None
-        for _ in range(_MAX_REPLY_LINES):
+        for _line_number in range(_MAX_REPLY_LINES):
             raw = self._readline(step, deadline)
             line = raw.decode('utf-8', 'replace').rstrip('\r\n')
             self.transcript.add('S', line)
@@ -387,7 +387,7 @@ class SMTPClient:
             raise SMTPStepError('ehlo', reply.text, code=reply.code)
         extensions: dict[str, str] = {}
         for line in reply.text.split('\n')[1:]:
-            keyword, _, params = line.strip().partition(' ')
+            keyword, _sep, params = line.strip().partition(' ')
             if keyword:
                 # Old servers write "AUTH=LOGIN"; merge it into AUTH.
                 if keyword.upper().startswith('AUTH='):

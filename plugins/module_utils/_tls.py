@@ -58,8 +58,8 @@ def peer_chain_der(sock: ssl.SSLSocket) -> list[bytes]:
     Where neither exists we fall back to the leaf alone, which `certificate: root|chain` then
     reports as a one-certificate chain.
     """
-    native = getattr(sock, 'get_unverified_chain', None) or getattr(getattr(sock, '_sslobj', None),
-                                                                   'get_unverified_chain', None)
+    sslobj = getattr(sock, '_sslobj', None)
+    native = getattr(sock, 'get_unverified_chain', None) or getattr(sslobj, 'get_unverified_chain', None)
     chain: list[bytes] = []
     if native is not None:
         try:

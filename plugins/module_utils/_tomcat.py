@@ -496,7 +496,8 @@ def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str
             edits.append(_Edit(start, end, ''))
         line = text.count('\n', 0, found[0].start) + 1
     else:
-        assert attrs is not None
+        if attrs is None:
+            raise ValueError('attributes are required to add or update a Resource')
         if found:
             first = found[0]
             line = text.count('\n', 0, first.start) + 1

@@ -26,7 +26,8 @@ description:
     from C(bitbucket.properties) (see M(mailwright.smtp.mail_properties)).
   - OAuth 2.0 (Bitbucket 10) is not part of the documented REST resource; O(settings) with
     C(auth.method=oauth2) fails with a message naming the manual step.
-author: mailwright contributors
+author:
+  - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
 options:

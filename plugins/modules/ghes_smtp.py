@@ -30,7 +30,8 @@ description:
     such settings are listed in RV(notes). Notification mail is sent From C(sender.noreply_address).
   - The password is write-only unless the instance returns it (then it is compared in memory, never
     shown). When it cannot be compared, O(update_password) decides whether a run writes.
-author: mailwright contributors
+author:
+  - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
 options:

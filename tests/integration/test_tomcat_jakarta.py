@@ -175,7 +175,7 @@ def deployment(tmp_path_factory):
     silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     silent.bind(('127.0.0.1', 0))
     silent.listen(8)
-    with SMTPPeers(pki, users={USER: CANARY}) as peers, silent:
+    with silent, SMTPPeers(pki, users={USER: CANARY}) as peers:
         truststore = tc.make_truststore(work / 'truststore.p12', pki.ca_pem)
         instance = tc.TomcatInstance(work / 'base', catalina_opts=[
             f'-Djavax.net.ssl.trustStore={truststore}', '-Djavax.net.ssl.trustStorePassword=changeit',
