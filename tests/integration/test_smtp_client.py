@@ -1,0 +1,259 @@
+"""The shared SMTP client (_smtp.SMTPClient) against real aiosmtpd peers on loopback.
+
+Every protocol x TLS policy x AUTH mechanism delivers; the transcript never holds a secret; the
+client refuses to send credentials in clear when encryption was possible; every wait is bounded.
+"""
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
+    REDACTED,
+    SMTPClient,
+    SMTPStepError,
+    Transcript,
+)
+
+pytest_plugins = ['tests.support.fixtures_smtp']
+pytestmark = pytest.mark.integration
+
+CANARY = 'Canary-5ecret-Pa55'
+TOKEN = 'ya29.Canary-Token-0Auth2'
+USER = 'relay-user'
+MESSAGE = (b'From: a@example.test\r\nTo: b@example.test\r\nSubject: client test\r\n\r\n'
+           b'first line\r\n.\r\n.leading dot\r\nlast line\r\n')
+
+# (server mode, client protocol, client tls policy, encrypted on the wire)
+PATHS = [
+    ('plain', 'smtp', 'none', False),
+    ('plain', 'smtp', 'opportunistic', False),
+    ('starttls', 'smtp', 'opportunistic', True),
+    ('starttls', 'smtp', 'required', True),
+    ('smtps', 'smtps', 'required', True),
+]
+MECHANISMS = [None, 'PLAIN', 'LOGIN', 'XOAUTH2']
+
+
+def secrets_absent(*texts: str) -> None:
+    forms = [CANARY, TOKEN, base64.b64encode(CANARY.encode()).decode(), base64.b64encode(TOKEN.encode()).decode()[:20]]
+    for text in texts:
+        for form in forms:
+            assert form not in text, f'secret form {form!r} leaked into: {text[:300]}'
+
+
+def client_for(server, smtp_pki, protocol='smtp', tls='opportunistic', **kwargs) -> SMTPClient:
+    kwargs.setdefault('timeout', 3.0)
+    return SMTPClient(server.host, server.port, protocol=protocol, tls=tls, cafile=smtp_pki.ca_file,
+                      helo='client.example.test', **kwargs)
+
+
+@pytest.mark.parametrize('mechanism', MECHANISMS, ids=lambda m: f'auth-{m or "none"}')
+@pytest.mark.parametrize('mode,protocol,tls,encrypted', PATHS, ids=lambda v: str(v))
+def test_every_path_and_mechanism_delivers_once(smtp_server, smtp_pki, mode, protocol, tls, encrypted, mechanism):
+    server = smtp_server(mode, credentials={USER: CANARY}, tokens={USER: TOKEN},
+                         auth_require_tls=encrypted)
+    client = client_for(server, smtp_pki, protocol, tls)
+    with client:
+        client.open()
+        assert client.tls_active is encrypted
+        if mechanism == 'XOAUTH2':
+            client.auth('oauth2', USER, TOKEN)
+        elif mechanism:
+            client.auth('basic', USER, CANARY, mechanism=mechanism.lower())
+        client.mail('sender@example.test')
+        client.rcpt('rcpt@example.test')
+        reply = client.data(MESSAGE)
+    assert reply.code == 250
+    assert len(server.messages) == 1
+    delivered = server.messages[0]
+    assert delivered.tls is encrypted
+    assert delivered.mail_from == 'sender@example.test' and delivered.rcpt_tos == ['rcpt@example.test']
+    # dot-stuffing undone by the server: the lone dot and the leading dot arrive as written
+    assert b'\r\n.\r\n.leading dot\r\n' in delivered.content
+    if mechanism:
+        assert server.auth_attempts == [{'mechanism': mechanism, 'login': USER, 'ok': True, 'tls': encrypted}]
+        assert delivered.auth_login == USER
+        assert f'C: AUTH {mechanism}' in client.transcript.text()
+    else:
+        assert server.auth_attempts == []
+    text = client.transcript.text()
+    secrets_absent(text)
+    if encrypted:
+        assert '* TLS established' in text and 'certificate verified' in text
+
+
+@pytest.mark.parametrize('mechanism', ['plain', 'login'])
+def test_wrong_password_fails_at_auth_without_leaking(smtp_server, smtp_pki, mechanism):
+    server = smtp_server('starttls', credentials={USER: 'the-right-one'})
+    client = client_for(server, smtp_pki)
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+        client.auth('basic', USER, CANARY, mechanism=mechanism)
+    error = caught.value
+    assert (error.step, error.code, error.transient) == ('auth', 535, False)
+    assert server.auth_attempts[0]['ok'] is False
+    secrets_absent(str(error), repr(error.to_dict()), client.transcript.text())
+    assert REDACTED in client.transcript.text()
+
+
+def test_wrong_token_fails_with_the_servers_detail(smtp_server, smtp_pki):
+    server = smtp_server('smtps', tokens={USER: 'another-token'})
+    client = client_for(server, smtp_pki, 'smtps', 'required')
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+        client.auth('oauth2', USER, TOKEN)
+    assert (caught.value.step, caught.value.code) == ('auth', 535)
+    assert '"status": "401"' in caught.value.text  # the 334 JSON detail decoded for the admin
+    secrets_absent(str(caught.value), client.transcript.text())
+
+
+def test_registered_secret_is_scrubbed_from_server_text_too():
+    transcript = Transcript([CANARY])
+    transcript.add('S', f'535 user {CANARY} is not allowed')
+    transcript.add('S', '535 echo ' + base64.b64encode(CANARY.encode()).decode())
+    secrets_absent(transcript.text())
+    assert transcript.text().count(REDACTED) == 2
+
+
+def test_credentials_not_sent_in_clear_when_starttls_was_offered(smtp_server, smtp_pki):
+    # the server would even accept AUTH in clear: only the client's own rule stops it
+    server = smtp_server('starttls', credentials={USER: CANARY}, auth_require_tls=False)
+    client = client_for(server, smtp_pki, tls='none')
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+        assert 'AUTH' in client.extensions
+        client.auth('basic', USER, CANARY)
+    assert caught.value.step == 'policy'
+    assert server.auth_attempts == []
+    assert 'C: AUTH' not in client.transcript.text()
+
+
+def test_tls_required_without_starttls_stops_before_any_command(smtp_server, smtp_pki):
+    server = smtp_server('plain', credentials={USER: CANARY}, auth_require_tls=False)
+    client = client_for(server, smtp_pki, tls='required')
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+    assert caught.value.step == 'policy'
+    text = client.transcript.text()
+    assert 'C: MAIL' not in text and 'C: AUTH' not in text
+    assert server.messages == [] and server.auth_attempts == []
+
+
+def test_credentials_never_sent_when_tls_is_required_even_if_the_caller_skips_secure(smtp_server, smtp_pki):
+    server = smtp_server('plain', credentials={USER: CANARY}, auth_require_tls=False)
+    client = client_for(server, smtp_pki, tls='required')
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.connect()
+        client.ehlo()
+        client.auth('basic', USER, CANARY)
+    assert caught.value.step == 'policy'
+    assert server.auth_attempts == []
+
+
+@pytest.mark.parametrize('leaf,reason', [('wrong_name', 'mismatch'), ('expired', 'expired'),
+                                         ('self_signed', 'self-signed')])
+@pytest.mark.parametrize('mode', ['starttls', 'smtps'])
+def test_untrusted_certificates_fail_at_tls_before_auth(smtp_server, smtp_pki, mode, leaf, reason):
+    server = smtp_server(mode, cert=leaf, credentials={USER: CANARY})
+    protocol = 'smtps' if mode == 'smtps' else 'smtp'
+    client = client_for(server, smtp_pki, protocol, 'required')
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+        client.auth('basic', USER, CANARY)
+    assert caught.value.step == 'tls'
+    assert reason in caught.value.text.lower()
+    assert server.auth_attempts == [] and server.messages == []
+
+
+def test_stalled_server_times_out_at_the_banner_within_bounds(smtp_server, smtp_pki):
+    server = smtp_server('plain', fault='stall')
+    client = client_for(server, smtp_pki, timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(SMTPStepError) as caught:
+        client.open()
+    elapsed = time.monotonic() - started
+    client.close(quit=False)
+    assert (caught.value.step, caught.value.transient) == ('banner', True)
+    assert 0.4 <= elapsed < 2.0
+
+
+def test_stalled_smtps_server_times_out_in_the_handshake(smtp_server, smtp_pki):
+    server = smtp_server('smtps', fault='stall')
+    client = client_for(server, smtp_pki, 'smtps', 'required', timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(SMTPStepError) as caught:
+        client.open()
+    client.close(quit=False)
+    assert caught.value.step == 'tls' and caught.value.transient
+    assert time.monotonic() - started < 2.0
+
+
+def test_closed_port_fails_at_connect(smtp_closed_port):
+    client = SMTPClient('127.0.0.1', smtp_closed_port, tls='none', timeout=1.0)
+    with pytest.raises(SMTPStepError) as caught:
+        client.open()
+    assert caught.value.step == 'connect' and caught.value.code is None
+
+
+def test_421_at_connect_is_transient_with_the_servers_text(smtp_server, smtp_pki):
+    server = smtp_server('plain', fault='connect_421')
+    client = client_for(server, smtp_pki, tls='none')
+    with pytest.raises(SMTPStepError) as caught:
+        client.open()
+    client.close(quit=False)
+    assert (caught.value.step, caught.value.code, caught.value.transient) == ('banner', 421, True)
+    assert 'Service not available' in caught.value.text
+
+
+def test_550_at_rcpt_is_permanent(smtp_server, smtp_pki):
+    server = smtp_server('starttls', fault='rcpt_550')
+    client = client_for(server, smtp_pki)
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+        client.mail('sender@example.test')
+        client.rcpt('nobody@example.test')
+    assert (caught.value.step, caught.value.code, caught.value.transient) == ('rcpt', 550, False)
+    assert 'nobody@example.test' in caught.value.text
+
+
+def test_451_once_then_the_next_conversation_succeeds(smtp_server, smtp_pki):
+    server = smtp_server('starttls', fault='rcpt_451_once')
+    outcomes = []
+    for _attempt in range(2):
+        client = client_for(server, smtp_pki)
+        try:
+            with client:
+                client.open()
+                client.mail('sender@example.test')
+                client.rcpt('rcpt@example.test')
+                client.data(MESSAGE)
+            outcomes.append('sent')
+        except SMTPStepError as exc:
+            outcomes.append((exc.step, exc.code, exc.transient))
+    assert outcomes == [('rcpt', 451, True), 'sent']
+    assert len(server.messages) == 1
+
+
+def test_connection_dropped_during_data_is_transient(smtp_server, smtp_pki):
+    server = smtp_server('starttls', fault='data_drop')
+    client = client_for(server, smtp_pki)
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+        client.mail('sender@example.test')
+        client.rcpt('rcpt@example.test')
+        client.data(MESSAGE)
+    assert (caught.value.step, caught.value.code, caught.value.transient) == ('data', None, True)
+    assert server.messages == []
+
+
+def test_line_breaks_in_addresses_are_refused_before_sending(smtp_server, smtp_pki):
+    server = smtp_server('starttls')
+    client = client_for(server, smtp_pki)
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+        client.mail('a@example.test>\r\nRCPT TO:<victim@example.test')
+    assert caught.value.step == 'policy'
+    assert 'victim' not in client.transcript.text()
