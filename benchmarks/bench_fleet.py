@@ -1,0 +1,283 @@
+"""Fleet: the mailwright.smtp.mail role on N inventory hosts vs a playbook of 8 ansible.builtin.ping tasks.
+
+Every host is localhost under another name (``ansible_connection: local``) with its own sandbox
+root: its own Tomcat ``conf/server.xml`` (or ``.properties`` file for --product generic), its own
+truststore, its own test-send marker. One local STARTTLS relay (aiosmtpd, certificate from a
+private CA, AUTH) and one dnsmasq zone (MX/SPF/DMARC of the sender domain) serve them all.
+Forks 10, pipelining on, no fact gathering, as a platform team would run it.
+
+Measured, from one run:
+  1. the role, first run (everything changes, one test message per host);
+  2. the role, idempotent re-run (must report changed=0 on every host);
+  3. the floor: a playbook of 8 ``ansible.builtin.ping`` tasks on the same hosts.
+Prints a table and the ratio re-run / floor (target <= 1.3), and a ``BENCH-RESULT {json}`` line
+for benchmarks/run.py.
+
+Usage: python benchmarks/bench_fleet.py [--hosts 50] [--forks 10] [--product jira|generic] [--keep]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+COLLECTIONS = ROOT / '.build' / 'collections'
+SERVER_XML = ROOT / 'tests' / 'fixtures' / 'tomcat' / 'server-with-context.xml'
+PASSWORD = 'Bench-5ecret-Pa55'
+STOREPASS = 'changeit-bench'
+DOMAIN = 'example.test'
+
+PING_PLAY = """\
+- name: Ansible's floor, 8 ping tasks
+  hosts: fleet
+  gather_facts: false
+  tasks:
+"""
+PING_PLAY += ''.join(f'    - name: ping {index}\n      ansible.builtin.ping:\n' for index in range(1, 9))
+
+ROLE_PLAY = """\
+- name: Outgoing mail, the whole flow
+  hosts: fleet
+  gather_facts: false
+  roles:
+    - role: mailwright.smtp.mail
+"""
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class Dnsmasq:
+    """dnsmasq on 127.0.0.1:<port> with the sender domain's MX, SPF and DMARC records."""
+
+    def __init__(self, workdir: pathlib.Path):
+        self.port = free_port(socket.SOCK_DGRAM)
+        self.proc = None
+        binary = shutil.which('dnsmasq')
+        if binary is None:
+            return
+        conf = workdir / 'dnsmasq.conf'
+        conf.write_text('\n'.join([
+            f'port={self.port}', 'listen-address=127.0.0.1', 'bind-interfaces', 'no-resolv', 'no-hosts',
+            f'local=/{DOMAIN}/', f'host-record=mail.{DOMAIN},127.0.0.1', f'mx-host={DOMAIN},mail.{DOMAIN},10',
+            f'txt-record={DOMAIN},"v=spf1 ip4:127.0.0.1 -all"',
+            f'txt-record=_dmarc.{DOMAIN},"v=DMARC1; p=reject"', '']))
+        self.proc = subprocess.Popen([binary, '--keep-in-foreground', f'--conf-file={conf}',
+                                      f'--pid-file={workdir / "dnsmasq.pid"}'],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            raise RuntimeError('dnsmasq did not start: ' + self.proc.stderr.read().decode())
+
+    @property
+    def available(self) -> bool:
+        return self.proc is not None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def settings_document(product: str, relay_port: int, dns_port: int | None) -> dict:
+    doc = {
+        'product': product,
+        'server': {'host': '127.0.0.1', 'port': relay_port, 'tls': 'required', 'timeout_ms': 5000,
+                   'helo_domain': f'app.{DOMAIN}'},
+        'auth': {'method': 'basic', 'username': 'notify', 'password': PASSWORD},
+        'sender': {'from_address': f'{product}@{DOMAIN}'},
+        'test': {'recipients': [f'ops@{DOMAIN}'], 'max_age': '30d'},
+    }
+    if product == 'generic':
+        doc['server']['jndi'] = {'name': 'mail/Session', 'session_type': 'jakarta.mail.Session'}
+    if dns_port is not None:
+        doc['dns'] = {'nameservers': ['127.0.0.1'], 'port': dns_port, 'check_mx': True, 'check_spf': True,
+                      'check_dmarc': True, 'sending_ips': ['127.0.0.1']}
+    else:
+        doc['dns'] = {'check_mx': False, 'check_spf': False, 'check_dmarc': False}
+    return doc
+
+
+def build_inventory(workdir: pathlib.Path, hosts: int, product: str, settings: dict, ca_file: str,
+                    dns: bool) -> pathlib.Path:
+    fleet = {}
+    for index in range(1, hosts + 1):
+        name = f'app{index:03d}'
+        root = workdir / 'hosts' / name
+        host_vars = {
+            'ansible_connection': 'local',
+            'ansible_python_interpreter': sys.executable,
+            'mail_truststore_path': str(root / 'security' / 'truststore.p12'),
+            'mail_test_send_marker': str(root / 'state' / 'test-send.json'),
+        }
+        (root / 'security').mkdir(parents=True)
+        (root / 'state').mkdir()
+        if product in ('jira', 'confluence'):
+            (root / 'conf').mkdir()
+            (root / 'bin').mkdir()
+            shutil.copyfile(SERVER_XML, root / 'conf' / 'server.xml')
+            (root / 'bin' / 'setenv.sh').write_text('JVM_SUPPORT_RECOMMENDED_ARGS=""\n')
+            host_vars.update(mail_app_install_dir=str(root), mail_tomcat_context_path='')
+        else:
+            (root / 'app').mkdir()
+            host_vars.update(mail_properties_path=str(root / 'app' / 'mail.properties'),
+                             mail_properties_flavour='javamail')
+        fleet[name] = host_vars
+    group_vars = {
+        'mail_settings': settings,
+        'mail_truststore_password': STOREPASS,
+        'mail_probe_ca_path': ca_file,
+        'mail_test_send_ca_path': ca_file,
+        'mail_dns_enabled': dns,
+        'mail_restart_enabled': False,
+    }
+    inventory = {'all': {'children': {'fleet': {'hosts': fleet, 'vars': group_vars}}}}
+    path = workdir / 'inventory.yml'
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def ansible_env(workdir: pathlib.Path, forks: int) -> dict:
+    env = dict(os.environ)
+    env.update({
+        'ANSIBLE_COLLECTIONS_PATH': str(COLLECTIONS),
+        'ANSIBLE_FORKS': str(forks),
+        'ANSIBLE_PIPELINING': 'True',
+        'ANSIBLE_HOST_KEY_CHECKING': 'False',
+        'ANSIBLE_RETRY_FILES_ENABLED': 'False',
+        'ANSIBLE_LOCALHOST_WARNING': 'False',
+        'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'False',
+        'ANSIBLE_DEPRECATION_WARNINGS': 'False',
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_LOCAL_TEMP': str(workdir / 'tmp-local'),
+        'ANSIBLE_REMOTE_TEMP': str(workdir / 'tmp-remote'),
+        'ANSIBLE_STDOUT_CALLBACK': 'default',
+        'ANSIBLE_CALLBACKS_ENABLED': '',
+    })
+    env.pop('PYTHONPATH', None)  # modules must find the collection the way a user's Ansible does
+    return env
+
+
+_RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
+
+
+def run_playbook(playbook: pathlib.Path, inventory: pathlib.Path, env: dict) -> tuple[float, dict, str]:
+    ansible_playbook = str(pathlib.Path(sys.executable).parent / 'ansible-playbook')
+    start = time.perf_counter()
+    proc = subprocess.run([ansible_playbook, '-i', str(inventory), str(playbook)], env=env,
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    recap = {m.group(1): {'ok': int(m.group(2)), 'changed': int(m.group(3)), 'unreachable': int(m.group(4)),
+                          'failed': int(m.group(5))} for m in _RECAP.finditer(proc.stdout)}
+    if proc.returncode != 0:
+        recap['_rc'] = proc.returncode
+    return wall, recap, proc.stdout + proc.stderr
+
+
+def totals(recap: dict) -> dict:
+    hosts = {k: v for k, v in recap.items() if not k.startswith('_')}
+    return {key: sum(v[key] for v in hosts.values()) for key in ('ok', 'changed', 'failed', 'unreachable')} | {
+        'hosts': len(hosts), 'hosts_changed': sum(1 for v in hosts.values() if v['changed'])}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--hosts', type=int, default=50)
+    parser.add_argument('--forks', type=int, default=10)
+    parser.add_argument('--product', choices=['jira', 'generic'], default='jira')
+    parser.add_argument('--no-dns', action='store_true', help='skip the DNS step (no dnsmasq)')
+    parser.add_argument('--keep', action='store_true', help='keep the work directory and print its path')
+    args = parser.parse_args()
+
+    from tests.support.certs import TestPKI
+    from tests.support.smtp_server import SMTPTestServer
+
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix='mailwright-fleet-'))
+    dns = None
+    relay = None
+    try:
+        pki = TestPKI(workdir / 'pki')
+        relay = SMTPTestServer('starttls', cert=pki.good, credentials={'notify': PASSWORD}).start()
+        dns = None if args.no_dns else Dnsmasq(workdir)
+        use_dns = bool(dns and dns.available)
+        settings = settings_document(args.product, relay.port, dns.port if use_dns else None)
+        inventory = build_inventory(workdir, args.hosts, args.product, settings, pki.ca_file, use_dns)
+        env = ansible_env(workdir, args.forks)
+        (workdir / 'role.yml').write_text(ROLE_PLAY)
+        (workdir / 'ping.yml').write_text(PING_PLAY)
+
+        rows = []
+        ok = True
+        first_wall, first, out = run_playbook(workdir / 'role.yml', inventory, env)
+        first_totals = totals(first)
+        if first.get('_rc') or first_totals['failed'] or first_totals['hosts'] != args.hosts:
+            print(out[-6000:], file=sys.stderr)
+            print(f'role first run failed: {first_totals}', file=sys.stderr)
+            ok = False
+        sent_first = len(relay.messages)
+        rows.append(('role, first run', first_wall, first_totals, f'{sent_first} test messages'))
+
+        rerun_wall, rerun, out = run_playbook(workdir / 'role.yml', inventory, env)
+        rerun_totals = totals(rerun)
+        sent_rerun = len(relay.messages) - sent_first
+        if rerun.get('_rc') or rerun_totals['failed'] or rerun_totals['changed']:
+            print(out[-6000:], file=sys.stderr)
+            print(f'role re-run was not idempotent or failed: {rerun_totals}', file=sys.stderr)
+            ok = False
+        rows.append(('role, idempotent re-run', rerun_wall, rerun_totals, f'{sent_rerun} test messages'))
+
+        ping_wall, ping, out = run_playbook(workdir / 'ping.yml', inventory, env)
+        ping_totals = totals(ping)
+        if ping.get('_rc') or ping_totals['failed']:
+            print(out[-3000:], file=sys.stderr)
+            ok = False
+        rows.append(('8 x ansible.builtin.ping (floor)', ping_wall, ping_totals, ''))
+
+        tasks_per_host = first_totals['ok'] / max(1, first_totals['hosts'])
+        ratio = rerun_wall / ping_wall
+        print(f'\nFleet: {args.hosts} hosts (local connection, separate sandbox roots), forks {args.forks}, '
+              f'pipelining on, product {args.product}, DNS {"dnsmasq" if use_dns else "off"}, '
+              f'{os.cpu_count()} CPUs, one run')
+        print()
+        print(f'| {"run":<34} | {"wall s":>8} | {"vs ping floor":>13} | {"ok":>5} | {"changed":>7} | '
+              f'{"failed":>6} | note')
+        print(f'|{"-" * 36}|{"-" * 10}|{"-" * 15}|{"-" * 7}|{"-" * 9}|{"-" * 8}|------')
+        for name, wall, tot, note in rows:
+            print(f'| {name:<34} | {wall:>8.2f} | {wall / ping_wall:>13.2f} | {tot["ok"]:>5} | '
+                  f'{tot["changed"]:>7} | {tot["failed"]:>6} | {note}')
+        print(f'\nre-run / ping floor = {ratio:.2f} (target <= 1.3); {tasks_per_host:.1f} ok tasks per host '
+              f'in the first run')
+        print('BENCH-RESULT ' + json.dumps({
+            'name': f'fleet, {args.hosts} hosts, idempotent re-run vs 8 pings', 'ours_s': round(rerun_wall, 2),
+            'theirs_s': round(ping_wall, 2), 'ratio': round(ratio, 3), 'target': '<= 1.3',
+            'pass': ok and ratio <= 1.3, 'valid': ok, 'first_run_s': round(first_wall, 2),
+            'hosts': args.hosts, 'forks': args.forks}))
+        return 0 if ok else 1
+    finally:
+        if relay is not None:
+            relay.stop()
+        if dns is not None:
+            dns.stop()
+        if args.keep:
+            print(f'work directory kept: {workdir}', file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Run every benchmarks/bench_*.py once and print ONE table of ratios from that run.
+
+Each benchmark runs as its own process (so one cannot warm caches for the next) and prints its
+own detail; this script collects the headline figure of each:
+
+* a line ``BENCH-RESULT {"name", "ours_s", "theirs_s", "ratio", "target", "pass", ...}`` when the
+  benchmark prints one (bench_fleet.py does);
+* otherwise the benchmark's own table row, read by a small parser per benchmark below.
+
+Usage:
+    python benchmarks/run.py                      # everything, default sizes
+    python benchmarks/run.py --only validate fleet
+    python benchmarks/run.py --fleet-hosts 10     # a smaller fleet when time is short
+Exit status 0 when every benchmark ran and met its target, 1 otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+# name -> (what is compared, target ratio)
+TARGETS = {
+    'validate': ('10,000 documents: settings_validate / check-jsonschema', 0.25),
+    'test_send': ('one test send (STARTTLS + AUTH) process / swaks', 2.0),
+    'probe_fanout': ('probe fan-out, 200 targets (100 silent): wall / timeout', 1.5),
+    'fleet': ('role re-run on N hosts / 8 x ping on the same hosts', 1.3),
+}
+_NUMBER = r'([0-9]+(?:\.[0-9]+)?)'
+
+
+def _result_lines(out: str) -> list[dict]:
+    found = []
+    for line in out.splitlines():
+        if line.startswith('BENCH-RESULT '):
+            try:
+                found.append(json.loads(line[len('BENCH-RESULT '):]))
+            except ValueError:
+                pass
+    return found
+
+
+def _parse_validate(out: str) -> dict | None:
+    match = re.search(r'validation, (\d+) files \| settings_validate ' + _NUMBER + r' s .*?check-jsonschema '
+                      + _NUMBER + r' s \| ratio ' + _NUMBER, out)
+    if not match:
+        return None
+    return {'name': f'validation, {match.group(1)} files', 'ours_s': float(match.group(2)),
+            'theirs_s': float(match.group(3)), 'ratio': float(match.group(4))}
+
+
+def _parse_probe_fanout(out: str) -> dict | None:
+    timeout = re.search(r'timeout ' + _NUMBER + r's', out)
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) >= 4 and cells[0].startswith('smtp_probe, one module process'):
+            return {'name': f'probe fan-out, {cells[1]} targets', 'ours_s': float(cells[2]),
+                    'theirs_s': float(timeout.group(1)) if timeout else None, 'ratio': float(cells[3]),
+                    'baseline': 'timeout'}
+    return None
+
+
+def _parse_generic(out: str) -> dict | None:
+    """`... X s ... swaks Y s ... ratio R` style rows (bench_test_send.py and later benchmarks)."""
+    ratio = re.findall(r'ratio\s*[=:]?\s*' + _NUMBER, out, re.I)
+    if not ratio:
+        return None
+    seconds = re.findall(_NUMBER + r'\s*(?:s|ms)\b', out)
+    result = {'ratio': float(ratio[-1])}
+    if len(seconds) >= 2:
+        result['ours_s'], result['theirs_s'] = float(seconds[0]), float(seconds[1])
+    return result
+
+
+PARSERS = {'validate': _parse_validate, 'probe_fanout': _parse_probe_fanout}
+
+
+def run_one(path: pathlib.Path, extra: list[str]) -> dict:
+    key = path.stem[len('bench_'):]
+    start = time.perf_counter()
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join([str(ROOT / '.build' / 'collections'), str(ROOT)])
+    proc = subprocess.run([sys.executable, str(path), *extra], capture_output=True, text=True, env=env,
+                          check=False, cwd=str(ROOT))
+    wall = time.perf_counter() - start
+    sys.stdout.write(f'\n===== {path.name} (exit {proc.returncode}, {wall:.1f} s) =====\n{proc.stdout}')
+    if proc.returncode != 0:
+        sys.stdout.write(proc.stderr[-4000:])
+    found = _result_lines(proc.stdout)
+    result = found[-1] if found else (PARSERS.get(key, _parse_generic)(proc.stdout) or _parse_generic(proc.stdout))
+    what, target = TARGETS.get(key, (key, None))
+    row = {'key': key, 'what': what, 'target': target, 'exit': proc.returncode, 'bench_wall_s': wall}
+    if result:
+        row.update(result)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--only', nargs='*', help='benchmark keys (validate, test_send, probe_fanout, fleet)')
+    parser.add_argument('--fleet-hosts', type=int, default=50)
+    parser.add_argument('--json', help='also write the table as JSON to this file')
+    args = parser.parse_args()
+
+    extra = {'fleet': ['--hosts', str(args.fleet_hosts)]}
+    benches = sorted(HERE.glob('bench_*.py'))
+    if args.only:
+        benches = [b for b in benches if b.stem[len('bench_'):] in args.only]
+    rows = [run_one(path, extra.get(path.stem[len('bench_'):], [])) for path in benches]
+
+    print(f'\n# mailwright benchmarks, one run: {platform.node()}, {os.cpu_count()} CPUs, '
+          f'Python {platform.python_version()}, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}\n')
+    print(f'| {"benchmark":<58} | {"ours s":>8} | {"baseline s":>10} | {"ratio":>6} | {"target":>7} | result')
+    print(f'|{"-" * 60}|{"-" * 10}|{"-" * 12}|{"-" * 8}|{"-" * 9}|--------')
+    all_ok = True
+    for row in rows:
+        ratio = row.get('ratio')
+        target = row['target']
+        if row['exit'] != 0 or ratio is None:
+            verdict = f'ERROR (exit {row["exit"]})' if ratio is None else f'INVALID RUN (exit {row["exit"]})'
+            all_ok = False
+        elif target is None:
+            verdict = 'measured'
+        else:
+            verdict = 'meets target' if ratio <= target else 'MISSES target'
+            all_ok = all_ok and ratio <= target
+        what = row['what'] if row['key'] != 'fleet' or 'hosts' not in row else \
+            f'role re-run on {row["hosts"]} hosts / 8 x ping on the same hosts'
+        ours = f'{row["ours_s"]:.2f}' if isinstance(row.get('ours_s'), (int, float)) else '-'
+        theirs = f'{row["theirs_s"]:.2f}' if isinstance(row.get('theirs_s'), (int, float)) else '-'
+        shown = f'{ratio:.2f}' if ratio is not None else '-'
+        limit = f'<= {target:g}' if target is not None else '-'
+        print(f'| {what:<58} | {ours:>8} | {theirs:>10} | {shown:>6} | {limit:>7} | {verdict}')
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + '\n')
+    return 0 if all_ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
