@@ -6,18 +6,13 @@ exercised through probe_many directly.
 """
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
-import pathlib
 import shutil
 import socket
-import ssl
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 
 import pytest
 
@@ -29,41 +24,13 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._probe import (
 from tests.support.modrun import run_module
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ['tests.support.fixtures_smtp']
 
 CANARY = 'Canary-5ecret-Pa55'
 TIMEOUT = 1.5
 
 
 # --- peers that need no SMTP server ------------------------------------------------------------
-
-class SilentListeners:
-    """Listening sockets that never accept: the kernel completes the handshake, no banner comes."""
-
-    def __init__(self, count: int = 1):
-        self.sockets = []
-        for _index in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(('127.0.0.1', 0))
-            sock.listen(16)
-            self.sockets.append(sock)
-        self.ports = [s.getsockname()[1] for s in self.sockets]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for sock in self.sockets:
-            sock.close()
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
 
 class SlowServer:
     """A hand-written SMTP peer that waits `delay` seconds before every reply.
@@ -143,136 +110,19 @@ def only(result: dict) -> dict:
     return result['results'][0]
 
 
-# --- TLS material and aiosmtpd peers ------------------------------------------------------------
-# Provisional: built here until the shared SMTP fixtures (tests/support) land; same kinds of peers.
-
-@dataclass
-class Leaf:
-    cert_file: str
-    key_file: str
-
-
-class PKI:
-    """A private CA (written to ca.pem) that issues server certificates for the tests."""
-
-    def __init__(self, directory: pathlib.Path):
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-
-        self.directory = directory
-        self._x509, self._serialization, self._ec, self._oid = x509, serialization, ec, NameOID
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mailwright probe test CA')])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        self.cert = self._sign(self.name, self.key.public_key(), now - datetime.timedelta(days=1),
-                               now + datetime.timedelta(days=365), ca=True)
-        self.ca_file = str(directory / 'ca.pem')
-        pathlib.Path(self.ca_file).write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
-
-    def _sign(self, subject, public_key, not_before, not_after, *, ca: bool, dns=(), ips=()):
-        from cryptography.hazmat.primitives import hashes
-
-        x509 = self._x509
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.name)
-                   .public_key(public_key).serial_number(x509.random_serial_number())
-                   .not_valid_before(not_before).not_valid_after(not_after)
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        if not ca:
-            names = [x509.DNSName(n) for n in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-        return builder.sign(self.key, hashes.SHA256())
-
-    def leaf(self, label: str, *, dns=('localhost',), ips=('127.0.0.1',), days_valid: int = 90,
-             expired: bool = False) -> Leaf:
-        serialization = self._serialization
-        key = self._ec.generate_private_key(self._ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
-        if expired:
-            not_before, not_after = now - datetime.timedelta(days=60), now - datetime.timedelta(days=2)
-        else:
-            not_before, not_after = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days_valid)
-        subject = self._x509.Name([self._x509.NameAttribute(self._oid.COMMON_NAME, (dns or ips)[0])])
-        cert = self._sign(subject, key.public_key(), not_before, not_after, ca=False, dns=dns, ips=ips)
-        cert_file, key_file = self.directory / f'{label}.crt', self.directory / f'{label}.key'
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
-                              + self.cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-        return Leaf(str(cert_file), str(key_file))
-
-
-class Peer:
-    """aiosmtpd on 127.0.0.1: mode 'plain' (no STARTTLS), 'starttls' or 'smtps'; AUTH PLAIN/LOGIN.
-
-    Records every AUTH attempt with whether the connection was encrypted at that moment.
-    """
-
-    def __init__(self, mode: str, leaf: Leaf | None = None, *, password: str = CANARY):
-        from aiosmtpd.controller import Controller
-        from aiosmtpd.handlers import Sink
-        from aiosmtpd.smtp import AuthResult
-
-        self.mode = mode
-        self.password = password
-        self.auth_attempts: list[dict] = []
-        self.port = closed_port()
-
-        def authenticator(server, session, envelope, mechanism, auth_data):
-            encrypted = bool(getattr(server, '_tls_protocol', None)) or mode == 'smtps'
-            ok = auth_data.login == b'probe-user' and auth_data.password == self.password.encode()
-            self.auth_attempts.append({'mechanism': mechanism, 'encrypted': encrypted, 'ok': ok})
-            return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
-
-        kwargs = {'authenticator': authenticator, 'enable_SMTPUTF8': True}
-        context = None
-        if leaf is not None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(leaf.cert_file, leaf.key_file)
-        if mode == 'starttls':
-            kwargs.update(tls_context=context, auth_require_tls=True)
-            self.controller = Controller(Sink(), hostname='127.0.0.1', port=self.port, **kwargs)
-        elif mode == 'smtps':
-            kwargs.update(auth_require_tls=False)
-            self.controller = Controller(Sink(), hostname='127.0.0.1', port=self.port, ssl_context=context, **kwargs)
-        else:
-            kwargs.update(auth_require_tls=False)
-            self.controller = Controller(Sink(), hostname='127.0.0.1', port=self.port, **kwargs)
-        self.controller.start()
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-
-@pytest.fixture(scope='module')
-def pki(tmp_path_factory):
-    return PKI(tmp_path_factory.mktemp('probe-pki'))
-
+# --- shared aiosmtpd peers (tests/support/fixtures_smtp.py) ---------------------------------------
 
 @pytest.fixture
-def peer(pki):
-    """Factory: peer(mode, leaf_kind='good'|'wrong_name'|'expired'|None) -> a started Peer."""
-    started: list[Peer] = []
-    leaves = {}
+def peer(smtp_server, smtp_pki):
+    """peer(mode, cert='good'|'wrong_name'|'expired'|'expiring', password=CANARY) -> a started server.
 
-    def start(mode: str, leaf_kind: str | None = 'good', **kwargs) -> Peer:
-        if mode == 'plain':
-            leaf_kind = None
-        if leaf_kind is not None and leaf_kind not in leaves:
-            leaves[leaf_kind] = {
-                'good': lambda: pki.leaf('good'),
-                'wrong_name': lambda: pki.leaf('wrong', dns=('wrong-name.example.test',), ips=()),
-                'expired': lambda: pki.leaf('expired', expired=True),
-                'expiring': lambda: pki.leaf('expiring', days_valid=10),
-            }[leaf_kind]()
-        server = Peer(mode, leaves.get(leaf_kind), **kwargs)
-        started.append(server)
-        return server
+    The relay accepts user 'probe-user' with `password`; 'expiring' is a CA-signed leaf valid 10 days.
+    """
+    def start(mode: str, cert: str = 'good', *, password: str = CANARY, **kwargs):
+        leaf = smtp_pki.ca.issue('expiring', days=10) if cert == 'expiring' else cert
+        return smtp_server(mode, cert=leaf, credentials={'probe-user': password}, **kwargs)
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 def assert_no_canary(rc_result: tuple[int, dict]) -> None:
@@ -281,13 +131,14 @@ def assert_no_canary(rc_result: tuple[int, dict]) -> None:
     assert CANARY not in rc_result[1].get('_stderr', '')
 
 
-# --- no SMTP server needed ---------------------------------------------------------------------
+# --- silent, closed, slow ----------------------------------------------------------------------
 
-def test_silent_listener_times_out_at_the_banner():
-    with SilentListeners() as silent:
-        started = time.monotonic()
-        rc, result = probe({'settings': settings(silent.ports[0]), 'timeout': TIMEOUT})
-        wall = time.monotonic() - started
+def test_listener_that_accepts_and_never_speaks_times_out_at_the_banner(smtp_server):
+    stalled = smtp_server('plain', fault='stall')
+    started = time.monotonic()
+    rc, result = probe({'settings': settings(stalled.port), 'timeout': TIMEOUT})
+    wall = time.monotonic() - started
+    assert stalled.connections == 1
     relay = only(result)
     assert rc == 1 and result['failed']
     assert (relay['status'], relay['step'], relay['timed_out']) == ('fail', 'banner', True)
@@ -299,8 +150,8 @@ def test_silent_listener_times_out_at_the_banner():
     assert 'at banner' in result['msg']
 
 
-def test_closed_port_is_connection_refused():
-    rc, result = probe({'settings': settings(closed_port()), 'timeout': TIMEOUT})
+def test_closed_port_is_connection_refused(smtp_closed_port):
+    rc, result = probe({'settings': settings(smtp_closed_port), 'timeout': TIMEOUT})
     relay = only(result)
     assert rc == 1
     assert (relay['status'], relay['step']) == ('fail', 'connect')
@@ -309,8 +160,8 @@ def test_closed_port_is_connection_refused():
     assert relay['elapsed_ms'] < 1000
 
 
-def test_fail_on_never_reports_without_failing():
-    rc, result = probe({'settings': settings(closed_port()), 'timeout': TIMEOUT, 'fail_on': 'never'})
+def test_fail_on_never_reports_without_failing(smtp_closed_port):
+    rc, result = probe({'settings': settings(smtp_closed_port), 'timeout': TIMEOUT, 'fail_on': 'never'})
     assert rc == 0 and not result.get('failed') and result['changed'] is False
     assert result['summary']['fail'] == 1
 
@@ -332,12 +183,12 @@ def test_overall_deadline_cuts_a_slow_conversation_and_names_the_step():
     assert result['transcript'][-1].startswith('* abandoned: overall deadline')
 
 
-def test_targets_that_never_start_are_reported_as_queued():
-    with SilentListeners(3) as silent:
-        targets = [Target('127.0.0.1', port) for port in silent.ports]
-        started = time.monotonic()
-        results = probe_many(targets, ProbeOptions(timeout=5.0), deadline=0.8, max_workers=1)
-        wall = time.monotonic() - started
+def test_targets_that_never_start_are_reported_as_queued(smtp_server):
+    stalled = smtp_server('plain', fault='stall')
+    targets = [Target('127.0.0.1', stalled.port) for _index in range(3)]
+    started = time.monotonic()
+    results = probe_many(targets, ProbeOptions(timeout=5.0), deadline=0.8, max_workers=1)
+    wall = time.monotonic() - started
     assert wall < 1.5
     assert [r['step'] for r in results] == ['banner', 'queued', 'queued']
     assert all(r['timed_out'] and r['status'] == 'fail' for r in results)
@@ -416,18 +267,18 @@ def test_mx_of_probes_each_mx_host_found_through_the_configured_nameserver(dnsma
 
 # --- TLS and AUTH against aiosmtpd -------------------------------------------------------------
 
-def test_starttls_offered_and_verified_against_ca_path_passes(peer, pki):
+def test_starttls_offered_and_verified_against_ca_path_passes(peer, smtp_pki):
     server = peer('starttls')
-    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': pki.ca_file})
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': smtp_pki.ca_file})
     relay = only(result)
     assert rc == 0 and result['changed'] is False, result['msg']
     assert (relay['status'], relay['step'], relay['errors'], relay['warnings']) == ('pass', 'quit', [], [])
     assert relay['starttls_offered'] is True
     assert relay['tls']['established'] and relay['tls']['verified'] and relay['tls']['version'].startswith('TLSv1.')
     assert relay['tls']['cipher'] and relay['tls']['bits'] >= 128
-    assert relay['certificate']['sans'] == ['localhost', '127.0.0.1']
+    assert relay['certificate']['sans'] == ['localhost', 'mail.test', '127.0.0.1', '::1']
     assert 88 <= relay['certificate']['days_left'] <= 90
-    assert relay['certificate']['issuer'] == 'CN=mailwright probe test CA'
+    assert relay['certificate']['issuer'] == 'CN=mailwright test CA'
     assert len(relay['chain']) == 2 and relay['chain'][1]['is_ca']
     # the EHLO after STARTTLS: what the application will use
     assert {'SIZE', '8BITMIME', 'SMTPUTF8', 'AUTH'} <= set(relay['extensions'])
@@ -436,11 +287,16 @@ def test_starttls_offered_and_verified_against_ca_path_passes(peer, pki):
     assert any(line.startswith('* TLS established') for line in relay['transcript'])
 
 
-def test_auth_mechanisms_are_listed_after_starttls(peer, pki):
-    server = peer('starttls')
-    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': pki.ca_file})
+@pytest.mark.parametrize('mechanisms', [['PLAIN', 'LOGIN', 'XOAUTH2'], ['LOGIN']])
+def test_auth_mechanisms_are_the_ones_offered_after_starttls(peer, smtp_pki, mechanisms):
+    server = peer('starttls', mechanisms=mechanisms)
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': smtp_pki.ca_file})
+    relay = only(result)
     assert rc == 0
-    assert sorted(only(result)['auth_mechanisms']) == ['LOGIN', 'PLAIN']
+    assert sorted(relay['auth_mechanisms']) == sorted(mechanisms)
+    # before TLS this server hides AUTH: the first EHLO in the transcript has none
+    first_ehlo = relay['transcript'][relay['transcript'].index('C: STARTTLS') - 1::-1]
+    assert not any('AUTH' in line for line in first_ehlo)
 
 
 def test_system_cas_do_not_trust_a_private_ca(peer):
@@ -451,7 +307,7 @@ def test_system_cas_do_not_trust_a_private_ca(peer):
     assert relay['errors'][0]['kind'] == 'certificate'
     # the relay sends its private root along: OpenSSL names that root as the problem
     assert 'self-signed certificate in certificate chain' in relay['errors'][0]['text']
-    assert relay['certificate']['issuer'] == 'CN=mailwright probe test CA'  # read again to show it
+    assert relay['certificate']['issuer'] == 'CN=mailwright test CA'  # read again to show it
 
 
 def test_no_starttls_with_tls_required_fails_before_anything_is_sent(peer):
@@ -484,9 +340,9 @@ def test_fail_on_warn_fails_the_task_for_a_warning(peer):
     assert rc == 1 and result['failed'] and 'warn at quit' in result['msg']
 
 
-def test_smtps_passes_with_tls_from_the_first_byte(peer, pki):
+def test_smtps_passes_with_tls_from_the_first_byte(peer, smtp_pki):
     server = peer('smtps')
-    rc, result = probe({'settings': settings(server.port, protocol='smtps'), 'ca_path': pki.ca_file})
+    rc, result = probe({'settings': settings(server.port, protocol='smtps'), 'ca_path': smtp_pki.ca_file})
     relay = only(result)
     assert rc == 0, result['msg']
     assert (relay['status'], relay['protocol'], relay['tls_policy']) == ('pass', 'smtps', 'required')
@@ -497,10 +353,10 @@ def test_smtps_passes_with_tls_from_the_first_byte(peer, pki):
         relay['transcript'].index(next(l for l in relay['transcript'] if l.startswith('S: 220')))
 
 
-def test_credential_check_good_password_never_shown(peer, pki):
+def test_credential_check_good_password_never_shown(peer, smtp_pki):
     server = peer('starttls')
     outcome = probe({'settings': settings(server.port, tls='required', password=CANARY),
-                     'check_credentials': True, 'ca_path': pki.ca_file})
+                     'check_credentials': True, 'ca_path': smtp_pki.ca_file})
     rc, result = outcome
     relay = only(result)
     assert rc == 0, result['msg']
@@ -509,14 +365,14 @@ def test_credential_check_good_password_never_shown(peer, pki):
     assert relay['credentials']['text'].startswith('235')
     assert 'C: AUTH PLAIN ********' in relay['transcript']
     assert not any(line.startswith('C: MAIL') for line in relay['transcript'])  # no mail is sent
-    assert server.auth_attempts == [{'mechanism': 'PLAIN', 'encrypted': True, 'ok': True}]
+    assert server.auth_attempts == [{'mechanism': 'PLAIN', 'login': 'probe-user', 'ok': True, 'tls': True}]
     assert_no_canary(outcome)
 
 
-def test_credential_check_bad_password_fails_at_auth_and_is_never_shown(peer, pki):
+def test_credential_check_bad_password_fails_at_auth_and_is_never_shown(peer, smtp_pki):
     server = peer('starttls', password='the-right-one')
     outcome = probe({'settings': settings(server.port, tls='required', password=CANARY),
-                     'check_credentials': True, 'ca_path': pki.ca_file})
+                     'check_credentials': True, 'ca_path': smtp_pki.ca_file})
     rc, result = outcome
     relay = only(result)
     assert rc == 1
@@ -527,7 +383,22 @@ def test_credential_check_bad_password_fails_at_auth_and_is_never_shown(peer, pk
     assert_no_canary(outcome)
 
 
-def test_credentials_are_not_sent_in_plaintext_when_starttls_is_offered(peer, pki):
+@pytest.mark.parametrize('token,ok', [(CANARY, True), (CANARY + '-expired', False)])
+def test_oauth2_credential_check_uses_xoauth2_and_hides_the_token(smtp_server, smtp_pki, token, ok):
+    server = smtp_server('starttls', tokens={'probe-user': CANARY})
+    doc = settings(server.port, tls='required')
+    doc['auth'] = {'method': 'oauth2', 'username': 'probe-user', 'oauth2': {'provider': 'google', 'token': token}}
+    outcome = probe({'settings': doc, 'check_credentials': True, 'ca_path': smtp_pki.ca_file})
+    rc, result = outcome
+    relay = only(result)
+    assert (rc == 0) is ok
+    assert relay['credentials']['ok'] is ok
+    assert 'C: AUTH XOAUTH2 ********' in relay['transcript']
+    assert server.auth_attempts == [{'mechanism': 'XOAUTH2', 'login': 'probe-user', 'ok': ok, 'tls': True}]
+    assert_no_canary(outcome)
+
+
+def test_credentials_are_not_sent_in_plaintext_when_starttls_is_offered(peer, smtp_pki):
     server = peer('starttls')
     outcome = probe({'settings': settings(server.port, tls='none', password=CANARY), 'check_credentials': True})
     rc, result = outcome
@@ -547,19 +418,19 @@ def test_credentials_are_not_sent_when_the_certificate_fails(peer):
     assert_no_canary(outcome)
 
 
-def test_check_mode_probes_and_checks_credentials_too(peer, pki):
+def test_check_mode_probes_and_checks_credentials_too(peer, smtp_pki):
     server = peer('starttls')
     rc, result = probe({'settings': settings(server.port, tls='required', password=CANARY),
-                        'check_credentials': True, 'ca_path': pki.ca_file}, check_mode=True)
+                        'check_credentials': True, 'ca_path': smtp_pki.ca_file}, check_mode=True)
     assert rc == 0 and result['changed'] is False
     assert only(result)['credentials']['ok'] is True and len(server.auth_attempts) == 1
 
 
 @pytest.mark.parametrize('protocol', ['smtp', 'smtps'])
-def test_wrong_name_certificate_fails_with_the_names_it_has(peer, pki, protocol):
+def test_wrong_name_certificate_fails_with_the_names_it_has(peer, smtp_pki, protocol):
     server = peer('smtps' if protocol == 'smtps' else 'starttls', 'wrong_name')
     rc, result = probe({'settings': settings(server.port, protocol=protocol, tls='required'),
-                        'ca_path': pki.ca_file})
+                        'ca_path': smtp_pki.ca_file})
     relay = only(result)
     assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls')
     texts = [e['text'] for e in relay['errors']]
@@ -569,9 +440,9 @@ def test_wrong_name_certificate_fails_with_the_names_it_has(peer, pki, protocol)
     assert all(e['kind'] == 'certificate' for e in relay['errors'])
 
 
-def test_expired_certificate_fails_with_its_date(peer, pki):
+def test_expired_certificate_fails_with_its_date(peer, smtp_pki):
     server = peer('starttls', 'expired')
-    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': pki.ca_file})
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': smtp_pki.ca_file})
     relay = only(result)
     assert rc == 1 and relay['step'] == 'tls'
     texts = ' | '.join(e['text'] for e in relay['errors'])
@@ -589,20 +460,20 @@ def test_expired_certificate_only_warns_without_validation(peer):
     assert any('expired on' in w['text'] for w in relay['warnings'])
 
 
-def test_certificate_expiring_soon_warns(peer, pki):
+def test_certificate_expiring_soon_warns(peer, smtp_pki):
     server = peer('starttls', 'expiring')
-    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': pki.ca_file,
+    rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': smtp_pki.ca_file,
                         'expiry_warning_days': 30})
     relay = only(result)
     assert rc == 0 and relay['status'] == 'warn'
     assert 'expires in' in relay['warnings'][0]['text'] and relay['certificate']['days_left'] <= 10
 
 
-def test_extra_targets_never_get_credentials(peer, pki):
+def test_extra_targets_never_get_credentials(peer, smtp_pki):
     relay_server, other = peer('starttls'), peer('starttls')
     rc, result = probe({'settings': settings(relay_server.port, tls='required', password=CANARY),
                         'targets': [{'host': '127.0.0.1', 'port': other.port, 'tls': 'required', 'name': 'other'}],
-                        'check_credentials': True, 'ca_path': pki.ca_file})
+                        'check_credentials': True, 'ca_path': smtp_pki.ca_file})
     assert rc == 0, result['msg']
     assert [r['target'] for r in result['results']] == ['relay', 'other']
     assert len(relay_server.auth_attempts) == 1 and other.auth_attempts == []
@@ -611,17 +482,16 @@ def test_extra_targets_never_get_credentials(peer, pki):
 
 # --- the fan-out --------------------------------------------------------------------------------
 
-def test_forty_targets_with_twenty_silent_finish_within_two_timeouts(peer):
+def test_forty_targets_with_twenty_silent_finish_within_two_timeouts(peer, smtp_server):
     servers = [peer('plain') for _index in range(4)]
-    with SilentListeners(20) as silent:
-        targets = []
-        for index in range(19):
-            targets.append({'host': '127.0.0.1', 'port': servers[index % 4].port, 'name': f'real-{index}'})
-        targets += [{'host': '127.0.0.1', 'port': port, 'name': f'silent-{port}'} for port in silent.ports]
-        started = time.monotonic()
-        rc, result = probe({'settings': settings(servers[0].port), 'targets': targets, 'timeout': TIMEOUT,
-                            'fail_on': 'never'})
-        wall = time.monotonic() - started
+    silent = [smtp_server('plain', fault='stall') for _index in range(20)]
+    targets = [{'host': '127.0.0.1', 'port': servers[index % 4].port, 'name': f'real-{index}'} for index in range(19)]
+    targets += [{'host': '127.0.0.1', 'port': server.port, 'name': f'silent-{server.port}'} for server in silent]
+    started = time.monotonic()
+    rc, result = probe({'settings': settings(servers[0].port), 'targets': targets, 'timeout': TIMEOUT,
+                        'fail_on': 'never'})
+    wall = time.monotonic() - started
+    assert all(server.connections == 1 for server in silent)
     assert rc == 0
     results = result['results']
     assert len(results) == 40
