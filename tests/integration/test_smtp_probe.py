@@ -287,6 +287,16 @@ def test_starttls_offered_and_verified_against_ca_path_passes(peer, smtp_pki):
     assert any(line.startswith('* TLS established') for line in relay['transcript'])
 
 
+def test_ipv6_relay_is_verified_against_its_ip_address(peer, smtp_pki):
+    server = peer('starttls', host='::1')
+    doc = settings(server.port, tls='required')
+    doc['server']['host'] = '::1'
+    rc, result = probe({'settings': doc, 'ca_path': smtp_pki.ca_file})
+    relay = only(result)
+    assert rc == 0, result['msg']
+    assert (relay['host'], relay['status'], relay['tls']['verified']) == ('::1', 'pass', True)
+
+
 @pytest.mark.parametrize('mechanisms', [['PLAIN', 'LOGIN', 'XOAUTH2'], ['LOGIN']])
 def test_auth_mechanisms_are_the_ones_offered_after_starttls(peer, smtp_pki, mechanisms):
     server = peer('starttls', mechanisms=mechanisms)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.mailwright.smtp.plugins.module_utils import _probe
+from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import Transcript
 from ansible_collections.mailwright.smtp.plugins.module_utils._probe import (
     Target,
     assess_certificate,
@@ -265,3 +266,38 @@ def test_ca_bundle_errors_name_the_path(tmp_path):
         load_ca_bundle(str(tmp_path / 'missing.pem'))
     with pytest.raises(ValueError, match='no PEM certificates'):
         load_ca_bundle(str(tmp_path))
+
+
+# --- where a probe is when the deadline passes ---------------------------------------------------
+
+class _ClientState:
+    """Only the attributes Progress reads from an SMTPClient."""
+
+    def __init__(self, *, sock=None, protocol='smtp', tls_active=False, lines=()):
+        self.sock, self.protocol, self.tls_active = sock, protocol, tls_active
+        self.transcript = Transcript()
+        self.transcript.lines = list(lines)
+
+
+@pytest.mark.parametrize('coarse,state,expected', [
+    ('queued', None, 'queued'),
+    ('connect', _ClientState(), 'connect'),
+    ('connect', _ClientState(sock=object()), 'banner'),
+    ('connect', _ClientState(sock=object(), protocol='smtps'), 'tls'),
+    ('connect', _ClientState(sock=object(), protocol='smtps', tls_active=True), 'banner'),
+    ('starttls', _ClientState(sock=object(), lines=['C: STARTTLS']), 'starttls'),
+    ('starttls', _ClientState(sock=object(), lines=['C: STARTTLS', 'S: 220 go ahead']), 'tls'),
+    ('starttls', _ClientState(sock=object(), tls_active=True), 'ehlo'),
+    ('auth', _ClientState(sock=object(), tls_active=True), 'auth'),
+])
+def test_progress_names_the_step_in_progress(coarse, state, expected):
+    progress = _probe.Progress(Target('mail.test', 25), Transcript())
+    progress.client = state
+    progress.at(coarse)
+    assert progress.current_step() == expected
+
+
+def test_progress_result_is_written_once():
+    progress = _probe.Progress(Target('mail.test', 25), Transcript())
+    assert progress.close_once() is True
+    assert progress.close_once() is False
