@@ -516,8 +516,8 @@ def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | 
         result['warnings'].extend(warnings)
     if options.check_credentials and target.credentials is not None and failure is None \
             and not tls_info['established']:
-        result['warnings'].append(_finding('auth', 'credentials were checked over a plaintext connection '
-                                                   '(the server offers no STARTTLS and tls is none)', kind='policy'))
+        result['warnings'].append(_finding('auth', 'the credentials were sent over a plaintext connection: '
+                                                   'the server offers no STARTTLS', kind='policy'))
     if target.credentials is not None and not result['auth_mechanisms'] and failure is None:
         result['warnings'].append(_finding('auth', 'the settings authenticate but the server offers no AUTH '
                                                    'on this connection', kind='auth'))
@@ -554,8 +554,12 @@ def _timeout_result(progress: Progress, deadline: float) -> dict[str, t.Any]:
 
 
 def probe_many(targets: list[Target], options: ProbeOptions, *, deadline: float,
-               max_workers: int = MAX_WORKERS) -> list[dict[str, t.Any]]:
-    """Probe every target concurrently; return results in target order within ``deadline`` seconds."""
+               max_workers: int = MAX_WORKERS, reported_deadline: float | None = None) -> list[dict[str, t.Any]]:
+    """Probe every target concurrently; return results in target order within ``deadline`` seconds.
+
+    ``reported_deadline`` is the deadline named in timeout messages when ``deadline`` is what is left
+    of a larger one (the caller spent some of it on DNS).
+    """
     if not targets:
         return []
     deadline_at = time.monotonic() + deadline
@@ -579,7 +583,7 @@ def probe_many(targets: list[Target], options: ProbeOptions, *, deadline: float,
         executor.shutdown(wait=False, cancel_futures=True)
     for index, progress in enumerate(progresses):
         if results[index] is None and progress.close_once():
-            results[index] = _timeout_result(progress, deadline)
+            results[index] = _timeout_result(progress, reported_deadline or deadline)
             progress.abort()
     return t.cast('list[dict[str, t.Any]]', results)
 
@@ -799,7 +803,7 @@ def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Ite
                                       timeout=timeout, helo=helo, deadline_at=started + deadline)
         targets.extend(mx)
     left = max(0.05, deadline - (time.monotonic() - started))
-    results = probe_many(targets, options, deadline=left) + dns_failures
+    results = probe_many(targets, options, deadline=left, reported_deadline=deadline) + dns_failures
     summary = summarize(results)
     summary.update(timeout_s=timeout, deadline_s=deadline,
                    elapsed_ms=round((time.monotonic() - started) * 1000, 1))

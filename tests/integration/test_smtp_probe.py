@@ -183,6 +183,18 @@ def test_overall_deadline_cuts_a_slow_conversation_and_names_the_step():
     assert result['transcript'][-1].startswith('* abandoned: overall deadline')
 
 
+def test_module_process_ends_at_the_deadline_even_with_a_slow_peer():
+    with SlowServer(delay=0.6) as slow:
+        started = time.monotonic()
+        rc, result = probe({'settings': settings(slow.port), 'timeout': 1.0, 'deadline': 1.0})
+        wall = time.monotonic() - started
+    relay = only(result)
+    assert rc == 1 and relay['timed_out'] and relay['step'] == 'ehlo'
+    assert relay['errors'][0]['text'] == 'overall deadline of 1s reached while at step ehlo'
+    assert 'relay (127.0.0.1:' in result['msg'] and 'fail at ehlo' in result['msg']
+    assert wall < 1.0 + 2.0  # the deadline plus one Python start; the stuck worker does not hold the exit
+
+
 def test_targets_that_never_start_are_reported_as_queued(smtp_server):
     stalled = smtp_server('plain', fault='stall')
     targets = [Target('127.0.0.1', stalled.port) for _index in range(3)]
