@@ -1,0 +1,443 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""Backend of mailwright.smtp.test_send: one real message, sent again only when it proves something new.
+
+The decision (send or not) compares a keyed fingerprint of what would be proven with the marker
+of the last proof (see _state). The send itself is one SMTP conversation through the shared
+client, retried with backoff on transient failures (4xx, timeouts, dropped connections) and never
+on permanent ones (5xx, certificate and policy failures).
+
+Import-light on purpose: no cryptography, no yaml; the stdlib email package is used only for
+address formatting and dates.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import typing as t
+from dataclasses import dataclass, field
+from email.utils import format_datetime, formataddr, make_msgid
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
+    SMTPStepError,
+    Transcript,
+    client_from_settings,
+)
+from ansible_collections.mailwright.smtp.plugins.module_utils._state import (
+    MarkerError,
+    default_marker_path,
+    fingerprint,
+    iso_utc,
+    key_path_for,
+    load_or_create_key,
+    marker_age,
+    read_key,
+    read_marker,
+    write_marker,
+)
+
+__all__ = [
+    'SendOptions',
+    'TestMessage',
+    'SendFailure',
+    'recipients_of',
+    'fingerprint_material',
+    'render_from_name',
+    'from_header',
+    'build_message',
+    'decide',
+    'converse',
+    'run_test_send',
+    'REPORT_STEPS',
+]
+
+SUBJECT = 'mailwright test message'
+DEFAULT_FULLNAME = 'Mailwright Test'
+_PRODUCT_TITLES = {'jira': 'Jira', 'confluence': 'Confluence', 'bitbucket': 'Bitbucket',
+                   'ghes': 'GitHub Enterprise', 'generic': 'mailwright'}
+# The client's fine-grained steps, reported in the vocabulary admins know from the products.
+REPORT_STEPS = {'connect': 'connect', 'banner': 'connect', 'ehlo': 'connect', 'starttls': 'tls', 'tls': 'tls',
+                'auth': 'auth', 'mail': 'mail', 'rcpt': 'rcpt', 'data': 'data', 'quit': 'data', 'policy': 'policy'}
+_MAX_BACKOFF = 30.0
+
+
+@dataclass
+class SendOptions:
+    """Module options beyond the settings document."""
+
+    recipients: list[str] = field(default_factory=list)
+    force: bool = False
+    token: str | None = None
+    marker_path: str | None = None
+    ca_path: str | None = None
+    validate_certs: bool = True
+    retries: int = 2
+    retry_delay: float = 1.0
+    timeout: float | None = None
+    check_mode: bool = False
+
+
+@dataclass
+class TestMessage:
+    __test__ = False  # not a pytest class
+
+    sender: str
+    recipients: list[str]
+    headers: list[tuple[str, str]]
+    body: str
+    message_id: str
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def as_bytes(self) -> bytes:
+        body = self.body
+        if body.isascii():
+            transfer = '7bit'
+            encoded = body.encode('ascii')
+        else:
+            import quopri
+
+            transfer = 'quoted-printable'
+            encoded = quopri.encodestring(body.encode('utf-8'))
+        lines = [f'{k}: {v}' for k, v in self.headers]
+        lines += ['MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8',
+                  f'Content-Transfer-Encoding: {transfer}']
+        return ('\r\n'.join(lines) + '\r\n\r\n').encode('ascii') + encoded.replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+
+    def summary(self) -> dict[str, t.Any]:
+        return {'envelope_from': self.sender, 'recipients': list(self.recipients),
+                'headers': {k: v for k, v in self.headers}, 'message_id': self.message_id,
+                'subject': self.header('Subject'), 'from': self.header('From'), 'body': self.body,
+                'size': len(self.as_bytes())}
+
+
+class SendFailure(Exception):
+    """The test send failed after its attempts; carries the last step error and the history."""
+
+    def __init__(self, error: SMTPStepError, attempts: list[dict[str, t.Any]]):
+        self.error = error
+        self.attempts = attempts
+        self.step = REPORT_STEPS.get(error.step, error.step)
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        detail = f'{self.error.code} {self.error.text}' if self.error.code is not None else self.error.text
+        tries = len(self.attempts)
+        return f'test send failed at step {self.step}: {detail}' + (f' (after {tries} attempts)' if tries > 1 else '')
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {'step': self.step, 'smtp_step': self.error.step, 'code': self.error.code,
+                'text': self.error.text, 'transient': self.error.transient}
+
+
+def recipients_of(effective: dict[str, t.Any], extra: t.Iterable[str] = ()) -> list[str]:
+    """settings.test.recipients then the extra ones, each once (case-insensitively), order kept."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for address in list(effective['test']['recipients']) + list(extra or ()):
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            out.append(address)
+    return out
+
+
+def _token(effective: dict[str, t.Any], options: SendOptions) -> str | None:
+    oauth2 = effective['auth'].get('oauth2') or {}
+    return options.token or oauth2.get('token')
+
+
+def fingerprint_material(effective: dict[str, t.Any], recipients: list[str], options: SendOptions) -> dict[str, t.Any]:
+    """What a proof proves: everything that shapes the conversation and the message.
+
+    Left out: dns (not used to send), test.max_age (how long a proof lasts, not what it proves)
+    and retries/timeouts of this module. The token option counts as auth.oauth2.token.
+    """
+    settings = {key: value for key, value in effective.items() if key != 'dns'}
+    settings['test'] = {key: value for key, value in effective['test'].items()
+                        if key not in ('max_age', 'max_age_seconds', 'recipients')}
+    auth = dict(settings['auth'])
+    if auth.get('method') == 'oauth2':
+        auth['oauth2'] = dict(auth.get('oauth2') or {}, token=_token(effective, options))
+    settings['auth'] = auth
+    return {'settings': settings, 'recipients': sorted(r.lower() for r in recipients),
+            'trust': {'ca_path': options.ca_path, 'validate_certs': options.validate_certs}}
+
+
+def _test_user(effective: dict[str, t.Any]) -> tuple[str, str]:
+    user = effective['test'].get('user') or {}
+    return (user.get('fullname') or DEFAULT_FULLNAME), (user.get('email') or effective['sender']['from_address'])
+
+
+def render_from_name(template: str, effective: dict[str, t.Any]) -> str:
+    """${fullname}, ${email} and ${email.hostname} filled from test.user, as the products do."""
+    fullname, email = _test_user(effective)
+    return (template.replace('${email.hostname}', email.rpartition('@')[2])
+            .replace('${fullname}', fullname).replace('${email}', email))
+
+
+def from_header(effective: dict[str, t.Any]) -> str:
+    """The From header the product would write for the test user."""
+    sender = effective['sender']
+    product = effective['product']
+    address = sender['from_address']
+    if product == 'ghes' and sender.get('noreply_address'):
+        address = sender['noreply_address']  # GHES sends all notifications from the no-reply address
+    if sender.get('from_name'):
+        name = render_from_name(sender['from_name'], effective)
+    elif product == 'jira':
+        name = f'{_test_user(effective)[0]} (Jira)'  # Jira: "User Name (Jira) <address>"
+    else:
+        name = ''
+    return formataddr((name, address)) if name else address
+
+
+def build_message(effective: dict[str, t.Any], recipients: list[str], fingerprint_value: str, *,
+                  now: float | None = None, sending_host: str | None = None) -> TestMessage:
+    now = time.time() if now is None else now
+    sender = effective['sender']
+    server = effective['server']
+    domain = sender['from_address'].rpartition('@')[2] or 'localhost'
+    # make_msgid with an explicit domain: without one it asks DNS for our FQDN, which can take seconds
+    message_id = make_msgid('mailwright.test', domain=domain)
+    prefix = sender.get('subject_prefix')
+    subject = f'{prefix} {SUBJECT}' if prefix else SUBJECT
+    host = sending_host or socket.gethostname()
+    when = iso_utc(now)
+    import datetime as dt
+
+    date = format_datetime(dt.datetime.fromtimestamp(now, dt.timezone.utc), usegmt=True)
+    tls = 'SMTPS' if server['protocol'] == 'smtps' else f'SMTP, tls {server["tls"]}'
+    relay = f'{server["host"]}:{server["port"]} ({tls})'
+    body = '\n'.join([
+        'This is a test message sent by mailwright (mailwright.smtp.test_send).',
+        '',
+        f'Product:     {effective["product"]}' + (f' ({effective["name"]})' if effective.get('name') else ''),
+        f'Host:        {host}',
+        f'Relay:       {relay}',
+        f'Sent at:     {when}',
+        f'Fingerprint: {fingerprint_value}',
+        '',
+        'It proves that this host can send mail with these settings. No reply is needed.',
+        '',
+    ])
+    headers = [
+        ('From', from_header(effective)),
+        ('To', ', '.join(recipients)),
+        ('Subject', _encode_header(subject)),
+        ('Date', date),
+        ('Message-ID', message_id),
+        ('X-Mailwright-Fingerprint', fingerprint_value),
+        ('Auto-Submitted', 'auto-generated'),
+    ]
+    return TestMessage(sender['from_address'], list(recipients), headers, body, message_id)
+
+
+def _encode_header(value: str) -> str:
+    if value.isascii():
+        return value
+    from email.header import Header
+
+    return Header(value, 'utf-8').encode()
+
+
+@dataclass
+class Decision:
+    send: bool
+    reason: str | None
+    fingerprint: str | None
+    previous: dict[str, t.Any] | None
+    age: float | None
+
+
+def decide(key: bytes | None, material: dict[str, t.Any], marker: dict[str, t.Any] | None, *,
+           max_age: int, force: bool, now: float | None = None) -> Decision:
+    """Send or not, and why."""
+    value = fingerprint(key, material) if key is not None else None
+    age = marker_age(marker, now) if marker else None
+    if force:
+        return Decision(True, 'force', value, marker, age)
+    if marker is None:
+        return Decision(True, 'no previous proof', value, marker, age)
+    if value is None or marker.get('fingerprint') != value:
+        return Decision(True, 'settings changed', value, marker, age)
+    if age is None or age > max_age:
+        return Decision(True, 'previous proof is older than test.max_age', value, marker, age)
+    return Decision(False, None, value, marker, age)
+
+
+def _cadata(ca_path: str) -> tuple[str | None, str | None]:
+    """(cafile, cadata) for a CA file or a directory of *.pem / *.crt / *.cer files."""
+    if not os.path.isdir(ca_path):
+        return ca_path, None
+    texts = []
+    for name in sorted(os.listdir(ca_path)):
+        if name.lower().endswith(('.pem', '.crt', '.cer')):
+            with open(os.path.join(ca_path, name), encoding='ascii', errors='replace') as handle:
+                texts.append(handle.read())
+    return None, '\n'.join(texts)
+
+
+def converse(effective: dict[str, t.Any], message: TestMessage, options: SendOptions,
+             transcript: Transcript) -> dict[str, t.Any]:
+    """One conversation: open, AUTH, MAIL, RCPT (each), then DATA, or RSET in check mode."""
+    overrides: dict[str, t.Any] = {'transcript': transcript, 'verify': options.validate_certs,
+                                   'check_hostname': options.validate_certs}
+    if options.ca_path:
+        overrides['cafile'], overrides['cadata'] = _cadata(options.ca_path)
+    if options.timeout:
+        overrides['timeout'] = options.timeout
+    client = client_from_settings(effective, **overrides)
+    outcome: dict[str, t.Any] = {}
+    with client:
+        client.open()
+        auth = effective['auth']
+        if auth['method'] == 'basic':
+            client.auth('basic', auth['username'] or '', auth['password'] or '', mechanism=auth.get('mechanism'))
+        elif auth['method'] == 'oauth2':
+            client.auth('oauth2', auth['username'] or '', _token(effective, options) or '')
+        client.mail(message.sender)
+        for recipient in message.recipients:
+            client.rcpt(recipient)
+        if options.check_mode:
+            reply = client.rset()
+        else:
+            reply = client.data(message.as_bytes())
+        outcome['reply'] = reply.to_dict()
+        tls = client.tls_info or {}
+        outcome['tls'] = {'version': tls.get('version'), 'cipher': tls.get('cipher'),
+                          'verified': tls.get('verified')} if tls else None
+        outcome['auth_mechanism'] = getattr(client, 'auth_mechanism', None) if client.authenticated else None
+        outcome['banner'] = client.banner
+        outcome['timings'] = dict(client.timings)
+    return outcome
+
+
+def send_with_retries(effective, message, options, transcript, *, sleep=time.sleep) -> tuple[dict, list[dict]]:
+    attempts: list[dict[str, t.Any]] = []
+    total = 1 + max(0, options.retries)
+    for number in range(1, total + 1):
+        if total > 1:
+            transcript.note(f'attempt {number} of {total}')
+        started = time.monotonic()
+        try:
+            outcome = converse(effective, message, options, transcript)
+        except SMTPStepError as error:
+            record = {'attempt': number, 'ok': False, 'elapsed_ms': round((time.monotonic() - started) * 1000, 1),
+                      'step': REPORT_STEPS.get(error.step, error.step), 'code': error.code, 'text': error.text,
+                      'transient': error.transient}
+            attempts.append(record)
+            if not error.transient or number == total:
+                raise SendFailure(error, attempts) from None
+            delay = min(_MAX_BACKOFF, options.retry_delay * (2 ** (number - 1)))
+            record['retry_in'] = delay
+            transcript.note(f'{error} - transient, retrying in {delay:g}s')
+            sleep(delay)
+            continue
+        attempts.append({'attempt': number, 'ok': True, 'elapsed_ms': round((time.monotonic() - started) * 1000, 1)})
+        return outcome, attempts
+    raise RuntimeError('unreachable: the loop returns or raises')  # pragma: no cover
+
+
+def _proof_view(marker: dict[str, t.Any] | None, age: float | None) -> dict[str, t.Any] | None:
+    if not marker:
+        return None
+    view = {key: marker.get(key) for key in ('fingerprint', 'time', 'message_id', 'reply', 'recipients', 'relay')}
+    view['age_seconds'] = None if age is None else int(age)
+    return view
+
+
+def run_test_send(module, effective: dict[str, t.Any], options: SendOptions, secrets: t.Iterable[str] = ()) -> dict[str, t.Any]:
+    """The whole module run; returns the result dict or calls module.fail_json."""
+    server = effective['server']
+    recipients = recipients_of(effective, options.recipients)
+    if not recipients:
+        module.fail_json(msg='no recipient for the test message: set settings.test.recipients or the recipients option',
+                         step='policy')
+    if effective['auth']['method'] == 'oauth2' and not _token(effective, options):
+        module.fail_json(msg='auth.method is oauth2 but there is no token: set settings.auth.oauth2.token or the token option',
+                         step='policy')
+    marker_path = options.marker_path or default_marker_path(effective['product'], server['host'], server['port'])
+    key_path = key_path_for(marker_path)
+    transcript = Transcript(list(secrets) + [s for s in (options.token,) if s])
+    try:
+        key = read_key(key_path)
+        marker = read_marker(marker_path)
+    except MarkerError as exc:
+        # A marker we cannot read proves nothing: send again and replace it.
+        module.warn(str(exc))
+        key, marker = read_key_quietly(key_path), None
+    material = fingerprint_material(effective, recipients, options)
+    now = time.time()
+    decision = decide(key, material, marker, max_age=effective['test']['max_age_seconds'], force=options.force, now=now)
+    result: dict[str, t.Any] = {
+        'changed': False, 'sent': False, 'reason': decision.reason, 'marker_path': marker_path,
+        'fingerprint': decision.fingerprint, 'recipients': recipients,
+        'relay': f'{server["host"]}:{server["port"]}', 'proof': _proof_view(decision.previous, decision.age),
+        'transcript': [], 'attempts': [],
+    }
+    if not decision.send:
+        result['msg'] = f'already proven at {decision.previous.get("time")} (message {decision.previous.get("message_id")})'
+        return result
+
+    if options.check_mode and key is None:
+        # Nothing may be written in check mode, the key included: preview with a throwaway key.
+        preview_key = os.urandom(32)
+    else:
+        try:
+            preview_key = key if key is not None else load_or_create_key(key_path)
+        except (MarkerError, OSError) as exc:
+            module.fail_json(msg=f'cannot create the fingerprint key {key_path}: {exc}', step='marker')
+    value = fingerprint(preview_key, material)
+    message = build_message(effective, recipients, value, now=now)
+    result['message'] = message.summary()
+    try:
+        outcome, attempts = send_with_retries(effective, message, options, transcript)
+    except SendFailure as failure:
+        module.fail_json(msg=failure.message, **failure.to_dict(), attempts=failure.attempts,
+                         transcript=transcript.lines, reason=decision.reason, marker_path=marker_path,
+                         proof=result['proof'])
+    result.update(attempts=attempts, transcript=transcript.lines, tls=outcome['tls'],
+                  auth_mechanism=outcome['auth_mechanism'], server_reply=outcome['reply'])
+    if options.check_mode:
+        result.update(changed=True, fingerprint=decision.fingerprint,
+                      msg=f'would send the test message ({decision.reason}); relay accepted sender and '
+                          f'{len(recipients)} recipient(s), then RSET')
+        return result
+    record = {'fingerprint': value, 'epoch': now, 'time': iso_utc(now), 'message_id': message.message_id,
+              'reply': outcome['reply'], 'recipients': recipients, 'relay': result['relay'],
+              'product': effective['product']}
+    before = _proof_view(decision.previous, decision.age)
+    try:
+        write_marker(module, marker_path, record)
+    except OSError as exc:
+        module.fail_json(msg=f'the message was sent (Message-ID {message.message_id}) but the marker {marker_path} '
+                             f'could not be written: {exc.strerror}; the next run will send again',
+                         step='marker', message=result['message'], transcript=transcript.lines)
+    result.update(changed=True, sent=True, fingerprint=value, proof=_proof_view(record, 0.0),
+                  msg=f'sent the test message ({decision.reason}): {outcome["reply"]["code"]} {outcome["reply"]["text"]}')
+    result['diff'] = {'before': _diff_text(before), 'after': _diff_text(result['proof']),
+                      'before_header': marker_path, 'after_header': marker_path}
+    return result
+
+
+def read_key_quietly(path: str) -> bytes | None:
+    try:
+        return read_key(path)
+    except MarkerError:
+        return None
+
+
+def _diff_text(view: dict[str, t.Any] | None) -> str:
+    if not view:
+        return ''
+    import json
+
+    return json.dumps({k: v for k, v in view.items() if k != 'age_seconds'}, indent=2, sort_keys=True) + '\n'
