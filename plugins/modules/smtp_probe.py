@@ -22,7 +22,8 @@ description:
   - With O(check_credentials=true) the relay's credentials from the settings are tried with AUTH,
     then the conversation ends with QUIT. No MAIL FROM is ever sent, so no mail is sent.
     Credentials are never sent before TLS when TLS is required or the server offers STARTTLS, and
-    never over a TLS session whose certificate failed verification.
+    never over a TLS session whose certificate failed verification (with O(validate_certs=false)
+    nothing is verified, so they go over whatever TLS session was established).
   - All targets are probed at the same time (one thread each, up to 256) under one overall
     O(deadline). A server that accepts the connection and never speaks costs one O(timeout), not one
     per server, so 200 targets of which 100 are silent finish in about one O(timeout). Targets still
