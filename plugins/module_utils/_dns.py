@@ -115,8 +115,8 @@ def _classify_no_nameservers(exc) -> tuple[str, str]:
     errors = (getattr(exc, "kwargs", None) or {}).get("errors") or []
     texts, kinds = [], []
     for entry in errors:
-        server, _tcp, port, error = entry[0], entry[1], entry[2], entry[3]
-        texts.append(f"{server}#{port}: {error}")
+        server, error = entry[0], entry[3]
+        texts.append(f"{server}: {error}")  # dnspython's server text already names the port
         if isinstance(error, str):
             kinds.append({"SERVFAIL": "servfail", "REFUSED": "refused"}.get(error, "error"))
         elif isinstance(error, OSError):
@@ -483,7 +483,7 @@ class _Checks:
         for entry in self.dns.get("expect") or []:
             name, rdtype, contains = entry["name"], entry["type"].upper(), entry.get("contains")
             query_name = ipaddress.ip_address(name).reverse_pointer if rdtype == "PTR" and _is_ip(name) else name
-            label = f"expect {name} {rdtype}" + (f" contains {contains!r}" if contains is not None else "")
+            label = f"expect {name} {rdtype}"
             answer = self.client.lookup(query_name, rdtype)
             records = _zone_lines(answer)
             if not answer.found:

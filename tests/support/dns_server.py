@@ -124,18 +124,25 @@ _TEST_ZONE = [
     "local=/8.b.d.0.1.0.0.2.ip6.arpa/",
 ]
 
-# The demo relay listens on loopback; the demo's sender domain is example.test.
-_DEMO_EXTRA = [
+# The demo zone (`make demo`, molecule): the relay is 127.0.0.1 and the sender domain example.test
+# authorises it, so every check passes; the problem domains of the test zone come along so a demo
+# can show failures too.
+_DEMO_ZONE = [
     "host-record=relay.demo.test,127.0.0.1",
-    "ptr-record=1.0.0.127.in-addr.arpa,relay.demo.test",
-    "host-record=mx.demo.test,127.0.0.1",
-    "mx-host=demo.test,mx.demo.test,10",
-    'txt-record=demo.test,"v=spf1 ip4:127.0.0.0/8 include:_spf.example.test -all"',
-    'txt-record=_dmarc.demo.test,"v=DMARC1; p=quarantine"',
+    "mx-host=example.test,relay.demo.test,10",
+    'txt-record=example.test,"v=spf1 ip4:127.0.0.0/8 include:_spf.demo.test -all"',
+    'txt-record=_spf.demo.test,"v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/64 -all"',
+    'txt-record=_dmarc.example.test,"v=DMARC1; p=quarantine; rua=mailto:dmarc@example.test"',
+    "host-record=github.example.test,127.0.0.1",
+    "host-record=reply.github.example.test,127.0.0.1",
+    "mx-host=reply.github.example.test,github.example.test,10",
+    "mx-host=noreply.github.example.test,github.example.test,10",
     "local=/127.in-addr.arpa/",
+    "ptr-record=1.0.0.127.in-addr.arpa,relay.demo.test",
+    *[line for line in _TEST_ZONE if "example.test" not in line],
 ]
 
-ZONES: dict[str, list[str]] = {"test": _TEST_ZONE, "demo": _TEST_ZONE + _DEMO_EXTRA}
+ZONES: dict[str, list[str]] = {"test": _TEST_ZONE, "demo": _DEMO_ZONE}
 
 # A DNSSEC trust anchor nobody can satisfy: unsigned upstream answers are BOGUS -> SERVFAIL.
 _FAKE_DS = "0" * 64
