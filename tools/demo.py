@@ -1,26 +1,95 @@
-"""`make demo`: start a local relay, run playbooks/demo.yml on localhost, show what happened."""
+"""`make demo`: start a local relay and DNS server, run playbooks/demo.yml twice, show what happened.
+
+1. start the peers (molecule/shared/peers.py): an aiosmtpd relay with STARTTLS and AUTH (private CA),
+   dnsmasq with the demo zone;
+2. copy a Jira-like Tomcat install into .build/demo/sandbox;
+3. run playbooks/demo.yml twice (the second run shows changed=0);
+4. print the message the relay received, write the audit report (playbooks/audit.yml) and, when
+   Chromium is installed, a screenshot of it;
+5. stop the peers, whatever happened.
+"""
 from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILD = ROOT / '.build' / 'demo'
+PEERS = ROOT / 'molecule' / 'shared' / 'peers.py'
+CHROMIUM = '/usr/bin/chromium'
 
 
-def main() -> int:
+def ansible_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault('ANSIBLE_COLLECTIONS_PATH', str(ROOT / '.build' / 'collections'))
     env.setdefault('ANSIBLE_STDOUT_CALLBACK', 'default')
     env.setdefault('ANSIBLE_LOCALHOST_WARNING', 'false')
     env.setdefault('ANSIBLE_INVENTORY_UNPARSED_WARNING', 'false')
-    command = [
-        str(pathlib.Path(sys.executable).parent / 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
-        '-e', f'ansible_python_interpreter={sys.executable}', str(ROOT / 'playbooks' / 'demo.yml'),
-    ]
+    env.setdefault('ANSIBLE_NOCOLOR', '1')
+    env['PATH'] = f'{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get("PATH", "")}'
+    return env
+
+
+def playbook(name: str, *extra: str) -> list[str]:
+    return [str(pathlib.Path(sys.executable).parent / 'ansible-playbook'), '-c', 'local',
+            '-e', f'ansible_python_interpreter={sys.executable}', *extra, str(ROOT / 'playbooks' / name)]
+
+
+def run(command: list[str], env: dict[str, str]) -> int:
     print('$ ' + ' '.join(command), flush=True)
     return subprocess.call(command, env=env, cwd=ROOT)
+
+
+def screenshot(html: pathlib.Path, png: pathlib.Path) -> bool:
+    if not os.access(CHROMIUM, os.X_OK):
+        print(f'(no {CHROMIUM}: no screenshot of the report)')
+        return False
+    with tempfile.TemporaryDirectory(prefix='mailwright-chromium-') as profile:
+        subprocess.run([CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                        '--disable-component-update', '--disable-sync', '--no-first-run', f'--user-data-dir={profile}',
+                        f'--screenshot={png}', '--window-size=1280,1600', html.as_uri()],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False)
+    return png.exists()
+
+
+def main() -> int:
+    env = ansible_env()
+    sandbox = BUILD / 'sandbox'
+    if sandbox.exists():
+        shutil.rmtree(sandbox)
+    shutil.copytree(ROOT / 'demo' / 'sandbox', sandbox)
+    peer_env = dict(env, MAILWRIGHT_RELAY_USER='demo', MAILWRIGHT_RELAY_PASSWORD='demo-password-not-secret')
+    if subprocess.call([sys.executable, str(PEERS), 'start', '--dir', str(BUILD / 'peers')], env=peer_env,
+                       stdout=subprocess.DEVNULL) != 0:
+        print((BUILD / 'peers' / 'peers.log').read_text(errors='replace'))
+        return 1
+    try:
+        print('== first run: configures the sandbox, trusts the relay, checks DNS and the relay, sends one test message')
+        status = run(playbook('demo.yml', '-i', str(ROOT / 'demo' / 'inventory.yml')), env)
+        if status:
+            return status
+        print('== second run: nothing left to change (changed=0)')
+        status = run(playbook('demo.yml', '-i', str(ROOT / 'demo' / 'inventory.yml')), env)
+        if status:
+            return status
+        print('== the message the relay received')
+        subprocess.call([sys.executable, str(PEERS), 'messages', '--dir', str(BUILD / 'peers')])
+        print('== the audit report (check mode: reads only)')
+        report_dir = BUILD / 'report'
+        status = run(playbook('audit.yml', '-i', str(ROOT / 'demo' / 'inventory.yml'), '-e', f'mail_audit_dir={report_dir}', '-e', 'mail_audit_play=demo'), env)
+        if status:
+            return status
+        print(f'report: {report_dir / "index.html"} and {report_dir / "index.md"}')
+        if screenshot(report_dir / 'index.html', report_dir / 'index.png'):
+            print(f'screenshot: {report_dir / "index.png"}')
+        print(f'sandbox: {sandbox}')
+        return 0
+    finally:
+        subprocess.call([sys.executable, str(PEERS), 'stop', '--dir', str(BUILD / 'peers')])
 
 
 if __name__ == '__main__':

@@ -1,0 +1,162 @@
+#!/usr/bin/python
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mail_report
+short_description: Write the outgoing mail audit report (Markdown and one self-contained HTML page)
+version_added: 0.1.0
+description:
+  - Turns the C(mail_report) facts the role C(mailwright.smtp.mail) sets on each application host into
+    a report per host (C(<host>.md), C(<host>.json)) and a summary (C(index.md), C(index.html),
+    C(summary.json)) in O(dest).
+  - "Each host's report holds: the effective settings with secrets redacted, what was rendered where
+    and whether it is up to date, the truststore entries and their expiry, the DNS and SMTP probe
+    results, and the last proof of delivery (from the test_send marker)."
+  - The HTML page is self-contained (inline CSS, no scripts, no external assets), so an auditor opens
+    it without anything installed.
+  - Drift - the previous C(<host>.json) in O(dest) is compared with the new one; every value that
+    changed (timings and days left excepted) is listed in the report and in RV(hosts).
+  - Secrets never reach the files - values under secret-looking keys (password, token, secret) are
+    replaced by C(********), and so is every string given in O(secrets), wherever it occurs.
+  - Run it once, on the control node (C(delegate_to=localhost), C(run_once=true)).
+author:
+  - mailwright maintainers (@mailwright)
+attributes:
+  check_mode:
+    support: full
+    description: Computes the report and the drift, writes nothing.
+  diff_mode:
+    support: none
+    description: The report files are listed in RV(files); no text diff is returned.
+options:
+  reports:
+    description:
+      - Host name to that host's C(mail_report) fact. A host whose fact is missing (it failed before the
+        report step) can be given as C({failed - reason}).
+    type: dict
+    required: true
+  dest:
+    description: Directory for the report files. Created when missing.
+    type: path
+    required: true
+  title:
+    description: Title of the summary page.
+    type: str
+    default: Outgoing mail audit
+  secrets:
+    description: Strings that must not appear in any report file (for example the relay passwords from the inventory).
+    type: list
+    elements: str
+    default: []
+    no_log: true
+  mode:
+    description: Mode of the report files.
+    type: raw
+    default: '0644'
+"""
+
+EXAMPLES = r"""
+- name: Write the audit report of every host of the play
+  mailwright.smtp.mail_report:
+    reports: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars, 'mail_report'))) }}"
+    dest: "{{ playbook_dir }}/reports/mail"
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+files:
+  description: The files written (or that would be written in check mode), full paths.
+  type: list
+  elements: str
+  returned: always
+  sample: [/srv/reports/mail/jira01.md, /srv/reports/mail/index.html]
+hosts:
+  description: Per host, the status (C(ok), C(drift), C(out of date), C(failed)) and the drift lines.
+  type: dict
+  returned: always
+  sample: {jira01: {status: drift, drift: ['settings.server.port: 25 -> 587']}}
+html:
+  description: Path of the summary page.
+  type: str
+  returned: always
+  sample: /srv/reports/mail/index.html
+"""
+
+import datetime
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._report import build_reports
+
+
+def _previous(dest: str, host: str) -> dict | None:
+    try:
+        with open(os.path.join(dest, f'{host}.json'), encoding='utf-8') as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            'reports': {'type': 'dict', 'required': True},
+            'dest': {'type': 'path', 'required': True},
+            'title': {'type': 'str', 'default': 'Outgoing mail audit'},
+            'secrets': {'type': 'list', 'elements': 'str', 'default': [], 'no_log': True},
+            'mode': {'type': 'raw', 'default': '0644'},
+        },
+        supports_check_mode=True,
+    )
+    dest = module.params['dest']
+    reports = module.params['reports']
+    for secret in module.params['secrets']:
+        if secret:
+            module.no_log_values.add(secret)
+    generated = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    previous = {host: _previous(dest, host) for host in reports}
+    files, hosts = build_reports(reports, previous, generated=generated, title=module.params['title'],
+                                 secrets=module.params['secrets'])
+    paths = [os.path.join(dest, name) for name in sorted(files)]
+    changed = False
+    if not module.check_mode:
+        try:
+            os.makedirs(dest, exist_ok=True)
+        except OSError as error:
+            module.fail_json(msg=f'cannot create the report directory {dest}: {error}')
+        mode = module.params['mode']
+        for name, text in files.items():
+            path = os.path.join(dest, name)
+            data = text.encode('utf-8')
+            try:
+                with open(path, 'rb') as handle:
+                    if handle.read() == data:
+                        continue
+            except OSError:
+                pass
+            temp = f'{path}.tmp-{os.getpid()}'
+            try:
+                with open(temp, 'wb') as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                module.atomic_move(temp, path)
+            except OSError as error:
+                module.fail_json(msg=f'cannot write {path}: {error}')
+            changed = True
+            file_args = module.load_file_common_arguments({'path': path, 'mode': mode})
+            module.set_fs_attributes_if_different(file_args, False)
+    else:
+        changed = True
+    module.exit_json(changed=changed, files=paths, hosts=hosts, html=os.path.join(dest, 'index.html'))
+
+
+if __name__ == '__main__':
+    main()
