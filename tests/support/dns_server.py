@@ -79,6 +79,9 @@ _TEST_ZONE = [
     "address=/relay-noptr.example.test/192.0.2.20",
     # custom expectations
     'txt-record=_verify.example.test,"token=abc123"',
+    # one TXT record of two character-strings: SPF joins them without a space
+    'txt-record=split.example.test,"v=spf1 ip4:192.0.2.0/24"," -all"',
+    "host-record=v4only.example.test,192.0.2.11",
     "cname=www.example.test,relay.example.test",
     # --- a domain without SPF and DMARC (but with MX) --------------------------------------
     "host-record=mx.nospf.test,192.0.2.50",
