@@ -312,7 +312,11 @@ def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool
         work = os.path.join(workdir, os.path.basename(path))
         try:
             if exists:
-                shutil.copyfile(path, work)
+                try:
+                    shutil.copyfile(path, work)
+                except OSError as exc:
+                    raise TruststoreError(f'cannot copy {path} to a work copy in {directory}: {exc.strerror}; '
+                                          f'{path} was not changed') from None
             elif cacerts:
                 keytool.copy_store(cacerts, cacerts_password, None, work, password, store_type)
             for action in actions:
@@ -327,14 +331,18 @@ def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool
         if entries_summary(after) != entries_summary(expected):
             raise TruststoreError(f'keytool produced a different store than planned; {path} was not changed',
                                   planned=entries_summary(expected), got=entries_summary(after))
-        with open(work, 'rb') as handle:
-            content = handle.read()
         mode = None
         if not exists and module.params.get('mode') is None:
             mode = DEFAULT_NEW_STORE_MODE
         file_args = module.load_file_common_arguments(module.params, path=path)
-        backup_file = write_file_atomic(module, path, content, mode=mode, backup=module.params['backup'],
-                                        file_args=file_args)
+        try:
+            with open(work, 'rb') as handle:
+                content = handle.read()
+            backup_file = write_file_atomic(module, path, content, mode=mode, backup=module.params['backup'],
+                                            file_args=file_args)
+        except OSError as exc:
+            # write_file_atomic removed its temporary file; the rename did not happen.
+            raise TruststoreError(f'cannot write {path}: {exc.strerror or exc}; {path} was not changed') from None
         return after, backup_file
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
