@@ -290,7 +290,7 @@ class _Checks:
         mx = self.client.lookup(domain, "MX")
         records = _zone_lines(mx)
         if mx.found:
-            exchanges = sorted((int(p), h) for p, _, h in (r.partition(" ") for r in mx.records))
+            exchanges = sorted((int(p), h) for p, _sep, h in (r.partition(" ") for r in mx.records))
             if [h for _p, h in exchanges] == ["."]:
                 return [_check("sender_mx", "fail",
                                f"{domain} publishes a null MX (RFC 7505): it accepts no mail, so bounces "
@@ -415,9 +415,8 @@ class _Checks:
                                "ignore DMARC when there is more than one", records)]
             if dmarc:
                 return [self._dmarc_policy(domain, candidate, dmarc[0], records)]
-        assert first_answer is not None
         where = f"_dmarc.{domain}" + (" or a parent domain" if len(candidates) > 1 else "")
-        kind = first_answer.kind if first_answer.void else None
+        kind = first_answer.kind if first_answer is not None and first_answer.void else None
         return [_check("dmarc", "fail", f"no DMARC record at {where} (no v=DMARC1 TXT record)", records, kind)]
 
     @staticmethod

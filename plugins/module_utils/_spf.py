@@ -207,7 +207,7 @@ def _parse_directive(term: str) -> SpfTerm:
     # ip4 / ip6
     if not rest.startswith(":"):
         raise SpfSyntaxError(f"{name} needs a network: {term!r}")
-    network, _, prefix = rest[1:].partition("/")
+    network, _slash, prefix = rest[1:].partition("/")
     version = 4 if name == "ip4" else 6
     try:
         address = ipaddress.ip_address(network)
@@ -331,7 +331,7 @@ class _Evaluator:
 
     # -- macros (RFC 7208 7) -----------------------------------------------
     def expand(self, spec: str, domain: str) -> str:
-        local, _, sender_domain = self.sender.rpartition("@")
+        local, _at, sender_domain = self.sender.rpartition("@")
 
         def letter_value(letter: str) -> str:
             return {
@@ -473,7 +473,7 @@ class _Evaluator:
             answer = self.query(target, "MX", term=term.text)
             exchanges = []
             for record in answer.records:
-                _pref, _, exchange = record.partition(" ")
+                _pref, _sep, exchange = record.partition(" ")
                 exchange = exchange.rstrip(".")
                 if exchange:  # a null MX ("0 .") names no host
                     exchanges.append(exchange)
