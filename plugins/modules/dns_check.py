@@ -305,13 +305,13 @@ def main() -> None:
     counts = result['counts']
     result['changed'] = False
     result['msg'] = f'DNS checks: {counts["pass"]} pass, {counts["warn"]} warn, {counts["fail"]} fail'
-    for check in result['checks']:
-        if check['status'] == 'warn':
-            module.warn(f'{check["name"]}: {check["summary"]}')
-
     fail_on = params['fail_on']
     failing = [c for c in result['checks']
                if c['status'] == 'fail' or (fail_on == 'warn' and c['status'] == 'warn')]
+    # What does not fail the task is still worth a line in the play output.
+    for check in result['checks']:
+        if check['status'] == 'warn' or (check['status'] == 'fail' and fail_on == 'never'):
+            module.warn(f'{check["name"]}: {check["summary"]}')
     if fail_on != 'never' and failing:
         result['msg'] += ' - ' + '; '.join(f'{c["name"]} {c["status"]}: {c["summary"]}' for c in failing)
         module.fail_json(**result)

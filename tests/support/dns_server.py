@@ -120,6 +120,10 @@ _TEST_ZONE = [
     "host-record=ghes-half.example.test,192.0.2.41",
     "address=/reply.ghes-half.example.test/192.0.2.41",
     "mx-host=reply.ghes-half.example.test,mx1.example.test,10",
+    # a wildcard: every name under ghes-wild answers A (dnsmasq's address=/domain/)
+    "address=/ghes-wild.example.test/192.0.2.43",
+    "mx-host=reply.ghes-wild.example.test,ghes-wild.example.test,10",
+    "mx-host=noreply.ghes-wild.example.test,ghes-wild.example.test,10",
     # no reply records at all
     "host-record=ghes-bare.example.test,192.0.2.42",
     # --- reverse zones we own, so missing PTRs are NXDOMAIN, not REFUSED ----------------------
