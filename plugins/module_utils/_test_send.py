@@ -113,7 +113,7 @@ class TestMessage:
 
     def summary(self) -> dict[str, t.Any]:
         return {'envelope_from': self.sender, 'recipients': list(self.recipients),
-                'headers': {k: v for k, v in self.headers}, 'message_id': self.message_id,
+                'headers': dict(self.headers), 'message_id': self.message_id,
                 'subject': self.header('Subject'), 'from': self.header('From'), 'body': self.body,
                 'size': len(self.as_bytes())}
 

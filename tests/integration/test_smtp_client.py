@@ -51,7 +51,7 @@ def client_for(server, smtp_pki, protocol='smtp', tls='opportunistic', **kwargs)
 
 
 @pytest.mark.parametrize('mechanism', MECHANISMS, ids=lambda m: f'auth-{m or "none"}')
-@pytest.mark.parametrize('mode,protocol,tls,encrypted', PATHS, ids=lambda v: str(v))
+@pytest.mark.parametrize('mode,protocol,tls,encrypted', PATHS, ids=str)
 def test_every_path_and_mechanism_delivers_once(smtp_server, smtp_pki, mode, protocol, tls, encrypted, mechanism):
     server = smtp_server(mode, credentials={USER: CANARY}, tokens={USER: TOKEN},
                          auth_require_tls=encrypted)
