@@ -39,9 +39,10 @@ attributes:
   check_mode:
     support: full
     description:
-      - Runs the whole conversation up to RCPT TO (TLS, AUTH, sender and every recipient accepted),
-        then RSET and QUIT, so the path is proven without delivering. Reports the message that
-        would be sent. Writes nothing, neither the marker nor the key.
+      - When a message would be sent, runs the whole conversation up to RCPT TO (TLS, AUTH, sender
+        and every recipient accepted), then RSET and QUIT, so the path is proven without delivering,
+        and reports the message that would be sent. When the marker proves the settings already,
+        reports C(changed=false) without connecting. Writes nothing, neither the marker nor the key.
   diff_mode:
     support: full
     description: Shows the previous and the new proof recorded in the marker.

@@ -345,3 +345,24 @@ def test_from_header_per_product(smtp_server, run, product, from_name, expected)
     assert server.messages[0].message()['From'] == expected
     body = server.messages[0].message().get_content()
     assert f'Product:     {product}' in body and f'{server.host}:{server.port}' in body
+
+
+def test_a_send_process_stays_import_light(smtp_server, smtp_pki, tmp_path):
+    """No cryptography and no yaml in a send: they cost more than the whole conversation."""
+    import subprocess
+    import sys
+
+    from tests.support.modrun import ROOT, module_env
+
+    server = start(smtp_server, 'starttls')
+    args = tmp_path / 'args.json'
+    args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {
+        'settings': settings_for(server, tls='required', auth='plain'), 'ca_path': smtp_pki.ca_file,
+        'marker_path': str(tmp_path / 'state' / 'proof.json'), '_ansible_tmpdir': str(tmp_path)}}))
+    proc = subprocess.run([sys.executable, '-X', 'importtime', str(ROOT / 'plugins' / 'modules' / 'test_send.py'), str(args)],
+                          capture_output=True, text=True, env=module_env(), timeout=60, check=False)
+    assert proc.returncode == 0 and json.loads(proc.stdout)['sent'], proc.stdout[-2000:]
+    imported = {line.rsplit('|', 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith('import time:')}
+    assert 'ansible_collections.mailwright.smtp.plugins.module_utils._test_send' in imported  # the probe works
+    assert not {name for name in imported if name.split('.')[0] in ('cryptography', 'yaml')}
+    assert len(server.messages) == 1
