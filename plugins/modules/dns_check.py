@@ -66,8 +66,9 @@ options:
     default: 3.0
   retries:
     description:
-      - How many more times to ask each nameserver after a timeout. One lookup takes at most
-        O(timeout) x (number of nameservers) x (O(retries) + 1) seconds.
+      - How many more times to ask each nameserver after a timeout. One lookup gives up after
+        O(timeout) x (number of nameservers) x (O(retries) + 1) seconds, plus dnspython's short pause
+        between rounds (0.1 s, doubling each round).
       - NXDOMAIN, NODATA, SERVFAIL and REFUSED are answers and are not retried.
     type: int
     default: 1
