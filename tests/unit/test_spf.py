@@ -293,3 +293,31 @@ def test_ip4_matches_exactly_the_network(client, network, prefix):
     zone = Zone({("h.test", "TXT"): [f"v=spf1 ip4:{network}/{prefix} -all"]})
     expected = client in ipaddress.ip_network(f"{network}/{prefix}", strict=False)
     assert (check_host(zone, str(client), "h.test").result == "pass") is expected
+
+
+_RESULTS = {"pass", "fail", "softfail", "neutral", "none", "permerror", "temperror"}
+_TERMS = st.sampled_from([
+    "all", "-all", "~all", "?all", "a", "a/24", "a//64", "a:x.test", "mx", "mx:x.test/16", "ptr", "ptr:x.test",
+    "ip4:192.0.2.0/24", "ip6:2001:db8::/32", "include:x.test", "include:y.test", "exists:%{i}.x.test",
+    "redirect=x.test", "exp=x.test", "foo=bar", "include:%{d}", "ip4:300.1.1.1", "bogus", "%", "a:",
+    "include:%{l}.x.test", "exists:%{ir}.%{v}.x.test",
+])
+
+
+@given(st.text(max_size=80))
+def test_parse_never_raises_anything_but_syntax_errors(text):
+    try:
+        parse_spf("v=spf1 " + text)
+    except SpfSyntaxError:
+        pass
+
+
+@given(st.lists(_TERMS, max_size=8), st.lists(_TERMS, max_size=8), st.ip_addresses())
+def test_check_host_always_returns_a_result(top_terms, other_terms, ip):
+    # records that include each other: loops end at the lookup limit, never in a crash
+    zone = Zone({("x.test", "TXT"): ["v=spf1 " + " ".join(top_terms)],
+                 ("y.test", "TXT"): ["v=spf1 " + " ".join(other_terms)],
+                 ("x.test", "A"): ["192.0.2.1"], ("x.test", "MX"): ["10 x.test"]})
+    result = check_host(zone, str(ip), "x.test", sender="user@x.test")
+    assert result.result in _RESULTS
+    assert result.lookups <= 11 and result.void_lookups <= 3
