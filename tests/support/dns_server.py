@@ -247,12 +247,13 @@ class DnsServer:
     def _spawn(self, name: str, lines: list[str], port: int) -> subprocess.Popen:
         conf = self.workdir / f"{name}.conf"
         conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        proc = subprocess.Popen(
-            [DNSMASQ, "--keep-in-foreground", "--pid-file=", f"--conf-file={conf}"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.workdir / f"{name}.stderr", "wb"),  # noqa: SIM115 - the child owns it
-        )
+        with open(self.workdir / f"{name}.stderr", "wb") as stderr:  # the child keeps its own copy
+            proc = subprocess.Popen(
+                [DNSMASQ, "--keep-in-foreground", "--pid-file=", f"--conf-file={conf}"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         self._procs.append(proc)
         self._wait_ready(proc, name, port)
         return proc
