@@ -1,5 +1,7 @@
-"""Fixtures for the truststore tests: TLS identities (self-signed, private CA chain), TLS SMTP
-servers on loopback (STARTTLS and SMTPS, restartable with a rotated certificate), keytool helpers.
+"""Fixtures for the truststore tests, built on the shared SMTP peers of tests/support:
+TLS identities (self-signed, private CA chain) from tests.support.certs, aiosmtpd servers from
+tests.support.smtp_server (STARTTLS and SMTPS on loopback) that can be restarted on the same
+port with a rotated certificate, and a keytool listing helper.
 
 Registered with `pytest_plugins = ['tests.integration.conftest_truststore']` by the tests that use it,
 which also import its helpers directly; it holds no asserts, so it opts out of assertion
@@ -7,29 +9,54 @@ rewriting (PYTEST_DONT_REWRITE) instead of warning that it was imported before r
 """
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
-import os
+import atexit
+import itertools
+import pathlib
 import shutil
-import socket
 import ssl
 import subprocess
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass
 
 import pytest
 
-CANARY = 'Canary-5ecret-Pa55'
+from tests.support.certs import DEFAULT_DNS, CertFiles, CertificateAuthority, self_signed
+from tests.support.fixtures_smtp import CANARY
+from tests.support.smtp_server import SMTPTestServer
+
+__all__ = ['CANARY', 'Identity', 'PrivateCA', 'TLSSMTPServer', 'self_signed_identity', 'private_ca',
+           'keytool_list', 'tls_smtp_server', 'keytool_path']
+
 KEYTOOL = shutil.which('keytool')
+_labels = itertools.count(1)
+_cert_dir: pathlib.Path | None = None
+
+
+def _directory() -> pathlib.Path:
+    """One private directory per test process for key and certificate files, removed at exit."""
+    global _cert_dir  # pylint: disable=global-statement
+    if _cert_dir is None:
+        _cert_dir = pathlib.Path(tempfile.mkdtemp(prefix='mailwright-truststore-pki-'))
+        atexit.register(shutil.rmtree, _cert_dir, True)
+    return _cert_dir
+
+
+def _chain_from_file(cert_file: str) -> list[bytes]:
+    text = pathlib.Path(cert_file).read_text(encoding='ascii')
+    end = '-----END CERTIFICATE-----'
+    return [ssl.PEM_cert_to_DER_cert(block.strip() + '\n' + end + '\n') for block in text.split(end) if 'BEGIN' in block]
 
 
 @dataclass
 class Identity:
-    """What a TLS server presents: its chain (leaf first, DER) and the key, plus files for ssl."""
+    """What a TLS server presents: the shared CertFiles plus its chain as DER, leaf first."""
 
+    files: CertFiles
     chain_der: list[bytes]
-    key_pem: bytes
-    ca_der: bytes | None = None  # the private CA when the chain was issued by one
-    files: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, files: CertFiles) -> Identity:
+        return cls(files=files, chain_der=_chain_from_file(files.cert_file))
 
     @property
     def leaf_der(self) -> bytes:
@@ -39,144 +66,48 @@ class Identity:
         return ''.join(ssl.DER_cert_to_PEM_cert(der) for der in self.chain_der)
 
 
-def _name(cn: str):
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'mailwright tests'),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _build(subject_cn, issuer_name, issuer_key, public_key, *, ca: bool, sans=(), days=90):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    builder = (x509.CertificateBuilder().subject_name(_name(subject_cn)).issuer_name(issuer_name)
-               .public_key(public_key).serial_number(x509.random_serial_number())
-               .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if ca:
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False,
-            decipher_only=False), critical=True)
-    if sans:
-        entries = []
-        for san in sans:
-            try:
-                entries.append(x509.IPAddress(ipaddress.ip_address(san)))
-            except ValueError:
-                entries.append(x509.DNSName(san))
-        builder = builder.add_extension(x509.SubjectAlternativeName(entries), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _key():
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _key_pem(key) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def _der(cert) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
-SERVER_NAMES = ('localhost', '127.0.0.1')
-
-
 def self_signed_identity(cn: str = 'localhost', *, days: int = 90) -> Identity:
-    key = _key()
-    cert = _build(cn, _name(cn), key, key.public_key(), ca=False, sans=SERVER_NAMES, days=days)
-    return Identity(chain_der=[_der(cert)], key_pem=_key_pem(key))
+    """A self-signed leaf for cn, also valid for localhost and 127.0.0.1 (where the servers listen)."""
+    dns = DEFAULT_DNS if cn == 'localhost' else (cn, 'localhost')
+    return Identity.of(self_signed(_directory(), f'self-signed-{next(_labels)}', dns=dns, days=days))
 
 
-@dataclass
 class PrivateCA:
-    name: object
-    key: object
-    der: bytes
+    """A private root CA (tests.support.certs); the relay's chain is leaf + this CA."""
 
-    def issue(self, cn: str = 'localhost', *, days: int = 90) -> Identity:
-        key = _key()
-        cert = _build(cn, self.name, self.key, key.public_key(), ca=False, sans=SERVER_NAMES, days=days)
-        # The server sends leaf + CA, as relays with a private CA usually do.
-        return Identity(chain_der=[_der(cert), self.der], key_pem=_key_pem(key), ca_der=self.der)
+    def __init__(self, common_name: str):
+        self.authority = CertificateAuthority(_directory(), f'ca-{next(_labels)}', common_name=common_name)
+        self.der = ssl.PEM_cert_to_DER_cert(self.authority.pem.decode('ascii'))
+
+    def issue(self, *, days: int = 90) -> Identity:
+        return Identity.of(self.authority.issue(f'leaf-{next(_labels)}', days=days))
 
 
 def private_ca(cn: str = 'mailwright Test Root CA') -> PrivateCA:
-    key = _key()
-    cert = _build(cn, _name(cn), key, key.public_key(), ca=True, days=365)
-    return PrivateCA(name=_name(cn), key=key, der=_der(cert))
-
-
-def _server_context(identity: Identity, workdir: str) -> ssl.SSLContext:
-    cert_file = os.path.join(workdir, f'chain-{id(identity)}.pem')
-    key_file = os.path.join(workdir, f'key-{id(identity)}.pem')
-    with open(cert_file, 'w') as handle:
-        handle.write(identity.chain_pem())
-    with open(key_file, 'wb') as handle:
-        handle.write(identity.key_pem)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
-    return context
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    return PrivateCA(cn)
 
 
 class TLSSMTPServer:
-    """aiosmtpd on 127.0.0.1: STARTTLS (mode 'starttls') or implicit TLS (mode 'smtps').
+    """A shared SMTPTestServer ('starttls' or 'smtps') that can rotate its certificate in place."""
 
-    `rotate(identity)` restarts it on the same port with another certificate.
-    """
-
-    def __init__(self, mode: str, identity: Identity, workdir: str):
+    def __init__(self, mode: str, identity: Identity):
         self.mode = mode
         self.identity = identity
-        self.workdir = workdir
-        self.host = '127.0.0.1'
-        self.port = _free_port()
-        self.controller = None
+        self.server = SMTPTestServer(mode, cert=identity.files).start()
+        self.host, self.port = self.server.host, self.server.port
 
     @property
     def protocol(self) -> str:
         return 'smtps' if self.mode == 'smtps' else 'smtp'
 
-    def start(self) -> TLSSMTPServer:
-        from aiosmtpd.controller import Controller
-        from aiosmtpd.handlers import Sink
-
-        context = _server_context(self.identity, self.workdir)
-        if self.mode == 'smtps':
-            self.controller = Controller(Sink(), hostname=self.host, port=self.port, ssl_context=context)
-        else:
-            self.controller = Controller(Sink(), hostname=self.host, port=self.port, tls_context=context,
-                                         require_starttls=True)
-        self.controller.start()
-        return self
-
     def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
+        self.server.stop()
 
     def rotate(self, identity: Identity) -> None:
-        self.stop()
+        """Restart on the same host and port with another certificate, as a renewed relay would."""
+        self.server.stop()
         self.identity = identity
-        self.start()
+        self.server = SMTPTestServer(self.mode, cert=identity.files, host=self.host, port=self.port).start()
 
     def settings(self, **server) -> dict:
         """A settings document that points at this server, with a canary SMTP password."""
@@ -188,14 +119,12 @@ class TLSSMTPServer:
 
 
 @pytest.fixture
-def tls_smtp_server(tmp_path_factory):
+def tls_smtp_server():
     """Factory: tls_smtp_server(mode, identity) -> a started TLSSMTPServer, stopped after the test."""
     servers: list[TLSSMTPServer] = []
-    # Key files live outside the test's tmp_path, which the tests inspect for stray files.
-    workdir = str(tmp_path_factory.mktemp('tls-server'))
 
     def start(mode: str, identity: Identity) -> TLSSMTPServer:
-        server = TLSSMTPServer(mode, identity, workdir).start()
+        server = TLSSMTPServer(mode, identity)
         servers.append(server)
         return server
 
