@@ -221,6 +221,66 @@ def _schema_finding(error) -> Finding:
     return Finding(path, error.message if not secret else f'failed the {kind} rule')
 
 
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    'object': (dict,), 'array': (list,), 'string': (str,), 'integer': (int,), 'boolean': (bool,),
+}
+
+
+def _quick_valid(value: t.Any, node: dict) -> bool:
+    """True only if `value` is valid against `node`, for the keywords our schema uses.
+
+    A fast path for the common case, so that modules (a test send, above all) do not pay for
+    importing jsonschema: it may say False where jsonschema would accept (jsonschema then
+    decides and explains), never True where jsonschema would refuse. A unit test holds it to that.
+    """
+    kind = node.get('type')
+    if kind is not None:
+        kinds = kind if isinstance(kind, list) else [kind]
+        if isinstance(value, bool):
+            if 'boolean' not in kinds:
+                return False
+        elif not any(type(value) in _JSON_TYPES.get(k, ()) for k in kinds):
+            return False
+    if 'enum' in node and (isinstance(value, bool) or value not in node['enum']):
+        return False
+    if isinstance(value, str):
+        if len(value) < node.get('minLength', 0) or len(value) > node.get('maxLength', len(value)):
+            return False
+        if 'pattern' in node and not re.search(node['pattern'], value):
+            return False
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value < node.get('minimum', value) or value > node.get('maximum', value):
+            return False
+    elif isinstance(value, dict):
+        properties = node.get('properties', {})
+        if any(name not in value for name in node.get('required', ())):
+            return False
+        names = node.get('propertyNames')
+        extra = node.get('additionalProperties', True)
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return False
+            if names is not None and not _quick_valid(key, names):
+                return False
+            if key in properties:
+                if not _quick_valid(item, properties[key]):
+                    return False
+            elif extra is False or (isinstance(extra, dict) and not _quick_valid(item, extra)):
+                return False
+    elif isinstance(value, list):
+        if len(value) > node.get('maxItems', len(value)):
+            return False
+        if node.get('uniqueItems') and not (all(isinstance(v, str) for v in value) and len(set(value)) == len(value)):
+            return False
+        items = node.get('items')
+        if isinstance(items, dict) and not all(_quick_valid(v, items) for v in value):
+            return False
+    known = {'type', 'enum', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum', 'properties',
+             'required', 'propertyNames', 'additionalProperties', 'maxItems', 'uniqueItems', 'items',
+             'title', 'description', 'examples', 'writeOnly', '$schema', '$id'}
+    return known.issuperset(node)  # a keyword this checker does not know: let jsonschema decide
+
+
 def _schema_findings(doc: dict) -> tuple[list[Finding], list[tuple]]:
     """Findings, and the locations of the values at fault (for pruning them)."""
     findings, faulty = [], []
@@ -651,13 +711,14 @@ def effective_settings(document: t.Any) -> Validation:
         return Validation(None, [Finding(json_path(deep[:_MAX_DEPTH]), f'nested deeper than {_MAX_DEPTH} levels',
                                          'a settings document is a few levels deep; check the YAML indentation')])
     doc = _compact(document)
-    errors, faulty = _schema_findings(doc)
+    errors, faulty = ([], []) if _quick_valid(doc, schema()) else _schema_findings(doc)
     warnings: list[Finding] = []
     if errors:
         # Report the semantic problems of the rest of the document in the same run, where the
         # document without the rejected values is schema-valid.
         pruned = _prune(doc, faulty)
-        if pruned is not None and not _schema_findings(_compact(pruned))[0]:
+        if pruned is not None and _quick_valid(_compact(pruned), schema()) or (
+                pruned is not None and not _schema_findings(_compact(pruned))[0]):
             seen = {f.path for f in errors}
             more: list[Finding] = []
             _semantic_findings(_compact(pruned), more, warnings)

@@ -445,3 +445,46 @@ def test_schema_and_semantic_errors_come_in_one_run():
     assert {'$.server.timeout', '$.sender.subject_prefix', '$.sender.from_address', '$.server.port',
             '$.auth.username'} <= set(found)
     assert len(found) == len(set(found)), 'one error per field'
+
+
+# --- the fast schema check never accepts what jsonschema refuses --------------------------
+
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+from jsonschema import Draft202012Validator  # noqa: E402
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._schema import schema  # noqa: E402
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings import _quick_valid  # noqa: E402
+
+_REFERENCE = Draft202012Validator(schema())
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2, max_value=70000), st.floats(allow_nan=False),
+                    st.text(max_size=12), st.sampled_from(['smtp', 'smtps', 'none', 'required', 'jira', 'basic',
+                                                           'a@example.com', 'mail/X', '30d', 'gmail', '', '\n']),
+                    st.lists(st.text(max_size=5), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+def _leaf_paths(node, parts=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaf_paths(value, parts + (key,))
+    yield parts
+
+
+@hsettings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(example=st.sampled_from(EXAMPLES), data=st.data())
+def test_quick_check_is_never_looser_than_jsonschema(example, data):
+    doc = yaml.safe_load(example.read_text())
+    assert _quick_valid(doc, schema()), 'the examples take the fast path'
+    for _round in range(data.draw(st.integers(1, 3))):
+        parts = data.draw(st.sampled_from(list(_leaf_paths(doc))))
+        value = data.draw(_LEAVES)
+        if not parts:
+            continue
+        parent = doc
+        for key in parts[:-1]:
+            parent = parent[key]
+        if data.draw(st.booleans()):
+            parent[parts[-1]] = value
+        else:
+            parent[data.draw(st.sampled_from([parts[-1], 'extra', 'port', 'host', 'tls']))] = value
+    if _quick_valid(doc, schema()):
+        assert not list(_REFERENCE.iter_errors(doc)), doc
