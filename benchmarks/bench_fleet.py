@@ -132,7 +132,8 @@ def build_inventory(workdir: pathlib.Path, hosts: int, product: str, settings: d
             (root / 'bin').mkdir()
             shutil.copyfile(SERVER_XML, root / 'conf' / 'server.xml')
             (root / 'bin' / 'setenv.sh').write_text('JVM_SUPPORT_RECOMMENDED_ARGS=""\n')
-            host_vars.update(mail_app_install_dir=str(root), mail_tomcat_context_path='')
+            # The root context has path="", which the role's default(omit, true) drops; select it by docBase.
+            host_vars.update(mail_app_install_dir=str(root), mail_tomcat_doc_base='${catalina.home}/atlassian-jira')
         else:
             (root / 'app').mkdir()
             host_vars.update(mail_properties_path=str(root / 'app' / 'mail.properties'),
@@ -167,7 +168,6 @@ def ansible_env(workdir: pathlib.Path, forks: int) -> dict:
         'ANSIBLE_LOCAL_TEMP': str(workdir / 'tmp-local'),
         'ANSIBLE_REMOTE_TEMP': str(workdir / 'tmp-remote'),
         'ANSIBLE_STDOUT_CALLBACK': 'default',
-        'ANSIBLE_CALLBACKS_ENABLED': '',
     })
     env.pop('PYTHONPATH', None)  # modules must find the collection the way a user's Ansible does
     return env
@@ -195,6 +195,55 @@ def totals(recap: dict) -> dict:
         'hosts': len(hosts), 'hosts_changed': sum(1 for v in hosts.values() if v['changed'])}
 
 
+_TIMER = """
+import time
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'aggregate'
+    CALLBACK_NAME = 'mailwright_timer'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.current = [], None
+
+    def _close(self):
+        if self.current:
+            self.rows.append((time.monotonic() - self.current[1], self.current[0]))
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._close()
+        self.current = (task.get_name(), time.monotonic())
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self.v2_playbook_on_task_start(task, False)
+
+    def v2_playbook_on_stats(self, stats):
+        self._close()
+        self.current = None
+        for seconds, name in self.rows:
+            self._display.display('TIMER %8.2f  %s' % (seconds, name))
+"""
+
+
+def profile(playbook: pathlib.Path, inventory: pathlib.Path, env: dict, workdir: pathlib.Path) -> None:
+    """Wall time of each task over all hosts (one more re-run, with a small timing callback)."""
+    plugins = workdir / 'callback_plugins'
+    plugins.mkdir(exist_ok=True)
+    (plugins / 'mailwright_timer.py').write_text(_TIMER)
+    ansible_playbook = str(pathlib.Path(sys.executable).parent / 'ansible-playbook')
+    proc = subprocess.run([ansible_playbook, '-i', str(inventory), str(playbook)], capture_output=True, text=True,
+                          check=False, env=dict(env, ANSIBLE_CALLBACK_PLUGINS=str(plugins),
+                                                ANSIBLE_CALLBACKS_ENABLED='mailwright_timer'))
+    print('\nper task (profile re-run, wall seconds over all hosts):')
+    for line in proc.stdout.splitlines():
+        if line.startswith('TIMER '):
+            print('  ' + line[len('TIMER '):])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--hosts', type=int, default=50)
@@ -202,6 +251,8 @@ def main() -> int:
     parser.add_argument('--product', choices=['jira', 'generic'], default='jira')
     parser.add_argument('--no-dns', action='store_true', help='skip the DNS step (no dnsmasq)')
     parser.add_argument('--keep', action='store_true', help='keep the work directory and print its path')
+    parser.add_argument('--profile', action='store_true',
+                        help='after the measured runs, one more re-run that prints the wall time of each task')
     args = parser.parse_args()
 
     from tests.support.certs import TestPKI
@@ -243,10 +294,13 @@ def main() -> int:
 
         ping_wall, ping, out = run_playbook(workdir / 'ping.yml', inventory, env)
         ping_totals = totals(ping)
-        if ping.get('_rc') or ping_totals['failed']:
+        if ping.get('_rc') or ping_totals['failed'] or ping_totals['hosts'] != args.hosts:
             print(out[-3000:], file=sys.stderr)
             ok = False
         rows.append(('8 x ansible.builtin.ping (floor)', ping_wall, ping_totals, ''))
+
+        if args.profile:
+            profile(workdir / 'role.yml', inventory, env, workdir)
 
         tasks_per_host = first_totals['ok'] / max(1, first_totals['hosts'])
         ratio = rerun_wall / ping_wall
