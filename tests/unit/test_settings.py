@@ -457,6 +457,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._settings import _
 
 _REFERENCE = Draft202012Validator(schema())
 _LEAVES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2, max_value=70000), st.floats(allow_nan=False),
+                    st.sampled_from([0, -1, 1, 65535, 65536, 3600001, 1.0, 'x' * 400]),
                     st.text(max_size=12), st.sampled_from(['smtp', 'smtps', 'none', 'required', 'jira', 'basic',
                                                            'a@example.com', 'mail/X', '30d', 'gmail', '', '\n']),
                     st.lists(st.text(max_size=5), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
@@ -488,3 +489,27 @@ def test_quick_check_is_never_looser_than_jsonschema(example, data):
             parent[data.draw(st.sampled_from([parts[-1], 'extra', 'port', 'host', 'tls']))] = value
     if _quick_valid(doc, schema()):
         assert not list(_REFERENCE.iter_errors(doc)), doc
+
+
+_PROBES = [None, True, False, 0, -1, 1, 25, 65535, 65536, 3600001, 1.5, '', 'x' * 400, '\n', 'smtps', 'none',
+           'jira', 'a@example.com', 'mail/X', '30d', 'gmail', 'ses:eu-west-1', [], ['a', 'a'], ['a@example.com'] * 51,
+           {}, {'mail.x': 1}, {'bad key': 1}, {'name': 'x', 'type': 'A'}]
+
+
+@pytest.mark.parametrize('example', EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_quick_check_agrees_on_every_single_field_change(example):
+    """Exhaustive: every field of every example, set to every probe value, and added fields."""
+    original = yaml.safe_load(example.read_text())
+    checked = 0
+    for parts in [p for p in _leaf_paths(original) if p]:
+        for key in (parts[-1], 'unknown_field'):
+            for value in _PROBES:
+                doc = copy.deepcopy(original)
+                parent = doc
+                for step in parts[:-1]:
+                    parent = parent[step]
+                parent[key] = copy.deepcopy(value)
+                if _quick_valid(doc, schema()):
+                    assert not list(_REFERENCE.iter_errors(doc)), (parts, key, value)
+                checked += 1
+    assert checked > 500
