@@ -410,6 +410,11 @@ def run_test_send(module, effective: dict[str, t.Any], options: SendOptions, sec
         result.update(changed=True, fingerprint=decision.fingerprint,
                       msg=f'would send the test message ({decision.reason}); relay accepted sender and '
                           f'{len(recipients)} recipient(s), then RSET')
+        would_be = {'fingerprint': decision.fingerprint, 'time': '(check mode: not sent)',
+                    'message_id': message.message_id, 'reply': None, 'recipients': recipients,
+                    'relay': result['relay']}
+        result['diff'] = {'before': _diff_text(result['proof']), 'after': _diff_text(would_be),
+                          'before_header': marker_path, 'after_header': marker_path}
         return result
     record = {'fingerprint': value, 'epoch': now, 'time': iso_utc(now), 'message_id': message.message_id,
               'reply': outcome['reply'], 'recipients': recipients, 'relay': result['relay'],

@@ -327,6 +327,12 @@ def test_diff_shows_the_previous_and_the_new_proof(smtp_server, run):
     second = run(settings, diff=True, force=True)[1]
     assert first['fingerprint'] in second['diff']['before']
     assert second['proof']['message_id'] in second['diff']['after']
+    settings['sender']['subject_prefix'] = '[NEW]'
+    checked = run(settings, diff=True, check_mode=True)[1]
+    assert second['proof']['message_id'] in checked['diff']['before']
+    assert 'check mode: not sent' in checked['diff']['after']
+    assert checked['fingerprint'] in checked['diff']['after'] and checked['fingerprint'] != second['fingerprint']
+    assert len(server.messages) == 2
 
 
 @pytest.mark.parametrize('product,from_name,expected', [
