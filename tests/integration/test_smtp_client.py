@@ -257,3 +257,34 @@ def test_line_breaks_in_addresses_are_refused_before_sending(smtp_server, smtp_p
         client.mail('a@example.test>\r\nRCPT TO:<victim@example.test')
     assert caught.value.step == 'policy'
     assert 'victim' not in client.transcript.text()
+
+
+def test_cram_md5_is_chosen_in_clear_so_the_password_never_travels(smtp_server, smtp_pki):
+    server = smtp_server('plain', credentials={USER: CANARY}, auth_require_tls=False,
+                         mechanisms=['PLAIN', 'LOGIN', 'CRAM-MD5'])
+    client = client_for(server, smtp_pki, tls='opportunistic')
+    with client:
+        client.open()
+        client.auth('basic', USER, CANARY)
+        client.mail('sender@example.test')
+        client.rcpt('rcpt@example.test')
+        client.data(MESSAGE)
+    assert server.auth_attempts == [{'mechanism': 'CRAM-MD5', 'login': USER, 'ok': True, 'tls': False}]
+    assert len(server.messages) == 1
+    secrets_absent(client.transcript.text())
+
+
+@pytest.mark.parametrize('password,ok', [(CANARY, True), (CANARY + '-wrong', False)])
+def test_cram_md5_forced_over_starttls(smtp_server, smtp_pki, password, ok):
+    server = smtp_server('starttls', credentials={USER: CANARY}, mechanisms=['PLAIN', 'CRAM-MD5'])
+    client = client_for(server, smtp_pki, tls='required')
+    with client:
+        client.open()
+        if ok:
+            assert client.auth('basic', USER, password, mechanism='cram_md5').code == 235
+        else:
+            with pytest.raises(SMTPStepError) as caught:
+                client.auth('basic', USER, password, mechanism='cram_md5')
+            assert (caught.value.step, caught.value.code) == ('auth', 535)
+    assert server.auth_attempts == [{'mechanism': 'CRAM-MD5', 'login': USER, 'ok': ok, 'tls': True}]
+    secrets_absent(client.transcript.text())

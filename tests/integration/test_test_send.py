@@ -372,3 +372,13 @@ def test_a_send_process_stays_import_light(smtp_server, smtp_pki, tmp_path):
     assert 'ansible_collections.mailwright.smtp.plugins.module_utils._test_send' in imported  # the probe works
     assert not {name for name in imported if name.split('.')[0] in ('cryptography', 'yaml')}
     assert len(server.messages) == 1
+
+
+def test_cram_md5_delivers_once_over_two_runs(smtp_server, run):
+    server = smtp_server('starttls', credentials={USER: CANARY}, mechanisms=['PLAIN', 'LOGIN', 'CRAM-MD5'])
+    settings = settings_for(server, tls='required', auth='plain')
+    settings['auth']['mechanism'] = 'cram_md5'
+    assert run(settings)[1]['auth_mechanism'] == 'CRAM-MD5'
+    assert not run(settings)[1]['changed']
+    assert server.auth_attempts == [{'mechanism': 'CRAM-MD5', 'login': USER, 'ok': True, 'tls': True}]
+    assert len(server.messages) == 1

@@ -11,6 +11,7 @@ In-process (see tests/support/fixtures_smtp.py for the pytest fixtures):
 
 Modes: 'plain' (no STARTTLS offered), 'starttls' (offered), 'smtps' (TLS from the first byte).
 AUTH: PLAIN and LOGIN checked against `credentials`, XOAUTH2 (a handler method) against `tokens`;
+CRAM-MD5 (against `credentials`) only when `mechanisms` lists it;
 `auth_require_tls` (default: true when the mode has TLS) makes the server refuse AUTH in clear.
 Faults: 'connect_421' (421 instead of a banner, then close), 'rcpt_451_once' / 'mail_451_once' /
 'data_451_once' (one 451 at that step for the server's lifetime, then normal), 'rcpt_550',
@@ -136,6 +137,24 @@ class _Handler:
         self.owner._deliver(Delivered(envelope.mail_from, list(envelope.rcpt_tos), content,
                                       _encrypted(server), login, session.peer))
         return f'250 2.0.0 Ok: queued as MW{len(self.owner.messages):04d}'
+
+    async def auth_CRAM__MD5(self, server, args):
+        """RFC 2195, offered only when asked for (mechanisms=[..., 'CRAM-MD5']): clients prefer it in clear."""
+        import hashlib
+        import hmac
+
+        from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
+
+        challenge = f'<{os.getpid()}.{time.time_ns()}@{self.owner.server_name}>'
+        answer = await server.challenge_auth(challenge)
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)
+        user, _sep, digest = answer.decode('utf-8', 'replace').rpartition(' ')
+        secret = self.owner.credentials.get(user)
+        expected = hmac.new(secret.encode('utf-8'), challenge.encode('ascii'), hashlib.md5).hexdigest() if secret else None
+        ok = expected is not None and hmac.compare_digest(expected, digest)
+        self.owner.auth_attempts.append({'mechanism': 'CRAM-MD5', 'login': user, 'ok': ok, 'tls': _encrypted(server)})
+        return AuthResult(success=ok, handled=False, auth_data=LoginPassword(user.encode(), b'') if ok else None)
 
     async def auth_XOAUTH2(self, server, args):
         """RFC-less but widely used (Google, Microsoft): base64 'user=U^Aauth=Bearer T^A^A'."""
@@ -281,9 +300,8 @@ class SMTPTestServer:
 
         # aiosmtpd itself still sets the attribute it deprecates and logs about it on every AUTH.
         logging.getLogger('mail.log').addFilter(_quiet_login_data)
-        exclude = None
-        if self.mechanisms is not None:
-            exclude = [m for m in ('PLAIN', 'LOGIN', 'XOAUTH2') if m not in self.mechanisms]
+        offered = self.mechanisms if self.mechanisms is not None else ['PLAIN', 'LOGIN', 'XOAUTH2']
+        exclude = [m for m in ('PLAIN', 'LOGIN', 'XOAUTH2', 'CRAM-MD5') if m not in offered]
         kwargs: dict[str, t.Any] = {
             'authenticator': self._authenticator,
             # aiosmtpd cannot tell that an SMTPS connection is encrypted: it is, from the first byte.
