@@ -288,3 +288,53 @@ def test_cram_md5_forced_over_starttls(smtp_server, smtp_pki, password, ok):
             assert (caught.value.step, caught.value.code) == ('auth', 535)
     assert server.auth_attempts == [{'mechanism': 'CRAM-MD5', 'login': USER, 'ok': ok, 'tls': True}]
     secrets_absent(client.transcript.text())
+
+
+def test_ipv6_loopback_with_starttls_verifies_the_ip_san(smtp_server, smtp_pki):
+    server = smtp_server('starttls', host='::1')
+    client = client_for(server, smtp_pki, tls='required')
+    with client:
+        client.open()
+        client.mail('sender@example.test')
+        client.rcpt('rcpt@example.test')
+        client.data(MESSAGE)
+    assert client.tls_info['verified'] and server.messages[0].peer[0] == '::1'
+
+
+def test_cli_server_writes_each_message_and_its_envelope(smtp_pki, tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.modrun import ROOT
+    from tests.support.smtp_server import free_port
+
+    port = free_port()
+    pidfile, maildir = tmp_path / 'smtp.pid', tmp_path / 'mail'
+    proc = subprocess.Popen([sys.executable, '-m', 'tests.support.smtp_server', '--port', str(port), '--starttls',
+                             '--cert', smtp_pki.good.cert_file, '--key', smtp_pki.good.key_file,
+                             '--auth', f'{USER}:{CANARY}', '--maildir', str(maildir), '--pidfile', str(pidfile)],
+                            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pidfile.read_text().strip() == str(proc.pid)
+        client = SMTPClient('127.0.0.1', port, tls='required', cafile=smtp_pki.ca_file, timeout=3)
+        with client:
+            client.open()
+            client.auth('basic', USER, CANARY)
+            client.mail('sender@example.test')
+            client.rcpt('rcpt@example.test')
+            client.data(MESSAGE)
+        assert (maildir / '0001.eml').read_bytes().endswith(b'last line\r\n')
+        envelope = json.loads((maildir / '0001.json').read_text())
+        assert envelope['rcpt_tos'] == ['rcpt@example.test'] and envelope['tls'] and envelope['auth_login'] == USER
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        stderr = proc.communicate(timeout=10)[1]
+    assert proc.returncode == 0, stderr
+    assert not pidfile.exists()
+    assert CANARY not in stderr
