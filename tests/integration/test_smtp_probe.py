@@ -146,7 +146,7 @@ def test_listener_that_accepts_and_never_speaks_times_out_at_the_banner(smtp_ser
     assert relay['errors'][0]['text'] == f'no reply within {TIMEOUT:g}s'
     assert relay['connect_ms'] is not None and relay['banner'] is None
     assert TIMEOUT <= relay['elapsed_ms'] / 1000 < TIMEOUT + 1
-    assert wall < TIMEOUT + 5
+    assert wall < TIMEOUT + 10  # plus one Python start on a possibly loaded machine
     assert 'at banner' in result['msg']
 
 
@@ -174,7 +174,7 @@ def test_overall_deadline_cuts_a_slow_conversation_and_names_the_step():
                              deadline=1.0)
         wall = time.monotonic() - started
     result = results[0]
-    assert wall < 1.5
+    assert wall < 2.0
     assert (result['status'], result['timed_out']) == ('fail', True)
     assert result['step'] == 'ehlo'
     assert result['errors'][0] == {'step': 'ehlo', 'code': None, 'transient': True, 'kind': 'timeout',
@@ -192,7 +192,10 @@ def test_module_process_ends_at_the_deadline_even_with_a_slow_peer():
     assert rc == 1 and relay['timed_out'] and relay['step'] == 'ehlo'
     assert relay['errors'][0]['text'] == 'overall deadline of 1s reached while at step ehlo'
     assert 'relay (127.0.0.1:' in result['msg'] and 'fail at ehlo' in result['msg']
-    assert wall < 1.0 + 2.0  # the deadline plus one Python start; the stuck worker does not hold the exit
+    # The probing itself ends at the deadline; the process around it must not hang on the stuck
+    # worker (the wall bound is loose: starting Python on a loaded machine takes seconds).
+    assert result['summary']['elapsed_ms'] < 1500
+    assert wall < 1.0 + 10
 
 
 def test_targets_that_never_start_are_reported_as_queued(smtp_server):
@@ -201,7 +204,7 @@ def test_targets_that_never_start_are_reported_as_queued(smtp_server):
     started = time.monotonic()
     results = probe_many(targets, ProbeOptions(timeout=5.0), deadline=0.8, max_workers=1)
     wall = time.monotonic() - started
-    assert wall < 1.5
+    assert wall < 2.0
     assert [r['step'] for r in results] == ['banner', 'queued', 'queued']
     assert all(r['timed_out'] and r['status'] == 'fail' for r in results)
     assert 'not started within the overall deadline' in results[1]['errors'][0]['text']
@@ -522,7 +525,7 @@ def test_forty_targets_with_twenty_silent_finish_within_two_timeouts(peer, smtp_
     assert all((r['status'], r['step'], r['timed_out']) == ('fail', 'banner', True) for r in silent_results)
     assert all(r['status'] == 'warn' and r['step'] == 'quit' for r in results if r not in silent_results)
     assert result['summary']['elapsed_ms'] < 2 * TIMEOUT * 1000
-    assert wall < 2 * TIMEOUT + 2.0  # plus one Python process start
+    assert wall < 2 * TIMEOUT + 10  # plus one Python process start, slow on a loaded machine
 
 
 def test_mx_lookups_against_a_silent_nameserver_cost_one_timeout_together():
@@ -545,4 +548,4 @@ def test_mx_lookups_against_a_silent_nameserver_cost_one_timeout_together():
         assert (lookup['step'], lookup['timed_out'], lookup['errors'][0]['kind']) == ('dns', True, 'timeout')
         assert lookup['errors'][0]['text'] == f'MX lookup for {lookup["domain"]} timed out after 1s'
     assert result['results'][0]['status'] == 'warn'  # the relay was still probed
-    assert result['summary']['elapsed_ms'] < 1800 and wall < 4.0
+    assert result['summary']['elapsed_ms'] < 1800 and wall < 1.0 + 10
