@@ -185,9 +185,8 @@ def deep_documents(draw):
     return doc
 
 
-structures = st.dictionaries(st.one_of(st.sampled_from(['product', 'server', 'auth', 'sender', 'test', 'dns',
-                                                         'ghes', 'name', 'provider']), odd_key),
-                             any_value, max_size=8)
+_TOP_KEYS = ['product', 'server', 'auth', 'sender', 'test', 'dns', 'ghes', 'name', 'provider']
+structures = st.dictionaries(st.one_of(st.sampled_from(_TOP_KEYS), odd_key), any_value, max_size=8)
 top_level = st.one_of(any_value, st.lists(st.builds(dict), max_size=3), st.just({}), st.just([]),
                       st.binary(max_size=20), st.sets(st.integers(), max_size=3))
 
@@ -426,3 +425,35 @@ def test_module_processes_survive_hostile_documents(tmp_path):
         outcomes = list(pool.map(lambda item: (item[1], _run_case(item[0], item[1], tmp_path)), enumerate(sample)))
     failures = [(doc, problems) for doc, problems in outcomes if problems]
     assert not failures, '\n'.join(f'{json.dumps(doc)[:300]}\n  -> {problems}' for doc, problems in failures[:5])
+
+
+# Characters XML 1.0 cannot carry at all, not even as character references. The settings model
+# must either reject them (with the field's path) or the Resource must not be written with them.
+XML_ILLEGAL = ['\x01', '\x08', '\x0b', '\x1f', '\ufffe', '\uffff']
+
+
+@pytest.mark.parametrize('char', XML_ILLEGAL, ids=[f'U+{ord(c):04X}' for c in XML_ILLEGAL])
+@pytest.mark.parametrize('field', ['auth__password', 'server__properties__mail.smtp.ssl.trust', 'description'])
+def test_xml_illegal_characters_are_rejected_or_render(field, char):
+    doc = copy.deepcopy(BASES[2])
+    parts = field.split('__')
+    _set(doc, tuple(parts), f'a{char}b')
+    result = effective_settings(doc)
+    if result.errors:
+        assert all(f.path.startswith('$') for f in result.errors)
+        return
+    check_tomcat(result.effective)
+
+
+def test_module_never_writes_a_context_file_that_does_not_parse(tmp_path):
+    """A new context file holding a character XML cannot carry: refused, and nothing written."""
+    from tests.support.modrun import run_module
+
+    doc = copy.deepcopy(BASES[2])
+    doc['server']['properties'] = {'mail.smtp.ssl.trust': 'a\x1fb'}
+    path = tmp_path / 'app.xml'
+    rc, result = run_module('tomcat_mail_resource', {'path': str(path), 'settings': doc})
+    if rc == 0:
+        ET.parse(path)  # whatever was written must parse
+    else:
+        assert not path.exists() and result['msg']
