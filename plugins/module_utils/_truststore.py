@@ -14,10 +14,13 @@ step succeeded, so a failure (wrong password, bad certificate, timeout) leaves i
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
 import tempfile
+import time
 import typing as t
 from dataclasses import dataclass
 
@@ -288,6 +291,30 @@ def _store_type_for(path: str, requested: str) -> tuple[str, bool]:
     return detected, True
 
 
+
+@contextlib.contextmanager
+def _directory_lock(directory: str, *, timeout: float, enabled: bool = True):
+    """An exclusive flock on the store's directory for the duration of a run (no lock file)."""
+    if not enabled or not os.path.isdir(directory):
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TruststoreError(f'another run is changing a keystore in {directory} and did not finish '
+                                          f'within {timeout:g} s; nothing was changed') from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def _list(keytool: Keytool, path: str, password: str, store_type: str | None) -> list[Entry]:
     try:
         return keytool.list_entries(path, password, store_type)
@@ -408,46 +435,50 @@ def _run(module) -> dict[str, t.Any]:
         result['certificates'] = certificates
         result['aliases'] = aliases
 
-    store_type, exists = _store_type_for(path, params['store_type'])
-    result['store_type'] = store_type
-    cacerts = None
-    if exists:
-        before = _list(keytool, path, password, store_type)
-    else:
-        before = []
-        if state == 'present' and params['create_from_cacerts']:
-            cacerts = params['cacerts_path'] or keytool.find_cacerts()
-            if not cacerts or not os.path.isfile(cacerts):
-                raise TruststoreError(f'create_from_cacerts: no cacerts found for {keytool.path} '
-                                      f'(looked in {keytool.java_home}/lib/security); set cacerts_path')
-            result['cacerts'] = cacerts
-    base = _list(keytool, cacerts, params['cacerts_password'], None) if cacerts else before
-
-    actions = plan_actions(base, state=state, alias=alias, wanted=chosen,
-                           chain_mode=params['certificate'] == 'chain')
-    expected = apply_plan_to_entries(base, actions)
-    result['actions'] = [a.to_dict() for a in actions]
-    result['entries_before'] = len(before)
-    creating = not exists and state == 'present'
-    if module._diff:
-        result['diff'] = {'before_header': f'{path} (entries)', 'after_header': f'{path} (entries)',
-                          'before': entries_summary(before), 'after': entries_summary(expected)}
-
-    if not actions and not creating:
-        result['entries_after'] = len(before)
+    # Serialise runs on stores of one directory (parallel playbooks, several instances sharing a
+    # store): the plan must be made from the store the change is applied to. The lock is on the
+    # directory itself, so it leaves no file behind and readers (the JVM) never wait.
+    with _directory_lock(os.path.dirname(path), timeout=params['keytool_timeout'], enabled=not module.check_mode):
+        store_type, exists = _store_type_for(path, params['store_type'])
+        result['store_type'] = store_type
+        cacerts = None
         if exists:
-            file_args = module.load_file_common_arguments(module.params, path=path)
-            result['changed'] = module.set_fs_attributes_if_different(file_args, False)
-        return result
+            before = _list(keytool, path, password, store_type)
+        else:
+            before = []
+            if state == 'present' and params['create_from_cacerts']:
+                cacerts = params['cacerts_path'] or keytool.find_cacerts()
+                if not cacerts or not os.path.isfile(cacerts):
+                    raise TruststoreError(f'create_from_cacerts: no cacerts found for {keytool.path} '
+                                          f'(looked in {keytool.java_home}/lib/security); set cacerts_path')
+                result['cacerts'] = cacerts
+        base = _list(keytool, cacerts, params['cacerts_password'], None) if cacerts else before
 
-    result['changed'] = True
-    if module.check_mode:
-        result['entries_after'] = len(expected)
+        actions = plan_actions(base, state=state, alias=alias, wanted=chosen,
+                               chain_mode=params['certificate'] == 'chain')
+        expected = apply_plan_to_entries(base, actions)
+        result['actions'] = [a.to_dict() for a in actions]
+        result['entries_before'] = len(before)
+        creating = not exists and state == 'present'
+        if module._diff:
+            result['diff'] = {'before_header': f'{path} (entries)', 'after_header': f'{path} (entries)',
+                              'before': entries_summary(before), 'after': entries_summary(expected)}
+
+        if not actions and not creating:
+            result['entries_after'] = len(before)
+            if exists:
+                file_args = module.load_file_common_arguments(module.params, path=path)
+                result['changed'] = module.set_fs_attributes_if_different(file_args, False)
+            return result
+
+        result['changed'] = True
+        if module.check_mode:
+            result['entries_after'] = len(expected)
+            return result
+        after, backup_file = _apply(module, keytool, path=path, store_type=store_type, exists=exists,
+                                    password=password, actions=actions, cacerts=cacerts,
+                                    cacerts_password=params['cacerts_password'], expected=expected)
+        result['entries_after'] = len(after)
+        if backup_file:
+            result['backup_file'] = backup_file
         return result
-    after, backup_file = _apply(module, keytool, path=path, store_type=store_type, exists=exists,
-                                password=password, actions=actions, cacerts=cacerts,
-                                cacerts_password=params['cacerts_password'], expected=expected)
-    result['entries_after'] = len(after)
-    if backup_file:
-        result['backup_file'] = backup_file
-    return result

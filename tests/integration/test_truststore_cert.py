@@ -358,3 +358,24 @@ def test_server_without_starttls_fails_with_the_conversation(keytool_path, tmp_p
     assert res['smtp_error']['step'] == 'policy'
     assert any(line.startswith('C: EHLO') for line in res['transcript'])
     assert not (tmp_path / 't.p12').exists()
+
+
+def test_concurrent_runs_on_one_store_lose_no_update(keytool_path, tmp_path):
+    """Four runs at once, each adding its own alias to the same store: all four entries survive."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = tmp_path / 'shared.p12'
+    first = self_signed_identity('seed.example.test')
+    assert run({'pem_content': first.chain_pem(), 'alias': 'seed', 'path': str(store),
+                'store_password': CANARY, 'keytool': keytool_path})[0] == 0
+    identities = {f'app{i}': self_signed_identity(f'app{i}.example.test') for i in range(4)}
+
+    def add(alias):
+        return run({'pem_content': identities[alias].chain_pem(), 'alias': alias, 'path': str(store),
+                    'store_password': CANARY, 'keytool': keytool_path})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(add, identities))
+    assert all(rc == 0 and res['changed'] for rc, res in outcomes), outcomes
+    listed = keytool_list(str(store), CANARY)
+    assert listed == dict({'seed': fp(first.leaf_der)}, **{a: fp(i.leaf_der) for a, i in identities.items()})
