@@ -291,7 +291,6 @@ def _store_type_for(path: str, requested: str) -> tuple[str, bool]:
     return detected, True
 
 
-
 @contextlib.contextmanager
 def _directory_lock(directory: str, *, timeout: float, enabled: bool = True):
     """An exclusive flock on the store's directory for the duration of a run (no lock file)."""
