@@ -69,6 +69,18 @@ def _parse_probe_fanout(out: str) -> dict | None:
     return None
 
 
+def _parse_test_send(out: str) -> dict | None:
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) >= 5 and cells[0].startswith('STARTTLS + AUTH'):
+            try:
+                return {'name': f'test send, median of {cells[1]} runs', 'ours_s': float(cells[2]),
+                        'theirs_s': float(cells[3]), 'ratio': float(cells[4])}
+            except ValueError:
+                return None
+    return None
+
+
 def _parse_generic(out: str) -> dict | None:
     """`... X s ... swaks Y s ... ratio R` style rows (bench_test_send.py and later benchmarks)."""
     ratio = re.findall(r'ratio\s*[=:]?\s*' + _NUMBER, out, re.I)
@@ -81,7 +93,7 @@ def _parse_generic(out: str) -> dict | None:
     return result
 
 
-PARSERS = {'validate': _parse_validate, 'probe_fanout': _parse_probe_fanout}
+PARSERS = {'validate': _parse_validate, 'probe_fanout': _parse_probe_fanout, 'test_send': _parse_test_send}
 
 
 def run_one(path: pathlib.Path, extra: list[str]) -> dict:
