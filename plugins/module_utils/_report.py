@@ -290,7 +290,7 @@ def render_host_markdown(summary: dict, drift_lines: list[str], *, generated: st
     out += ['## Drift since the previous report', '']
     out += [f'- {_md(line)}' for line in drift_lines] or ['No drift (or no previous report).']
     out += ['', '## Effective settings (secrets redacted)', '', '| field | value |', '| --- | --- |']
-    out += [f'| `{path}` | {value} |' for path, value in _settings_rows(summary.get('settings'))]
+    out += [f'| `{path}` | {value} |' for path, value in _settings_rows(summary.get('settings'))] or ['| (none: the settings did not validate) | |']
     if summary.get('settings_warnings'):
         out += ['', 'Warnings:', ''] + [f'- {_md(w)}' for w in summary['settings_warnings']]
     out += ['', '## Rendered', '', '| what | where | state | detail |', '| --- | --- | --- | --- |']
@@ -395,8 +395,9 @@ def _host_html(summary: dict, drift_lines: list[str]) -> str:
     parts.append('<ul>' + ''.join(f'<li><code>{_e(line)}</code></li>' for line in drift_lines) + '</ul>'
                  if drift_lines else '<p class="muted">No drift (or no previous report).</p>')
     parts.append('<h3>Effective settings (secrets redacted)</h3>')
-    parts.append(_table(['field', 'value'], [[f'<code>{_e(path)}</code>', _e(value)]
-                                            for path, value in _settings_rows(summary.get('settings'))]))
+    rows = _settings_rows(summary.get('settings'))
+    parts.append(_table(['field', 'value'], [[f'<code>{_e(path)}</code>', _e(value)] for path, value in rows])
+                 if rows else '<p class="muted">None: the settings did not validate.</p>')
     if summary.get('settings_warnings'):
         parts.append('<ul>' + ''.join(f'<li>{_e(w)}</li>' for w in summary['settings_warnings']) + '</ul>')
     parts.append('<h3>Rendered</h3>')
