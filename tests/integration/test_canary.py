@@ -45,7 +45,7 @@ def forms(secret: str) -> list[bytes]:
 def inventory(tmp: pathlib.Path) -> dict:
     hosts = {}
     for name in SCENARIOS:
-        host_vars = yaml.safe_load((ROOT / 'molecule' / name / 'vars.yml').read_text())
+        host_vars = yaml.safe_load((ROOT / 'molecule' / name / 'vars' / 'scenario.yml').read_text())
         molecule = yaml.safe_load((ROOT / 'molecule' / name / 'molecule.yml').read_text())
         group_vars = molecule['provisioner']['inventory']['group_vars']['all']
         host_vars.update({
