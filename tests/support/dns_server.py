@@ -260,7 +260,7 @@ class DnsServer:
 
     def _wait_ready(self, proc: subprocess.Popen, name: str, port: int, deadline: float = 10.0) -> None:
         # A minimal DNS query (id 0x4d57, "probe.test A") over UDP until anything answers.
-        query = bytes.fromhex("4d57010000010000000000000570726f62650474657374000001" "0001")
+        query = bytes.fromhex("4d57010000010000000000000570726f626504746573740000010001")
         end = time.monotonic() + deadline
         while time.monotonic() < end:
             if proc.poll() is not None:
