@@ -76,6 +76,10 @@ _DERIVED_PROPERTIES = frozenset({
     'mail.smtp.localhost', 'mail.smtps.localhost', 'mail.smtp.from', 'mail.from',
 })
 
+# Characters no XML 1.0 document can carry, even as a character reference: a settings value
+# with one could never be written into server.xml. Tab, CR and LF are handled on their own.
+_UNCARRIABLE = re.compile('[\x01-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+_HEADER_CONTROL = re.compile('[\x7f]')
 _FROM_NAME_VARIABLES = ('fullname', 'email', 'email.hostname')
 _HOST_LABEL = re.compile(r'(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z')
 _EMAIL_LOCAL = re.compile(r'[^\s@<>()\[\]\\,;:"]+\Z')
@@ -357,8 +361,12 @@ def _check_control_characters(doc: dict, errors: list[Finding]) -> None:
                                   'headers or commands'))
         elif '\x00' in text:
             errors.append(Finding(json_path(parts), 'contains a NUL character', 'remove it'))
-        elif parts in _HEADER_FIELDS and any(ord(c) < 32 and c != '\t' for c in text):
-            errors.append(Finding(json_path(parts), 'contains a control character', 'remove it'))
+        else:
+            bad = _UNCARRIABLE.search(text) or (parts in _HEADER_FIELDS and _HEADER_CONTROL.search(text))
+            if bad:
+                shown = '' if parts in SECRET_PATHS else f' (U+{ord(bad.group()):04X})'
+                errors.append(Finding(json_path(parts), f'contains a control character{shown}',
+                                      'remove it: XML files, .properties readers and mail headers cannot carry it'))
 
 
 def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) -> None:

@@ -479,7 +479,9 @@ def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str
         if state == 'absent':
             return ResourceResult(False, 'absent', '', '', '', None, None)
         text = new_context_file(attrs or {})
-        return ResourceResult(True, 'added', '', text, '<Context>', 3, text.encode('utf-8'))
+        content = text.encode('utf-8')
+        _verify(content, text, path, name, attrs or {}, state=state, context_path=None, doc_base=None)
+        return ResourceResult(True, 'added', '', text, '<Context>', 3, content)
     text, encoding, elements = _parse(data, path)
     context_file = elements[0].local == 'Context'
     context = _find_context(elements, text, path, context_path=context_path, doc_base=doc_base)
@@ -517,14 +519,23 @@ def apply_resource(data: bytes | None, path: str, *, state: str, attrs: dict[str
         marker = after.find(f'<Resource name="{xml_attr_escape(name)}"')
         line = after.count('\n', 0, marker) + 1 if marker >= 0 else None
     content = after.encode(encoding, errors='xmlcharrefreplace')
-    # Whatever we wrote must still parse, and must say what we meant.
-    check = _parse(content, path)[2]
-    check_ctx = _find_context(check, after, path, context_path=context_path, doc_base=doc_base)
+    _verify(content, after, path, name, attrs, state=state, context_path=context_path, doc_base=doc_base)
+    return ResourceResult(after != text, action, text, after, where, line, content, context_file)
+
+
+def _verify(content: bytes, text: str, path: str, name: str, attrs: dict[str, str] | None, *, state: str,
+            context_path: str | None, doc_base: str | None) -> None:
+    """Whatever we write must still parse, and must say what we meant: new files included."""
+    try:
+        check = _parse(content, path)[2]
+    except TomcatError:
+        raise TomcatError(f'{path}: internal check failed: the rendered Resource would not parse '
+                          '(a value holds a character XML cannot carry); nothing was changed') from None
+    check_ctx = _find_context(check, text, path, context_path=context_path, doc_base=doc_base)
     now = [c for c in check_ctx.children if c.local == 'Resource' and c.attrib.get('name') == name]
     if (state == 'absent' and now) or (state == 'present' and (len(now) != 1 or now[0].attrib != attrs)):
         raise TomcatError(f'{path}: internal check failed: the edited file does not hold the intended '
                           'Resource; nothing was changed')
-    return ResourceResult(after != text, action, text, after, where, line, content, context_file)
 
 
 # --- what only a person can do ----------------------------------------------------------------

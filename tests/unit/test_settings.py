@@ -513,3 +513,17 @@ def test_quick_check_agrees_on_every_single_field_change(example):
                     assert not list(_REFERENCE.iter_errors(doc)), (parts, key, value)
                 checked += 1
     assert checked > 500
+
+
+@pytest.mark.parametrize('char', ['\x01', '\x08', '\x0b', '\x1f', '\ufffe', '\ud800'])
+@pytest.mark.parametrize('parts', [('auth', 'password'), ('sender', 'from_name'), ('description',)])
+def test_characters_xml_cannot_carry_are_refused(char, parts):
+    doc = base()
+    parent = doc
+    for key in parts[:-1]:
+        parent = parent.setdefault(key, {})
+    parent[parts[-1]] = f'a{char}b'
+    found = effective_settings(doc).errors
+    assert found and found[0].path == '$.' + '.'.join(parts) and 'control character' in found[0].message
+    if parts == ('auth', 'password'):
+        assert 'U+' not in str(found[0]), 'nothing about a secret is shown'

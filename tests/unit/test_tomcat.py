@@ -382,3 +382,12 @@ def test_module_refuses_broken_xml_and_leaves_it(tmp_path):
     path.write_bytes(STOCK)
     rc, result = run_module('tomcat_mail_resource', {'path': str(path), 'settings': settings()})
     assert rc == 1 and 'no <Context> element found' in result['msg'] and path.read_bytes() == STOCK
+
+
+def test_a_new_context_file_is_checked_before_it_is_written():
+    from ansible_collections.mailwright.smtp.plugins.module_utils._tomcat import TomcatError, apply_resource
+
+    with pytest.raises(TomcatError, match='would not parse'):
+        apply_resource(None, 'ctx.xml', state='present', attrs={'name': 'mail/X', 'password': 'a\x01b'})
+    ok = apply_resource(None, 'ctx.xml', state='present', attrs={'name': 'mail/X', 'password': 'a<&>"b'})
+    assert ok.changed and b'a&lt;&amp;&gt;&quot;b' in ok.content
