@@ -63,7 +63,7 @@ def _accepted(count: int) -> list[dict]:
     """Effective settings of `count` hostile documents the model accepts (the same every run)."""
     found: list[dict] = []
 
-    @settings(max_examples=count * 8, derandomize=True, database=None, deadline=None,
+    @settings(max_examples=count * 24, derandomize=True, database=None, deadline=None,
               suppress_health_check=list(HealthCheck))
     @given(doc=mutated_documents())
     def collect(doc):
