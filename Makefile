@@ -5,6 +5,8 @@ VENV   := $(CURDIR)/.venv
 BIN    := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+# molecule and ansible-compat call ansible-config, ansible-playbook ... by name
+export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(COLLECTIONS):$(CURDIR)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 export ANSIBLE_LOCALHOST_WARNING := false
