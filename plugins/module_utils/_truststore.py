@@ -314,9 +314,9 @@ def _directory_lock(directory: str, *, timeout: float, enabled: bool = True):
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _list(keytool: Keytool, path: str, password: str, store_type: str | None) -> list[Entry]:
+def _list(keytool: Keytool, path: str, password: str, store_type: str | None, *, fast: bool = False) -> list[Entry]:
     try:
-        return keytool.list_entries(path, password, store_type)
+        return keytool.list_entries(path, password, store_type, fast=fast)
     except KeytoolError as exc:
         raise TruststoreError(f'{exc.message} [{path}]', keytool_error=exc.to_dict()) from None
 
@@ -442,7 +442,7 @@ def _run(module) -> dict[str, t.Any]:
         result['store_type'] = store_type
         cacerts = None
         if exists:
-            before = _list(keytool, path, password, store_type)
+            before = _list(keytool, path, password, store_type, fast=True)
         else:
             before = []
             if state == 'present' and params['create_from_cacerts']:
