@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Local peers for the molecule scenarios and `make demo`: one background process on loopback.
 
     peers.py start --dir DIR [--http bitbucket|ghes]...   start, wait until ready, print DIR/state.json

@@ -52,7 +52,6 @@ options:
     type: list
     elements: str
     default: []
-    no_log: true
   mode:
     description: Mode of the report files.
     type: raw
