@@ -137,7 +137,7 @@ def test_mail_report_module_writes_and_detects_drift(tmp_path):
         assert CANARY not in path.read_text()
 
 
-@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason='Debian package chromium is not installed')
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason='needs the Debian package chromium (tools/install-system-deps.sh installs it)')
 def test_html_renders_in_headless_chromium(tmp_path):
     files, _hosts = build_reports({'jira01': jira_facts(), 'conf01': failed_facts()}, {}, generated='2026-11-23T10:00:00Z')
     page = tmp_path / 'index.html'
