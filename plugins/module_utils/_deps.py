@@ -13,9 +13,10 @@ module pays only for what it uses.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import traceback
 
-__all__ = ['LIBRARIES', 'import_lib', 'require_lib']
+__all__ = ['LIBRARIES', 'import_lib', 'missing_libraries', 'require_lib']
 
 # import name -> (pip name, what it is used for)
 LIBRARIES = {
@@ -46,3 +47,21 @@ def require_lib(module, name: str):
         pip_name, purpose = LIBRARIES[name]
         module.fail_json(msg=missing_required_lib(pip_name, reason=purpose), exception=_failures[name])
     return lib
+
+
+def missing_libraries(libraries: dict) -> list[str]:
+    """The requirements (values) of `libraries` (import name -> pip requirement) not installed.
+
+    Looks the import names up without importing them: a host check before anything changes
+    should not pay for loading cryptography and friends. A library that is installed but broken
+    still fails cleanly later, in the module that imports it (require_lib).
+    """
+    missing = []
+    for name, requirement in libraries.items():
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a dotted name whose parent is missing
+            found = False
+        if not found:
+            missing.append(str(requirement))
+    return missing

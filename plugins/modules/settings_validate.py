@@ -60,6 +60,24 @@ options:
       - Treat warnings as errors (for strict CI pipelines).
     type: bool
     default: false
+  libraries:
+    description:
+      - Python libraries the later steps need on this host, as import name mapped to the pip
+        requirement that provides it (for example C(dns) to C(dnspython>=2.4,<3)). Checked first, with
+        the interpreter that runs the modules, by looking them up without importing them.
+      - Missing ones are listed in RV(missing_libraries) and fail the task, naming the pip command,
+        unless O(on_missing_libraries=report).
+      - This makes one task the host's check before anything changes, as the C(mailwright.smtp.mail)
+        role uses it.
+    type: dict
+  on_missing_libraries:
+    description:
+      - V(fail) fails the task when a library of O(libraries) is missing, before validating.
+      - V(report) only lists them in RV(missing_libraries) and validates, so that a following task can
+        install them (the role does this with C(mail_install_python_deps=true)).
+    type: str
+    choices: [fail, report]
+    default: fail
 requirements:
   - jsonschema >= 4.18 (on the host the module runs on)
   - PyYAML (for files; the C loader is used when libyaml is present)
@@ -89,6 +107,13 @@ EXAMPLES = r"""
       - "{{ playbook_dir }}/settings/**/*.yml"
   delegate_to: localhost
   run_once: true
+
+- name: Validate, and check that this host has the libraries the later steps need
+  mailwright.smtp.settings_validate:
+    settings: "{{ mail_settings }}"
+    libraries:
+      dns: dnspython>=2.4,<3
+      cryptography: cryptography>=41,<51
 
 - name: Strict mode, warnings fail too
   mailwright.smtp.settings_validate:
@@ -144,6 +169,17 @@ results:
           message: must be a plain address without variables
           hint: put ${fullname} and friends into sender.from_name
       warnings: []
+missing_libraries:
+  description: The pip requirements of O(libraries) that are not installed for RV(python).
+  returned: when O(libraries) is given
+  type: list
+  elements: str
+  sample: ["dnspython>=2.4,<3"]
+python:
+  description: The interpreter the modules run with on this host (the one to install missing libraries for).
+  returned: when O(libraries) is given
+  type: str
+  sample: /usr/bin/python3
 summary:
   description: Counts of files checked, valid, invalid, and with warnings.
   returned: with O(paths)
@@ -151,9 +187,11 @@ summary:
   sample: {total: 3, valid: 2, invalid: 1, with_warnings: 1}
 """
 
+import sys
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._deps import missing_libraries, require_lib
 from ansible_collections.mailwright.smtp.plugins.module_utils._module import register_secrets
 
 
@@ -166,6 +204,11 @@ def _summarise(reports, limit: int = 5) -> str:
     return '; '.join(lines[:limit]) + more
 
 
+def _install_hint(missing: list[str]) -> str:
+    return (f"Python libraries missing on this host for {sys.executable}: {', '.join(missing)}. "
+            f"Install them with: {sys.executable} -m pip install {' '.join(repr(item) for item in missing)}")
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -174,13 +217,27 @@ def main() -> None:
             'paths': {'type': 'list', 'elements': 'str'},
             'return_effective': {'type': 'bool', 'default': False},
             'fail_on_warnings': {'type': 'bool', 'default': False},
+            'libraries': {'type': 'dict'},
+            'on_missing_libraries': {'type': 'str', 'choices': ['fail', 'report'], 'default': 'fail'},
         },
         mutually_exclusive=[('settings', 'path', 'paths')],
         required_one_of=[('settings', 'path', 'paths')],
         supports_check_mode=True,
     )
-    require_lib(module, 'jsonschema')
     from ansible_collections.mailwright.smtp.plugins.module_utils import _validate
+
+    if module.params['settings'] is not None:
+        # Before anything can fail: Ansible's failure result echoes the module arguments.
+        register_secrets(module, _validate.secret_values(module.params['settings']))
+    host = {}
+    if module.params['libraries']:
+        host = {'missing_libraries': missing_libraries(module.params['libraries']), 'python': sys.executable}
+        if host['missing_libraries'] and module.params['on_missing_libraries'] == 'fail':
+            module.fail_json(msg=_install_hint(host['missing_libraries']), **host)
+    if not host.get('missing_libraries'):
+        require_lib(module, 'jsonschema')
+    # else: jsonschema may be among the missing ones, to be installed after this task; valid
+    # documents pass without it (it only explains errors), an invalid one fails in require_lib.
 
     strict = module.params['fail_on_warnings']
     if module.params['paths'] is not None:
@@ -203,15 +260,18 @@ def main() -> None:
             problems = [f'no file matches {p}' for p in unmatched]
             if invalid:
                 problems.append(f'{len(invalid)} of {len(reports)} settings files are invalid: ' + _summarise(invalid))
-            module.fail_json(msg='; '.join(problems), results=results, summary=summary, unmatched=unmatched)
-        module.exit_json(changed=False, results=results, summary=summary)
+            module.fail_json(msg='; '.join(problems), results=results, summary=summary, unmatched=unmatched, **host)
+        module.exit_json(changed=False, results=results, summary=summary, **host)
 
     if module.params['path'] is not None:
         require_lib(module, 'yaml')
         report = _validate.validate_files([module.params['path']])[0]
     else:
-        register_secrets(module, _validate.secret_values(module.params['settings']))
-        report = _validate.validate_document(module.params['settings'])
+        try:
+            report = _validate.validate_document(module.params['settings'])
+        except ImportError:
+            require_lib(module, 'jsonschema')
+            raise
     register_secrets(module, report.secrets)
     for warning in report.warnings:
         module.warn(str(warning))
@@ -220,6 +280,7 @@ def main() -> None:
     # text through module.warn, and in full under warning_details.
     result['warning_details'] = result.pop('warnings')
     del result['file'], result['valid']
+    result.update(host)
     if report.errors:
         module.fail_json(msg='invalid mail settings: ' + _summarise([report]), **result)
     if strict and report.warnings:

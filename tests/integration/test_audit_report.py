@@ -33,8 +33,8 @@ def jira_facts(port: int = 587) -> dict:
         'paths': {'server_xml': '/opt/atlassian/jira/conf/server.xml', 'setenv': '/opt/atlassian/jira/bin/setenv.sh',
                   'properties': None, 'truststore': '/var/atlassian/jira/mail-truststore.p12', 'api': None},
         'steps': {
-            'preflight': {'changed': False, 'missing': [], 'python': '/usr/bin/python3'},
-            'validate': {'changed': False, 'errors': [], 'warning_details': [], 'effective': {
+            'validate': {'changed': False, 'errors': [], 'warning_details': [], 'missing_libraries': [],
+                         'python': '/usr/bin/python3', 'effective': {
                 'product': 'jira', 'name': 'Corporate relay',
                 'server': {'host': 'smtp.example.com', 'port': port, 'protocol': 'smtp', 'tls': 'required',
                            'timeout_ms': 10000, 'jndi': {'name': 'mail/JiraMailServer', 'session_type': 'javax.mail.Session'}},

@@ -97,3 +97,39 @@ def test_exactly_one_input():
     assert rc == 1 and 'one of the following is required' in result['msg']
     rc, result = run_module('settings_validate', {'settings': GOOD, 'path': '/x'})
     assert rc == 1 and 'mutually exclusive' in result['msg']
+
+
+# The host check the role runs in the same task: libraries the later steps import.
+PRESENT = {'yaml': 'PyYAML>=6,<7', 'cryptography': 'cryptography>=41,<51'}
+ABSENT = {'mailwright_no_such_lib': 'mailwright-no-such-lib>=1', 'no_such_pkg.sub': 'no-such-pkg'}
+
+
+def test_libraries_present_are_reported_empty_and_validation_runs():
+    rc, result = run_module('settings_validate', {'settings': GOOD, 'libraries': PRESENT})
+    assert rc == 0, result
+    assert result['missing_libraries'] == []
+    assert result['python'] and result['effective']['product'] == 'jira'
+
+
+def test_missing_libraries_fail_before_validating_and_name_pip():
+    bad = dict(GOOD, product='no-such-product')
+    rc, result = run_module('settings_validate', {'settings': bad, 'libraries': dict(PRESENT, **ABSENT)})
+    assert rc == 1
+    assert result['missing_libraries'] == ['mailwright-no-such-lib>=1', 'no-such-pkg']
+    assert '-m pip install' in result['msg'] and 'mailwright-no-such-lib>=1' in result['msg']
+    assert 'errors' not in result  # stopped before validation
+    assert CANARY not in json.dumps(result)
+
+
+def test_missing_libraries_reported_and_document_still_validated():
+    args = {'settings': GOOD, 'libraries': ABSENT, 'on_missing_libraries': 'report'}
+    rc, result = run_module('settings_validate', args)
+    assert rc == 0, result
+    assert result['missing_libraries'] == ['mailwright-no-such-lib>=1', 'no-such-pkg']
+    assert result['effective']['server']['port'] == 587
+
+    bad = json.loads(json.dumps(GOOD))
+    bad['server']['port'] = 465
+    rc, result = run_module('settings_validate', dict(args, settings=bad))
+    assert rc == 1 and result['errors'][0]['path'] == '$.server.port'
+    assert result['missing_libraries'] == ['mailwright-no-such-lib>=1', 'no-such-pkg']
