@@ -234,13 +234,10 @@ def main() -> None:
         host = {'missing_libraries': missing_libraries(module.params['libraries']), 'python': sys.executable}
         if host['missing_libraries'] and module.params['on_missing_libraries'] == 'fail':
             module.fail_json(msg=_install_hint(host['missing_libraries']), **host)
-    if not host.get('missing_libraries'):
-        require_lib(module, 'jsonschema')
-    # else: jsonschema may be among the missing ones, to be installed after this task; valid
-    # documents pass without it (it only explains errors), an invalid one fails in require_lib.
 
     strict = module.params['fail_on_warnings']
     if module.params['paths'] is not None:
+        require_lib(module, 'jsonschema')
         require_lib(module, 'yaml')
         files, unmatched = _validate.expand_paths(module.params['paths'])
         # Secrets are not registered with no_log here: the results carry none by construction
@@ -265,13 +262,16 @@ def main() -> None:
 
     if module.params['path'] is not None:
         require_lib(module, 'yaml')
-        report = _validate.validate_files([module.params['path']])[0]
-    else:
-        try:
+    try:
+        # jsonschema is imported only when a document needs explaining (valid ones pass the fast
+        # check in _settings); it may also be among the missing libraries, installed after this task.
+        if module.params['path'] is not None:
+            report = _validate.validate_files([module.params['path']])[0]
+        else:
             report = _validate.validate_document(module.params['settings'])
-        except ImportError:
-            require_lib(module, 'jsonschema')
-            raise
+    except ImportError:
+        require_lib(module, 'jsonschema')
+        raise
     register_secrets(module, report.secrets)
     for warning in report.warnings:
         module.warn(str(warning))
