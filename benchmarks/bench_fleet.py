@@ -132,8 +132,8 @@ def build_inventory(workdir: pathlib.Path, hosts: int, product: str, settings: d
             (root / 'bin').mkdir()
             shutil.copyfile(SERVER_XML, root / 'conf' / 'server.xml')
             (root / 'bin' / 'setenv.sh').write_text('JVM_SUPPORT_RECOMMENDED_ARGS=""\n')
-            # The root context has path="", which the role's default(omit, true) drops; select it by docBase.
-            host_vars.update(mail_app_install_dir=str(root), mail_tomcat_doc_base='${catalina.home}/atlassian-jira')
+            # server.xml holds more than one <Context>: pick Jira's, the root context (path "").
+            host_vars.update(mail_app_install_dir=str(root), mail_tomcat_context_path='')
         else:
             (root / 'app').mkdir()
             host_vars.update(mail_properties_path=str(root / 'app' / 'mail.properties'),
