@@ -24,7 +24,21 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._jvm_options import (
+    DEFAULT_VARIABLE as DEFAULT_JVM_OPTIONS_VARIABLE,
+    BlockResult,
+    JvmOptionsError,
+    apply_block,
+    check_value,
+    check_variable,
+    compile_insert_after,
+    eval_unsafe,
+    redact_block_text,
+    render_block,
+    shell_double_quote,
+)
 from ansible_collections.mailwright.smtp.plugins.module_utils._keytool import (
+    REDACTED,
     Entry,
     Keytool,
     KeytoolError,
@@ -48,6 +62,7 @@ __all__ = [
 
 CERTIFICATE_CHOICES = ('leaf', 'root', 'chain')
 DEFAULT_NEW_STORE_MODE = 0o644  # like the JRE's cacerts: public certificates, readable by the app user
+DEFAULT_NEW_JVM_OPTIONS_MODE = 0o640  # the JVM options file holds the store password
 
 
 class TruststoreError(Exception):
@@ -203,6 +218,9 @@ def argument_spec() -> dict[str, t.Any]:
         'state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
         'backup': {'type': 'bool', 'default': False},
         'expiry_warning_days': {'type': 'int', 'default': 30},
+        'jvm_options_file': {'type': 'path'},
+        'jvm_options_variable': {'type': 'str', 'default': DEFAULT_JVM_OPTIONS_VARIABLE},
+        'jvm_options_insert_after': {'type': 'str'},
     }
 
 
@@ -374,6 +392,101 @@ def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+# --- the JVM options file ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _JvmPlan:
+    path: str              # the file written (the target when jvm_options_file is a symlink)
+    before: str | None     # None: the file does not exist yet
+    outcome: BlockResult
+
+
+def _check_jvm_options(module) -> None:
+    """Refuse what the block cannot hold before anything is fetched or written."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._module import register_secrets
+
+    params = module.params
+    password = params['store_password']
+    try:
+        check_variable(params['jvm_options_variable'])
+        check_value(params['path'], 'path')
+        check_value(password, 'store_password', secret=True)
+        compile_insert_after(params['jvm_options_insert_after'])
+    except JvmOptionsError as exc:
+        raise TruststoreError(str(exc)) from None
+    # The file holds the password shell-escaped: Ansible must scrub that form from any output too.
+    register_secrets(module, [shell_double_quote(password)])
+    for value, what in ((password, 'store_password'), (params['path'], 'path')):
+        if eval_unsafe(value):
+            module.warn(f'{what} contains whitespace or shell metacharacters. jvm_options_file holds it exactly, '
+                        "but Tomcat's catalina.sh passes JAVA_OPTS and CATALINA_OPTS through eval, which reads "
+                        'such characters a second time, so the JVM may not get the same value; prefer a value '
+                        'made of letters, digits and . , _ - + = @ % / :')
+
+
+def _plan_jvm_options(module, store_type: str) -> _JvmPlan:
+    """Read the JVM options file and compute its new text; nothing is written."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._files import read_bytes
+
+    params = module.params
+    given = params['jvm_options_file']
+    # Like blockinfile: a symlink (setenv.sh linked from a shared location) is followed, the link stays.
+    path = os.path.realpath(given)
+    directory = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise TruststoreError(f'jvm_options_file {given} is a directory; point it at the shell file (nothing was written)')
+    if not os.path.isdir(directory):
+        raise TruststoreError(f'jvm_options_file {given}: directory {directory} does not exist; create it first '
+                              '(nothing was written)')
+    try:
+        data = read_bytes(path)
+    except OSError as exc:
+        raise TruststoreError(f'cannot read jvm_options_file {given}: {exc.strerror}; nothing was written') from None
+    # surrogateescape: any byte outside the block goes back out exactly as it came in.
+    before = None if data is None else data.decode('utf-8', 'surrogateescape')
+    try:
+        block = render_block(variable=params['jvm_options_variable'], store_path=params['path'],
+                             store_password=params['store_password'], store_type=store_type)
+        outcome = apply_block(before, block, insert_after=params['jvm_options_insert_after'])
+    except JvmOptionsError as exc:
+        raise TruststoreError(f'jvm_options_file {given}: {exc}') from None
+    return _JvmPlan(path, before, outcome)
+
+
+def _jvm_options_diff(module, plan: _JvmPlan) -> dict[str, str]:
+    secrets = [module.params['store_password']]
+    return {'before_header': plan.path, 'after_header': plan.path,
+            'before': redact_block_text(plan.before or '', secrets=secrets, placeholder=REDACTED),
+            'after': redact_block_text(plan.outcome.text, secrets=secrets, placeholder=REDACTED)}
+
+
+def _write_jvm_options(module, plan: _JvmPlan) -> dict[str, t.Any]:
+    from ansible_collections.mailwright.smtp.plugins.module_utils._files import write_file_atomic
+
+    params = module.params
+    info: dict[str, t.Any] = {'path': plan.path, 'changed': plan.outcome.changed}
+    file_args = module.load_file_common_arguments(params, path=plan.path)
+    # owner and group name the application's user, who must read this file as well as the store;
+    # mode, SELinux context and attributes are the store's and stay off this file.
+    file_args.update(mode=None, seuser=None, serole=None, setype=None, selevel=None, attributes=None,
+                     secontext=[None] * len(file_args['secontext']))
+    if plan.outcome.changed:
+        if module.check_mode:
+            return info
+        mode = DEFAULT_NEW_JVM_OPTIONS_MODE if plan.before is None else None
+        try:
+            backup_file = write_file_atomic(module, plan.path, plan.outcome.text.encode('utf-8', 'surrogateescape'),
+                                            mode=mode, backup=params['backup'], file_args=file_args)
+        except OSError as exc:
+            raise TruststoreError(f'cannot write jvm_options_file {plan.path}: {exc.strerror or exc}; '
+                                  'it was not changed') from None
+        if backup_file:
+            info['backup_file'] = backup_file
+    elif plan.before is not None:
+        info['changed'] = module.set_fs_attributes_if_different(file_args, False)
+    return info
+
+
 def run_module(module) -> None:
     """Everything truststore_cert does; ends with exit_json or fail_json."""
     try:
@@ -407,6 +520,11 @@ def _run(module) -> dict[str, t.Any]:
         keytool = Keytool(params['keytool'], timeout=params['keytool_timeout'])
     except KeytoolError as exc:
         raise TruststoreError(exc.message) from None
+    # With state=absent the JVM options file is left alone: other entries may still need the store.
+    jvm_options = state == 'present' and bool(params['jvm_options_file'])
+    if jvm_options:
+        _check_jvm_options(module)
+    jvm_plan = None
 
     result: dict[str, t.Any] = {'changed': False, 'path': path, 'alias': alias, 'state': state}
     if path != params['path']:
@@ -440,6 +558,9 @@ def _run(module) -> dict[str, t.Any]:
     with _directory_lock(os.path.dirname(path), timeout=params['keytool_timeout'], enabled=not module.check_mode):
         store_type, exists = _store_type_for(path, params['store_type'])
         result['store_type'] = store_type
+        if jvm_options:
+            # Planned before the store is touched: a file we refuse to edit fails the task with nothing written.
+            jvm_plan = _plan_jvm_options(module, store_type)
         cacerts = None
         if exists:
             before = _list(keytool, path, password, store_type, fast=True)
@@ -468,16 +589,27 @@ def _run(module) -> dict[str, t.Any]:
             if exists:
                 file_args = module.load_file_common_arguments(module.params, path=path)
                 result['changed'] = module.set_fs_attributes_if_different(file_args, False)
-            return result
-
-        result['changed'] = True
-        if module.check_mode:
+        elif module.check_mode:
+            result['changed'] = True
             result['entries_after'] = len(expected)
-            return result
-        after, backup_file = _apply(module, keytool, path=path, store_type=store_type, exists=exists,
-                                    password=password, actions=actions, cacerts=cacerts,
-                                    cacerts_password=params['cacerts_password'], expected=expected)
-        result['entries_after'] = len(after)
-        if backup_file:
-            result['backup_file'] = backup_file
-        return result
+        else:
+            result['changed'] = True
+            after, backup_file = _apply(module, keytool, path=path, store_type=store_type, exists=exists,
+                                        password=password, actions=actions, cacerts=cacerts,
+                                        cacerts_password=params['cacerts_password'], expected=expected)
+            result['entries_after'] = len(after)
+            if backup_file:
+                result['backup_file'] = backup_file
+
+    if jvm_plan is not None:
+        try:
+            result['jvm_options'] = _write_jvm_options(module, jvm_plan)
+        except TruststoreError as exc:
+            if result['changed'] and not module.check_mode:
+                raise TruststoreError(f'{exc.message}; the keystore {path} was updated', changed=True,
+                                      **exc.details) from None
+            raise
+        result['changed'] = result['changed'] or result['jvm_options']['changed']
+        if module._diff:
+            result['diff'] = [result['diff'], _jvm_options_diff(module, jvm_plan)]
+    return result

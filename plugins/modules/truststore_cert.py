@@ -32,7 +32,8 @@ description:
     C(cacerts) for the whole JVM, so start the store from a copy of it (O(create_from_cacerts=true))
     to keep public CAs (Marketplace, license checks, cloud services) working."
   - "Jira: add the properties to C(JVM_SUPPORT_RECOMMENDED_ARGS) in C(<jira-install>/bin/setenv.sh)
-    (C(setenv.bat) on Windows; for a Windows service, in the service's Java options)."
+    (C(setenv.bat) on Windows; for a Windows service, in the service's Java options).
+    O(jvm_options_file) does this for C(setenv.sh) in the same task."
   - "Confluence: add them to C(<confluence-install>/bin/setenv.sh), in C(JVM_SUPPORT_RECOMMENDED_ARGS)
     or as a C(CATALINA_OPTS=\"-D... ${CATALINA_OPTS}\") line, as that file's comments suggest for your version."
   - "Bitbucket: add them to C(JVM_SUPPORT_RECOMMENDED_ARGS) in C(<bitbucket-install>/bin/_start-webapp.sh)
@@ -49,7 +50,10 @@ attributes:
     description: Fetches and compares, reports what would change, writes nothing.
   diff_mode:
     support: full
-    description: "The diff is a summary of the store's entries (one C(alias: SHA256) line each), not keystore bytes."
+    description:
+      - "The diff is a summary of the store's entries (one C(alias: SHA256) line each), not keystore bytes."
+      - With O(jvm_options_file), the diff is a list of two, the store's summary and the JVM options file's
+        text before and after, with the store password replaced by C(********).
 extends_documentation_fragment:
   - ansible.builtin.files
 options:
@@ -173,6 +177,44 @@ options:
       - Warn when a chosen certificate has fewer days left than this (and always when it has expired).
     type: int
     default: 30
+  jvm_options_file:
+    description:
+      - A shell file sourced when the JVM starts (Tomcat's, Jira's or Confluence's C(bin/setenv.sh)) in
+        which this module keeps one managed block that points the JVM at the store
+        (C(-Djavax.net.ssl.trustStore), C(-Djavax.net.ssl.trustStorePassword) and
+        C(-Djavax.net.ssl.trustStoreType) with the type of the store managed, C(JKS) or C(PKCS12)), added to
+        O(jvm_options_variable). The store path in the block is O(path) as given.
+      - The block sits between the lines '# BEGIN mailwright mail truststore (managed by Ansible)' and
+        '# END mailwright mail truststore (managed by Ansible)'; it is the same block the mail role wrote
+        with M(ansible.builtin.blockinfile), so a file edited by the role is not changed again. An existing
+        block is replaced where it is (later copies are removed); every other line stays as it is. A marker
+        line without its partner fails the task (repair the file by hand).
+      - Values are escaped for a shell double-quoted string, so any character except a line break or NUL
+        reaches the variable as written. A O(path) or O(store_password) with a line break or NUL, or a
+        O(jvm_options_variable) that is not a shell variable name, fails the task before anything is written.
+      - A missing file is created with mode C(0640) (it holds the store password); give O(group) (or
+        O(owner)) so the application's user can read it, or the start script silently skips it. An existing
+        file keeps its mode. O(owner) and O(group) apply to this file as to the store; O(mode) and the
+        SELinux options apply to the store only. A symlink is followed and its target updated.
+      - O(backup=true) also keeps a timestamped copy of this file before changing it.
+      - Only with O(state=present). With O(state=absent) the file is left alone (the JVM may still need the
+        store for other entries); remove the block yourself when the store goes.
+      - Restart the application after a change; the file is read when the JVM starts.
+    type: path
+  jvm_options_variable:
+    description:
+      - The shell variable the block extends, C(VAR="${VAR} -D...").
+      - V(JVM_SUPPORT_RECOMMENDED_ARGS) for Jira and Confluence, V(CATALINA_OPTS) for a plain Tomcat.
+    type: str
+    default: JVM_SUPPORT_RECOMMENDED_ARGS
+  jvm_options_insert_after:
+    description:
+      - A Python regular expression. When O(jvm_options_file) holds no block yet, the block is inserted after
+        the last line that matches (for example V(^JVM_SUPPORT_RECOMMENDED_ARGS=), so the block extends the
+        value that line sets); without a match, unset or V(EOF), it is appended at the end of the file.
+        The same rules as O(ansible.builtin.blockinfile#module:insertafter).
+      - An existing block stays where it is.
+    type: str
 requirements:
   - cryptography (on the managed host, to read certificates)
   - a JRE/JDK keytool on the managed host
@@ -180,6 +222,11 @@ requirements:
 notes:
   - Aliases are compared case-insensitively, fingerprints are SHA-256 over the certificate's DER.
   - An alias that holds a private key entry is never replaced or removed.
+  - Tomcat's C(catalina.sh) (which Jira and Confluence use) starts the JVM through C(eval), which reads
+    C(JAVA_OPTS) and C(CATALINA_OPTS) a second time. O(jvm_options_file) holds any value exactly, but a
+    store password or path with whitespace, quotes, C($), C(\), a backtick or other shell metacharacters
+    may still reach the JVM changed; the module warns about such values. Prefer a store password of letters,
+    digits and C(. , _ - + = @ % / :).
 seealso:
   - module: mailwright.smtp.settings_validate
 """
@@ -198,14 +245,19 @@ EXAMPLES = r"""
     mode: "0640"
   register: trust
 
-- name: Point Jira's JVM at the store (then restart Jira)
-  ansible.builtin.lineinfile:
-    path: /opt/atlassian/jira/bin/setenv.sh
-    regexp: '^JVM_SUPPORT_RECOMMENDED_ARGS='
-    line: >-
-      JVM_SUPPORT_RECOMMENDED_ARGS="-Djavax.net.ssl.trustStore=/var/atlassian/application-data/jira/mail-truststore.p12
-      -Djavax.net.ssl.trustStorePassword={{ vault_truststore_password }} -Djavax.net.ssl.trustStoreType=PKCS12"
-  no_log: true
+- name: Trust the relay and point Jira's JVM at the store in setenv.sh (restart Jira when changed)
+  mailwright.smtp.truststore_cert:
+    settings: "{{ mail_settings }}"
+    path: /var/atlassian/application-data/jira/mail-truststore.p12
+    store_password: "{{ vault_truststore_password }}"
+    keytool: /opt/atlassian/jira/jre/bin/keytool
+    create_from_cacerts: true
+    group: jira
+    jvm_options_file: /opt/atlassian/jira/bin/setenv.sh
+    jvm_options_variable: JVM_SUPPORT_RECOMMENDED_ARGS
+    jvm_options_insert_after: '^JVM_SUPPORT_RECOMMENDED_ARGS='
+    backup: true
+  notify: Restart Jira
 
 - name: Trust the private CA at the top of the relay's chain, in an existing JKS store
   mailwright.smtp.truststore_cert:
@@ -353,6 +405,24 @@ smtp_error:
   returned: on failure to fetch
   type: dict
   sample: {step: policy, code: null, text: server does not offer STARTTLS, transient: false}
+jvm_options:
+  description: The JVM options file of O(jvm_options_file).
+  returned: when O(jvm_options_file) is set and O(state=present)
+  type: dict
+  contains:
+    path:
+      description: The file written (the target when O(jvm_options_file) is a symlink).
+      type: str
+      returned: always
+    changed:
+      description: Whether the file's block, owner or group changed (or would change, in check mode).
+      type: bool
+      returned: always
+    backup_file:
+      description: The copy made with O(backup=true) before the file was changed.
+      type: str
+      returned: when a backup was made
+  sample: {path: /opt/atlassian/jira/bin/setenv.sh, changed: true}
 cacerts:
   description: The cacerts a new store was copied from.
   returned: when O(create_from_cacerts) created the store

@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pathlib
+import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -16,7 +19,7 @@ from tests.integration.conftest_truststore import (
     private_ca,
     self_signed_identity,
 )
-from tests.support.modrun import run_module
+from tests.support.modrun import ROOT, run_module
 
 pytest_plugins = ['tests.integration.conftest_truststore']
 pytestmark = pytest.mark.integration
@@ -379,3 +382,134 @@ def test_concurrent_runs_on_one_store_lose_no_update(keytool_path, tmp_path):
     assert all(rc == 0 and res['changed'] for rc, res in outcomes), outcomes
     listed = keytool_list(str(store), CANARY)
     assert listed == dict({'seed': fp(first.leaf_der)}, **{a: fp(i.leaf_der) for a, i in identities.items()})
+
+
+# --- jvm_options_file: the setenv.sh block --------------------------------------------------------
+
+JIRA_SETENV = ROOT / 'demo' / 'sandbox' / 'jira' / 'bin' / 'setenv.sh'
+HOSTILE_PASSWORD = CANARY + '-p"a$b`c\\d\'e'  # the canary, then every character a "..." string must escape
+BEGIN = '# BEGIN mailwright mail truststore (managed by Ansible)\n'
+END = '# END mailwright mail truststore (managed by Ansible)\n'
+
+
+def jvm_value(setenv, variable='JVM_SUPPORT_RECOMMENDED_ARGS') -> str:
+    """The variable after sh sourced the file, as Tomcat's catalina.sh does."""
+    assert subprocess.run(['sh', '-n', str(setenv)], capture_output=True, check=False).returncode == 0
+    proc = subprocess.run(['sh', '-c', f'. "$1"; printf %s "${variable}"', 'sh', str(setenv)],
+                          capture_output=True, text=True, check=True, timeout=30)
+    return proc.stdout
+
+
+@pytest.mark.parametrize('store_type', STORE_TYPES)
+def test_jvm_options_file_points_the_jvm_at_the_store(store_type, tls_smtp_server, keytool_path, tmp_path):
+    server = tls_smtp_server('starttls', self_signed_identity())
+    store = tmp_path / f'trust.{store_type}'
+    setenv = tmp_path / 'bin' / 'setenv.sh'
+    setenv.parent.mkdir()
+    shutil.copyfile(JIRA_SETENV, setenv)
+    setenv.chmod(0o750)
+    original = setenv.read_bytes()
+    args = base_args(server, store, store_type, keytool_path, store_password=HOSTILE_PASSWORD,
+                     jvm_options_file=str(setenv), jvm_options_insert_after='^JVM_SUPPORT_RECOMMENDED_ARGS=')
+    expected_value = (f' -Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword={HOSTILE_PASSWORD} '
+                      f'-Djavax.net.ssl.trustStoreType={store_type.upper()}')
+
+    # Check mode: both changes reported, nothing written; the diff shows the block without the password.
+    rc, res = run(args, check_mode=True, diff=True)
+    assert rc == 0 and res['changed'] is True, res
+    assert res['jvm_options'] == {'path': str(setenv), 'changed': True}
+    assert setenv.read_bytes() == original and not store.exists()
+    store_diff, setenv_diff = res['diff']
+    assert store_diff['after'].startswith('mailwright-127.0.0.1: ')
+    assert setenv_diff['before'] == original.decode() and BEGIN in setenv_diff['after']
+    assert '-Djavax.net.ssl.trustStorePassword=******** -Djavax.net.ssl.trustStoreType=' in setenv_diff['after']
+    # catalina.sh re-reads JAVA_OPTS through eval: such a password earns a warning (without the password).
+    assert 'catalina.sh' in json.dumps(res.get('warnings')), res.get('warnings')
+
+    # For real: the block lands after the variable's line, everything else is kept byte for byte.
+    rc, res = run(args, diff=True)
+    assert rc == 0 and res['changed'] is True and res['jvm_options']['changed'] is True, res
+    text = setenv.read_text()
+    anchor = 'JVM_SUPPORT_RECOMMENDED_ARGS=""\n'
+    assert text.startswith(original.decode().split(anchor)[0] + anchor + BEGIN)
+    assert text.replace(text[text.index(BEGIN):text.index(END) + len(END)], '') == original.decode()
+    assert text.count(BEGIN) == 1
+    assert oct(setenv.stat().st_mode & 0o777) == '0o750'  # an existing file keeps its mode
+    assert jvm_value(setenv) == expected_value
+    assert HOSTILE_PASSWORD not in json.dumps(res['diff'])
+    assert keytool_list(str(store), HOSTILE_PASSWORD) == {'mailwright-127.0.0.1': fp(server.identity.leaf_der)}
+
+    # Same values again: nothing changes, the file is not even rewritten.
+    written, mtime = setenv.read_bytes(), setenv.stat().st_mtime_ns
+    rc, res = run(args, diff=True)
+    assert rc == 0 and res['changed'] is False and res['jvm_options'] == {'path': str(setenv), 'changed': False}
+    assert setenv.read_bytes() == written and setenv.stat().st_mtime_ns == mtime
+
+    # Someone changed the block by hand: only the file changes, back to the block; a backup is kept.
+    setenv.write_text(text.replace('-Djavax.net.ssl.trustStoreType=', '-Dhand.edit=1 -Djavax.net.ssl.trustStoreType='))
+    edited = setenv.read_bytes()
+    rc, res = run(dict(args, backup=True))
+    assert rc == 0 and res['changed'] is True and res['actions'] == [] and 'backup_file' not in res, res
+    assert setenv.read_bytes() == written
+    assert pathlib.Path(res['jvm_options']['backup_file']).read_bytes() == edited
+
+    # state=absent leaves the file alone (and reports nothing about it).
+    rc, res = run(dict(args, state='absent'))
+    assert rc == 0 and res['changed'] is True and 'jvm_options' not in res
+    assert setenv.read_bytes() == written
+
+
+def test_jvm_options_file_missing_is_created_0640(keytool_path, tmp_path):
+    ident = self_signed_identity()
+    store = tmp_path / 'trust.p12'
+    setenv = tmp_path / 'setenv.sh'
+    args = {'pem_content': ident.chain_pem(), 'alias': 'relay', 'path': str(store), 'store_password': CANARY,
+            'keytool': keytool_path, 'jvm_options_file': str(setenv), 'jvm_options_variable': 'CATALINA_OPTS'}
+
+    rc, res = run(args, check_mode=True, diff=True)
+    assert rc == 0 and res['changed'] is True and res['jvm_options']['changed'] is True, res
+    assert not setenv.exists() and not store.exists()
+    assert res['diff'][1]['before'] == '' and '-Djavax.net.ssl.trustStorePassword=********' in res['diff'][1]['after']
+
+    rc, res = run(args)
+    assert rc == 0 and res['changed'] is True, res
+    assert oct(setenv.stat().st_mode & 0o777) == '0o640'
+    assert setenv.read_text() == (BEGIN + f'CATALINA_OPTS="${{CATALINA_OPTS}} -Djavax.net.ssl.trustStore={store} '
+                                  f'-Djavax.net.ssl.trustStorePassword={CANARY} '
+                                  '-Djavax.net.ssl.trustStoreType=PKCS12"\n' + END)
+    assert jvm_value(setenv, 'CATALINA_OPTS').endswith(f'trustStorePassword={CANARY} -Djavax.net.ssl.trustStoreType=PKCS12')
+    assert 'warnings' not in res or 'catalina.sh' not in json.dumps(res['warnings'])
+
+    rc, res = run(args, check_mode=True)
+    assert rc == 0 and res['changed'] is False and res['jvm_options']['changed'] is False
+    # With no file options given, a file of another mode is left as it is.
+    setenv.chmod(0o644)
+    rc, res = run(args)
+    assert rc == 0 and res['changed'] is False and oct(setenv.stat().st_mode & 0o777) == '0o644'
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'store_password': CANARY + '\nsecond-line'}, 'store_password contains a line break or NUL'),
+    ({'jvm_options_variable': 'JVM ARGS'}, 'is not a shell variable name'),
+    ({'jvm_options_insert_after': '^JVM_('}, 'not a valid Python regular expression'),
+])
+def test_jvm_options_refused_before_anything_is_written(extra, message, keytool_path, tmp_path):
+    store = tmp_path / 'trust.p12'
+    setenv = tmp_path / 'setenv.sh'
+    shutil.copyfile(JIRA_SETENV, setenv)
+    original = setenv.read_bytes()
+    rc, res = run(dict({'pem_content': self_signed_identity().chain_pem(), 'alias': 'relay', 'path': str(store),
+                        'store_password': CANARY, 'keytool': keytool_path, 'jvm_options_file': str(setenv)},
+                       **extra))
+    assert rc != 0 and message in res['msg'] and 'nothing was written' in res['msg'], res
+    assert not store.exists() and setenv.read_bytes() == original
+
+
+def test_jvm_options_file_with_a_broken_block_leaves_the_store_alone(keytool_path, tmp_path):
+    store = tmp_path / 'trust.p12'
+    setenv = tmp_path / 'setenv.sh'
+    setenv.write_text('JVM_SUPPORT_RECOMMENDED_ARGS=""\n' + BEGIN + 'JVM_SUPPORT_RECOMMENDED_ARGS="-Dx"\n')
+    rc, res = run({'pem_content': self_signed_identity().chain_pem(), 'alias': 'relay', 'path': str(store),
+                   'store_password': CANARY, 'keytool': keytool_path, 'jvm_options_file': str(setenv)})
+    assert rc != 0 and f'{setenv}: line 2' in res['msg'] and 'without an END marker' in res['msg'], res
+    assert not store.exists()
