@@ -52,48 +52,12 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def make_pki(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
-    """CA + server certificate for localhost / 127.0.0.1 / relay.demo.test."""
-    import datetime
-    import ipaddress
+    """CA + relay certificate (leaf, then the CA) for relay.demo.test / localhost / 127.0.0.1."""
+    from tests.support.certs import CertificateAuthority
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mailwright demo CA')])
-    ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'relay.demo.test')]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=20))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName('relay.demo.test'), x509.DNSName('localhost'),
-            x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_path, cert_path, key_path = directory / 'ca.pem', directory / 'relay.pem', directory / 'relay.key'
-    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
-    return ca_path, cert_path, key_path
+    ca = CertificateAuthority(directory, common_name='mailwright demo CA')
+    relay = ca.issue('relay', dns=('relay.demo.test', 'localhost'), ips=('127.0.0.1',), days=20)
+    return pathlib.Path(ca.ca_file), pathlib.Path(relay.cert_file), pathlib.Path(relay.key_file)
 
 
 class SpoolHandler:

@@ -11,10 +11,8 @@ STARTTLS required against a relay that does not offer it (which must refuse to s
 
 from __future__ import annotations
 
-import datetime
 import email
 import email.policy
-import ipaddress
 import json
 import pathlib
 import socket
@@ -55,34 +53,11 @@ class _PKI:
 
 
 def make_pki(directory: pathlib.Path) -> _PKI:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from tests.support.certs import CertificateAuthority
 
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mailwright test CA')])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-          .not_valid_after(now + datetime.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'localhost')]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName('localhost'),
-                                                        x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    cert_file = directory / 'leaf.pem'
-    key_file = directory / 'leaf.key'
-    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return _PKI(ca.public_bytes(serialization.Encoding.PEM), cert_file, key_file)
+    ca = CertificateAuthority(directory)
+    leaf = ca.issue('leaf', dns=('localhost',), ips=('127.0.0.1',), days=2)
+    return _PKI(ca.pem, pathlib.Path(leaf.cert_file), pathlib.Path(leaf.key_file))
 
 
 @dataclass

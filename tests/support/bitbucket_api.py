@@ -17,8 +17,6 @@ check mode wrote nothing. ``ContractServer`` is the shared base also used by ``g
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import pathlib
 import ssl
@@ -47,43 +45,12 @@ class Recorded:
 
 
 def make_test_ca(directory: pathlib.Path, hostname: str = 'localhost') -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
-    """(ca.pem, server cert.pem, server key.pem) for 127.0.0.1/localhost, made with cryptography."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    """(ca.pem, server cert.pem, server key.pem) for `hostname` and 127.0.0.1 (tests/support/certs.py)."""
+    from tests.support.certs import CertificateAuthority
 
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mailwright test CA')])
-    ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_path, cert_path, key_path = directory / 'ca.pem', directory / 'server.pem', directory / 'server.key'
-    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return ca_path, cert_path, key_path
+    ca = CertificateAuthority(directory)
+    server = ca.issue('server', dns=(hostname,), ips=('127.0.0.1',), days=2)
+    return pathlib.Path(ca.ca_file), pathlib.Path(server.cert_file), pathlib.Path(server.key_file)
 
 
 class _QuietServer(ThreadingHTTPServer):
