@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError
+from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError, as_failure
 
 __all__ = [
     'MAIL_SERVER_PATH',
@@ -279,7 +279,4 @@ def run(client: HttpClient, effective, **kwargs) -> dict[str, t.Any]:
     try:
         return ensure(client, effective, **kwargs)
     except (HttpError, BitbucketError) as exc:
-        failure: dict[str, t.Any] = {'failed': True, 'msg': str(exc)}
-        if isinstance(exc, HttpError):
-            failure['http'] = exc.to_dict()
-        return failure
+        return as_failure(exc)

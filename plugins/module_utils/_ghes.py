@@ -50,7 +50,7 @@ import time
 import typing as t
 import uuid
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError
+from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError, as_failure
 
 __all__ = [
     'APIS',
@@ -473,7 +473,4 @@ def run(client: HttpClient, effective, **kwargs) -> dict[str, t.Any]:
     try:
         return ensure(client, effective, **kwargs)
     except (HttpError, GhesError) as exc:
-        failure: dict[str, t.Any] = {'failed': True, 'msg': str(exc)}
-        if isinstance(exc, HttpError):
-            failure['http'] = exc.to_dict()
-        return failure
+        return as_failure(exc)

@@ -28,6 +28,7 @@ __all__ = [
     'HttpError',
     'HttpResponse',
     'HttpClient',
+    'as_failure',
     'connection_argument_spec',
     'client_from_params',
     'safe_url',
@@ -54,6 +55,14 @@ class HttpError(Exception):
 
     def to_dict(self) -> dict[str, t.Any]:
         return {'status': self.status, 'method': self.method, 'url': self.url, 'kind': self.kind}
+
+
+def as_failure(exc: Exception) -> dict[str, t.Any]:
+    """A module result for an API call that failed: the message, and the request when HTTP failed."""
+    failure: dict[str, t.Any] = {'failed': True, 'msg': str(exc)}
+    if isinstance(exc, HttpError):
+        failure['http'] = exc.to_dict()
+    return failure
 
 
 @dataclass
