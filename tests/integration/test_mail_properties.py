@@ -11,70 +11,25 @@ parser read and with what the module meant to write.
 from __future__ import annotations
 
 import json
-import pathlib
 import random
-import shutil
-import subprocess
-import textwrap
 
 import pytest
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._properties import PropertiesFile
+from tests.support.java_properties import JavaPropertiesReader, jdk_missing
 from tests.support.modrun import run_module
 
 pytestmark = pytest.mark.integration
 
 CANARY = 'Canary-5ecret-Pa55'
 
-_DUMP = textwrap.dedent("""\
-    import java.io.FileInputStream;
-    import java.util.Properties;
-    import java.util.TreeMap;
-
-    public class DumpProperties {
-        static String q(String s) {
-            StringBuilder b = new StringBuilder("\\"");
-            for (char c : s.toCharArray()) b.append(String.format("\\\\u%04x", (int) c));
-            return b.append('"').toString();
-        }
-        public static void main(String[] args) throws Exception {
-            StringBuilder out = new StringBuilder("[");
-            for (int i = 0; i < args.length; i++) {
-                Properties p = new Properties();
-                String error = null;
-                try (FileInputStream in = new FileInputStream(args[i])) { p.load(in); }
-                catch (IllegalArgumentException e) { error = "malformed"; }
-                out.append(i == 0 ? "" : ",").append("{");
-                if (error != null) { out.append("\\"error\\":").append(q(error)); }
-                else {
-                    boolean first = true;
-                    for (var e : new TreeMap<Object, Object>(p).entrySet()) {
-                        out.append(first ? "" : ",").append(q((String) e.getKey())).append(":").append(q((String) e.getValue()));
-                        first = false;
-                    }
-                }
-                out.append("}");
-            }
-            System.out.println(out.append("]"));
-        }
-    }
-""")
 
 
 @pytest.fixture(scope='module')
 def java_load(tmp_path_factory):
-    if shutil.which('javac') is None or shutil.which('java') is None:
-        pytest.skip('no JDK (java, javac) on PATH')
-    work = tmp_path_factory.mktemp('dumpprops')
-    (work / 'DumpProperties.java').write_text(_DUMP)
-    subprocess.run(['javac', '-d', str(work), str(work / 'DumpProperties.java')], check=True, timeout=120)
-
-    def load(paths: list[pathlib.Path]) -> list[dict]:
-        proc = subprocess.run(['java', '-cp', str(work), 'DumpProperties', *map(str, paths)],
-                              check=True, capture_output=True, text=True, timeout=120)
-        return json.loads(proc.stdout)
-
-    return load
+    if jdk_missing():
+        pytest.skip(jdk_missing())
+    return JavaPropertiesReader(tmp_path_factory.mktemp('dumpprops')).load
 
 
 TRICKY = [

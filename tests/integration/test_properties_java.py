@@ -10,10 +10,6 @@ and prints what it read with every character as a \\uXXXX escape, so nothing is 
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import textwrap
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,38 +21,11 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._properties import
     apply_properties,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings import effective_settings
+from tests.support.java_properties import JavaPropertiesReader, jdk_missing
 from tests.unit.test_hostile_corpus import mutated_documents
 
 pytestmark = pytest.mark.integration
 
-_LOAD = textwrap.dedent("""\
-    import java.io.FileInputStream;
-    import java.util.Properties;
-    import java.util.TreeMap;
-
-    public class LoadAll {
-        static String q(String s) {
-            StringBuilder b = new StringBuilder("\\"");
-            for (char c : s.toCharArray()) b.append(String.format("\\\\u%04x", (int) c));
-            return b.append('"').toString();
-        }
-        public static void main(String[] args) throws Exception {
-            StringBuilder out = new StringBuilder("[");
-            for (int i = 0; i < args.length; i++) {
-                Properties p = new Properties();
-                try (FileInputStream in = new FileInputStream(args[i])) { p.load(in); }
-                out.append(i == 0 ? "{" : ",{");
-                boolean first = true;
-                for (var e : new TreeMap<Object, Object>(p).entrySet()) {
-                    out.append(first ? "" : ",").append(q((String) e.getKey())).append(":").append(q((String) e.getValue()));
-                    first = false;
-                }
-                out.append("}");
-            }
-            System.out.println(out.append("]"));
-        }
-    }
-""")
 
 
 def _accepted(count: int) -> list[dict]:
@@ -77,10 +46,9 @@ def _accepted(count: int) -> list[dict]:
 
 
 def test_java_reads_what_we_meant(tmp_path):
-    if shutil.which('javac') is None or shutil.which('java') is None:
-        pytest.skip('no JDK (java, javac) on PATH')
-    (tmp_path / 'LoadAll.java').write_text(_LOAD)
-    subprocess.run(['javac', '-d', str(tmp_path), str(tmp_path / 'LoadAll.java')], check=True, timeout=120)
+    if jdk_missing():
+        pytest.skip(jdk_missing())
+    reader = JavaPropertiesReader(tmp_path / 'java')
     effectives = _accepted(150)
     assert len(effectives) >= 100, 'too few accepted documents to say anything'
     files, wanted = [], []
@@ -95,9 +63,7 @@ def test_java_reads_what_we_meant(tmp_path):
             path.write_bytes(outcome.after.encode('latin-1'))
             files.append(path)
             wanted.append(outcome.managed.values)
-    proc = subprocess.run(['java', '-cp', str(tmp_path), 'LoadAll', *map(str, files)],
-                          check=True, capture_output=True, text=True, timeout=300)
-    loaded = json.loads(proc.stdout)
+    loaded = reader.load(files)
     assert len(loaded) == len(files)
     mismatches = []
     for path, values, java in zip(files, wanted, loaded):
