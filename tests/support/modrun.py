@@ -15,7 +15,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / '.build' / 'collections'
 
-__all__ = ['ROOT', 'COLLECTIONS', 'module_env', 'run_module']
+__all__ = ['ROOT', 'COLLECTIONS', 'module_env', 'module_process', 'run_module']
 
 
 def module_env(extra: dict | None = None) -> dict:
@@ -26,9 +26,9 @@ def module_env(extra: dict | None = None) -> dict:
     return env
 
 
-def run_module(name: str, args: dict, *, check_mode: bool = False, diff: bool = False,
-               env: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
-    """(exit code, parsed JSON result) of plugins/modules/<name>.py run with args."""
+def module_process(name: str, args: dict, *, check_mode: bool = False, diff: bool = False,
+                   env: dict | None = None, timeout: float = 120, preexec_fn=None) -> subprocess.CompletedProcess:
+    """The finished process of plugins/modules/<name>.py run with args (stdout, stderr as text)."""
     payload = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff,
                    _ansible_tmpdir=tempfile.gettempdir(), _ansible_remote_tmp=tempfile.gettempdir(),
                    _ansible_keep_remote_files=False)
@@ -36,12 +36,19 @@ def run_module(name: str, args: dict, *, check_mode: bool = False, diff: bool = 
         json.dump({'ANSIBLE_MODULE_ARGS': payload}, handle)
         args_file = handle.name
     try:
-        proc = subprocess.run(
+        return subprocess.run(
             [sys.executable, str(ROOT / 'plugins' / 'modules' / f'{name}.py'), args_file],
             capture_output=True, text=True, env=module_env(env), timeout=timeout, check=False,
+            preexec_fn=preexec_fn,
         )
     finally:
         os.unlink(args_file)
+
+
+def run_module(name: str, args: dict, *, check_mode: bool = False, diff: bool = False,
+               env: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
+    """(exit code, parsed JSON result) of plugins/modules/<name>.py run with args."""
+    proc = module_process(name, args, check_mode=check_mode, diff=diff, env=env, timeout=timeout)
     try:
         result = json.loads(proc.stdout)
     except ValueError as exc:

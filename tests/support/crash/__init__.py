@@ -12,12 +12,9 @@ import json
 import os
 import pathlib
 import resource
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 
-from tests.support.modrun import COLLECTIONS, ROOT, module_env
+from tests.support.modrun import COLLECTIONS, module_process
 
 SITE = pathlib.Path(__file__).resolve().parent / 'site'
 
@@ -60,16 +57,5 @@ def fsize_limit(max_bytes: int):
 
 def run_module_raw(name: str, args: dict, *, check_mode: bool = False, env: dict | None = None,
                    preexec_fn=None, timeout: float = 180) -> Outcome:
-    payload = dict(args, _ansible_check_mode=check_mode, _ansible_diff=False,
-                   _ansible_tmpdir=tempfile.gettempdir(), _ansible_remote_tmp=tempfile.gettempdir(),
-                   _ansible_keep_remote_files=False)
-    with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as handle:
-        json.dump({'ANSIBLE_MODULE_ARGS': payload}, handle)
-        args_file = handle.name
-    try:
-        proc = subprocess.run([sys.executable, str(ROOT / 'plugins' / 'modules' / f'{name}.py'), args_file],
-                              capture_output=True, text=True, env=module_env(env), timeout=timeout,
-                              check=False, preexec_fn=preexec_fn)
-    finally:
-        os.unlink(args_file)
+    proc = module_process(name, args, check_mode=check_mode, env=env, timeout=timeout, preexec_fn=preexec_fn)
     return Outcome(proc.returncode, proc.stdout, proc.stderr)
