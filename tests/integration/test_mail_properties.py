@@ -24,7 +24,6 @@ pytestmark = pytest.mark.integration
 CANARY = 'Canary-5ecret-Pa55'
 
 
-
 @pytest.fixture(scope='module')
 def java_load(tmp_path_factory):
     if jdk_missing():

@@ -27,7 +27,6 @@ from tests.unit.test_hostile_corpus import mutated_documents
 pytestmark = pytest.mark.integration
 
 
-
 def _accepted(count: int) -> list[dict]:
     """Effective settings of `count` hostile documents the model accepts (the same every run)."""
     found: list[dict] = []
