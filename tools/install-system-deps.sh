@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages the integration tests need as real peers: a DNS server
 # (dnsmasq), swaks (benchmark baseline), Tomcat 10 with Jakarta Mail, a JDK for keytool/javac,
-# and headless Chromium with a font, which renders the audit report's HTML page in its test.
+# headless Chromium with a font, which renders the audit report's HTML page in its test, and
+# shellcheck, so that ansible-test sanity checks the shell scripts too.
 # Installs only what is missing, so a second run costs a dpkg query.
 set -euo pipefail
-packages=(dnsmasq-base swaks tomcat10 libjakarta-mail-java libjakarta-activation-java dnsutils chromium fonts-dejavu-core)
+packages=(dnsmasq-base swaks tomcat10 libjakarta-mail-java libjakarta-activation-java dnsutils chromium fonts-dejavu-core shellcheck)
 command -v javac >/dev/null 2>&1 || packages+=(openjdk-17-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do

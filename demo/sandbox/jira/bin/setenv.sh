@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 #
 # One way to set the JIRA HOME path is here via this variable.  Simply uncomment it and set a valid path like /jira/home.
 #
