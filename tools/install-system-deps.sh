@@ -2,7 +2,7 @@
 # Install the Debian packages the integration tests need as real peers: a DNS server
 # (dnsmasq), swaks (benchmark baseline), Tomcat 10 with Jakarta Mail, a JDK for keytool/javac,
 # headless Chromium with a font, which renders the audit report's HTML page in its test, and
-# shellcheck, so that ansible-test sanity checks the shell scripts too.
+# the linter ansible-test sanity runs on shell scripts (Debian package shellcheck).
 # Installs only what is missing, so a second run costs a dpkg query.
 set -euo pipefail
 packages=(dnsmasq-base swaks tomcat10 libjakarta-mail-java libjakarta-activation-java dnsutils chromium fonts-dejavu-core shellcheck)
