@@ -16,6 +16,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
     SMTPStepError,
     Transcript,
 )
+from tests.support.smtp_server import TLS_PATHS
 
 pytest_plugins = ['tests.support.fixtures_smtp']
 pytestmark = pytest.mark.integration
@@ -26,14 +27,6 @@ USER = 'relay-user'
 MESSAGE = (b'From: a@example.test\r\nTo: b@example.test\r\nSubject: client test\r\n\r\n'
            b'first line\r\n.\r\n.leading dot\r\nlast line\r\n')
 
-# (server mode, client protocol, client tls policy, encrypted on the wire)
-PATHS = [
-    ('plain', 'smtp', 'none', False),
-    ('plain', 'smtp', 'opportunistic', False),
-    ('starttls', 'smtp', 'opportunistic', True),
-    ('starttls', 'smtp', 'required', True),
-    ('smtps', 'smtps', 'required', True),
-]
 MECHANISMS = [None, 'PLAIN', 'LOGIN', 'XOAUTH2']
 
 
@@ -51,7 +44,7 @@ def client_for(server, smtp_pki, protocol='smtp', tls='opportunistic', **kwargs)
 
 
 @pytest.mark.parametrize('mechanism', MECHANISMS, ids=lambda m: f'auth-{m or "none"}')
-@pytest.mark.parametrize('mode,protocol,tls,encrypted', PATHS, ids=str)
+@pytest.mark.parametrize('mode,protocol,tls,encrypted', TLS_PATHS, ids=str)
 def test_every_path_and_mechanism_delivers_once(smtp_server, smtp_pki, mode, protocol, tls, encrypted, mechanism):
     server = smtp_server(mode, credentials={USER: CANARY}, tokens={USER: TOKEN},
                          auth_require_tls=encrypted)

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from tests.support.smtp_server import TLS_PATHS
 from tests.support.modrun import run_module
 
 pytest_plugins = ['tests.support.fixtures_smtp']
@@ -24,16 +25,8 @@ TOKEN = 'ya29.Canary-Token-0Auth2-abcdef'
 USER = 'relay-user'
 SECRET_FORMS = [CANARY, TOKEN, base64.b64encode(CANARY.encode()).decode(), base64.b64encode(TOKEN.encode()).decode()[:24]]
 
-# (server mode, settings protocol, settings tls, encrypted on the wire)
-PATHS = [
-    ('plain', 'smtp', 'none', False),
-    ('plain', 'smtp', 'opportunistic', False),
-    ('starttls', 'smtp', 'opportunistic', True),
-    ('starttls', 'smtp', 'required', True),
-    ('smtps', 'smtps', 'required', True),
-]
 AUTHS = ['none', 'plain', 'login', 'xoauth2']
-COMBINATIONS = [(path, auth) for path in PATHS for auth in AUTHS
+COMBINATIONS = [(path, auth) for path in TLS_PATHS for auth in AUTHS
                 # settings validation rejects OAuth 2.0 unless TLS is required (the products do too)
                 if not (auth == 'xoauth2' and path[2] != 'required')]
 

@@ -44,9 +44,17 @@ import logging
 import typing as t
 from dataclasses import dataclass, field
 
-__all__ = ['SMTPTestServer', 'Delivered', 'closed_port', 'free_port', 'FAULTS', 'MODES']
+__all__ = ['SMTPTestServer', 'Delivered', 'closed_port', 'free_port', 'FAULTS', 'MODES', 'TLS_PATHS']
 
 MODES = ('plain', 'starttls', 'smtps')
+# Every way onto the wire: (server mode, client protocol, client tls policy, encrypted on the wire)
+TLS_PATHS = [
+    ('plain', 'smtp', 'none', False),
+    ('plain', 'smtp', 'opportunistic', False),
+    ('starttls', 'smtp', 'opportunistic', True),
+    ('starttls', 'smtp', 'required', True),
+    ('smtps', 'smtps', 'required', True),
+]
 FAULTS = (None, 'connect_421', 'mail_451_once', 'rcpt_451_once', 'data_451_once', 'rcpt_550', 'data_drop', 'stall')
 
 
