@@ -14,13 +14,14 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import textwrap
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from tests.support.smtp_server import free_port
 
 __all__ = [
     'CATALINA_HOME',
@@ -46,12 +47,6 @@ def missing_tomcat() -> str | None:
         if shutil.which(tool) is None:
             return f'{tool} is not on PATH (a JDK is needed)'
     return None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 _SERVER_XML = """\
