@@ -92,6 +92,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._files import read_bytes, write_file_atomic
 from ansible_collections.mailwright.smtp.plugins.module_utils._report import build_reports
 
 
@@ -116,9 +117,6 @@ def main() -> None:
     )
     dest = module.params['dest']
     reports = module.params['reports']
-    for secret in module.params['secrets']:
-        if secret:
-            module.no_log_values.add(secret)
     generated = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     previous = {host: _previous(dest, host) for host in reports}
     files, hosts = build_reports(reports, previous, generated=generated, title=module.params['title'],
@@ -130,28 +128,17 @@ def main() -> None:
             os.makedirs(dest, exist_ok=True)
         except OSError as error:
             module.fail_json(msg=f'cannot create the report directory {dest}: {error}')
-        mode = module.params['mode']
         for name, text in files.items():
             path = os.path.join(dest, name)
             data = text.encode('utf-8')
+            if read_bytes(path) == data:
+                continue
+            file_args = module.load_file_common_arguments({'path': path, 'mode': module.params['mode']})
             try:
-                with open(path, 'rb') as handle:
-                    if handle.read() == data:
-                        continue
-            except OSError:
-                pass
-            temp = f'{path}.tmp-{os.getpid()}'
-            try:
-                with open(temp, 'wb') as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                module.atomic_move(temp, path)
+                write_file_atomic(module, path, data, file_args=file_args)
             except OSError as error:
                 module.fail_json(msg=f'cannot write {path}: {error}')
             changed = True
-            file_args = module.load_file_common_arguments({'path': path, 'mode': mode})
-            module.set_fs_attributes_if_different(file_args, False)
     else:
         changed = True
     module.exit_json(changed=changed, files=paths, hosts=hosts, html=os.path.join(dest, 'index.html'))

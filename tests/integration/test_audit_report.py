@@ -6,6 +6,7 @@ The screenshot is kept in .build/test-artifacts/audit-report.png for a person to
 from __future__ import annotations
 
 import copy
+import json
 import os
 import pathlib
 import re
@@ -130,6 +131,8 @@ def test_mail_report_module_writes_and_detects_drift(tmp_path):
     assert rc == 0 and result['changed'], result
     assert (dest / 'index.html').exists() and (dest / 'jira01.json').exists()
     assert result['hosts']['jira01']['status'] == 'ok'
+    assert CANARY not in json.dumps(result)  # secrets is no_log: every element is masked
+    assert {oct(path.stat().st_mode & 0o777) for path in dest.iterdir()} == {'0o644'}
     rc, result = run_module('mail_report', {'reports': {'jira01': jira_facts(port=465)}, 'dest': str(dest)}, check_mode=True)
     assert rc == 0 and result['hosts']['jira01']['drift'] == ['settings.server.port: 587 -> 465']
     assert '"port": 587' in (dest / 'jira01.json').read_text()  # check mode wrote nothing
