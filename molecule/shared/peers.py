@@ -29,6 +29,8 @@ import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The certificates and the HTTP stand-ins come from tests/support, whatever the caller's cwd.
+sys.path.insert(0, str(ROOT))
 RELAY_USER = os.environ.get('MAILWRIGHT_RELAY_USER', 'mailer')
 DNS_ZONE_RECORDS = [
     # the relay by name, so settings may use a name instead of 127.0.0.1
@@ -118,8 +120,6 @@ def serve(directory: pathlib.Path, http: list[str]) -> int:
         'ca_path': str(ca_path), 'spool': str(spool), 'dns_port': dns_port, 'dns_host': '127.0.0.1',
     }
     servers = []
-    if http:
-        sys.path.insert(0, str(ROOT))
     if 'bitbucket' in http:
         from tests.support.bitbucket_api import BitbucketServer
         bitbucket = BitbucketServer(username='admin', password=os.environ.get('MAILWRIGHT_BITBUCKET_PASSWORD', 'admin-secret'))
