@@ -36,6 +36,7 @@ import copy
 import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError, as_failure
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
 
 __all__ = [
     'MAIL_SERVER_PATH',
@@ -50,7 +51,6 @@ __all__ = [
 
 MAIL_SERVER_PATH = '/rest/api/latest/admin/mail-server'
 SENDER_ADDRESS_PATH = MAIL_SERVER_PATH + '/sender-address'
-REDACTED = '********'
 
 # Bitbucket answers 401 where other servers answer 403 (documented: "insufficient permissions").
 STATUS_HINTS = {

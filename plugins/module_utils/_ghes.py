@@ -51,6 +51,7 @@ import typing as t
 import uuid
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError, as_failure
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
 
 __all__ = [
     'APIS',
@@ -65,7 +66,6 @@ __all__ = [
     'run',
 ]
 
-REDACTED = '********'
 APIS = ('manage', 'management_console')
 DISCARD_KEY = 'discard-to-noreply-address'
 

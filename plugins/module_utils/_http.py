@@ -24,6 +24,8 @@ import typing as t
 import urllib.parse
 from dataclasses import dataclass, field
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import redact_text
+
 __all__ = [
     'HttpError',
     'HttpResponse',
@@ -89,13 +91,6 @@ def safe_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, '', ''))
 
 
-def _scrub(text: str, secrets: t.Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, '********')
-    return text
-
-
 def _excerpt(body: bytes, secrets: t.Iterable[str]) -> str:
     """The server's own explanation (Atlassian/GitHub error JSON or plain text), shortened."""
     text = body.decode('utf-8', errors='replace').strip()
@@ -117,7 +112,7 @@ def _excerpt(body: bytes, secrets: t.Iterable[str]) -> str:
     text = ' '.join(text.split())
     if len(text) > _BODY_EXCERPT:
         text = text[:_BODY_EXCERPT] + '...'
-    return _scrub(text, secrets)
+    return redact_text(text, secrets)
 
 
 _STATUS_TEXT = {
@@ -308,7 +303,7 @@ class HttpClient:
         if isinstance(exc, ssl.SSLError):
             return HttpError(f'{method} {url}: TLS handshake with {host} failed ({exc}; check that url '
                              'uses https only where the server speaks TLS)', method=method, url=url, kind='tls')
-        text = _scrub(str(exc), self.secrets)
+        text = redact_text(str(exc), self.secrets)
         if 'timed out' in text:
             return self._timeout(method, url)
         return HttpError(f'{method} {url}: network error talking to {host} ({text})',

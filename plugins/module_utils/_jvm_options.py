@@ -23,6 +23,8 @@ import re
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import redact_text
+
 __all__ = [
     'DEFAULT_VARIABLE',
     'MARKER_BEGIN',
@@ -220,11 +222,7 @@ def redact_block_text(text: str, *, secrets: t.Iterable[str | None] = (), placeh
         else:
             line = _FOREIGN_PASSWORD.sub(lambda m: _PASSWORD_OPTION + placeholder, line)
         out.append(line)
-    text = ''.join(out)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        for form in (shell_double_quote(secret), secret):
-            text = text.replace(form, placeholder)
-    return text
+    return redact_text(''.join(out), secrets, forms=(shell_double_quote,), placeholder=placeholder)
 
 
 def eval_unsafe(value: str) -> bool:

@@ -27,6 +27,9 @@ import tempfile
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, redact_text
+from ansible_collections.mailwright.smtp.plugins.module_utils._tls import sha256_fingerprint
+
 __all__ = [
     'STORE_TYPES',
     'REDACTED',
@@ -36,14 +39,12 @@ __all__ = [
     'detect_store_type',
     'parse_list_output',
     'redact_text',
-    'der_sha256',
     'java_home_from_keytool',
     'find_cacerts',
     'DEBIAN_CACERTS',
 ]
 
 STORE_TYPES = ('jks', 'pkcs12')
-REDACTED = '********'
 DEBIAN_CACERTS = '/etc/ssl/certs/java/cacerts'
 
 _JKS_MAGIC = b'\xfe\xed\xfe\xed'
@@ -90,24 +91,11 @@ class Entry:
     @property
     def sha256(self) -> str:
         """SHA-256 of the entry's (first) certificate, 'AA:BB:...'; '' for secret keys."""
-        return der_sha256(self.certificates[0]) if self.certificates else ''
+        return sha256_fingerprint(self.certificates[0]) if self.certificates else ''
 
     @property
     def trusted(self) -> bool:
         return self.entry_type.lower() == 'trustedcertentry'
-
-
-def der_sha256(der: bytes) -> str:
-    """The fingerprint keytool and browsers show: SHA-256 of the DER, upper-case hex with colons."""
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ':'.join(digest[i:i + 2] for i in range(0, len(digest), 2))
-
-
-def redact_text(text: str, secrets: t.Iterable[str | None]) -> str:
-    """`text` with every non-empty secret replaced by ********."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
 
 
 def detect_store_type(source: str | bytes | os.PathLike) -> str | None:

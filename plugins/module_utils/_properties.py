@@ -27,6 +27,8 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.mailwright.smtp.plugins.module_utils import _redact
+
 __all__ = [
     'FLAVOURS',
     'MARKER',
@@ -517,9 +519,6 @@ def apply_properties(text: str, effective: dict[str, t.Any] | None, flavour: str
     return PropertiesResult(after != text, text, after, set_keys, removed, managed)
 
 
-def redact_text(text: str, secrets: t.Iterable[str], placeholder: str = '********') -> str:
+def redact_text(text: str, secrets: t.Iterable[str], placeholder: str = _redact.REDACTED) -> str:
     """Replace each secret, raw and in its .properties escaped form, with the placeholder."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        for form in (escape_value(secret), secret):
-            text = text.replace(form, placeholder)
-    return text
+    return _redact.redact_text(text, secrets, forms=(escape_value,), placeholder=placeholder)

@@ -26,6 +26,8 @@ import json
 import re
 import typing as t
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, redact_text
+
 __all__ = [
     'REDACTED',
     'scrub',
@@ -38,7 +40,6 @@ __all__ = [
     'build_reports',
 ]
 
-REDACTED = '********'
 REPORT_FORMAT = 1
 
 _SECRET_KEY = re.compile(r'(^|_)(password|passwd|token|secret|api_key|store_password)$', re.IGNORECASE)
@@ -48,12 +49,10 @@ _VOLATILE = re.compile(r'(^|\.)(generated|age_seconds|note|elapsed_ms|connect_ms
 
 def scrub(value: t.Any, secrets: t.Iterable[str] = ()) -> t.Any:
     """Deep copy of ``value`` with secret-looking keys and the given secret strings replaced."""
-    secret_list = sorted({s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True)
+    secrets = list(secrets)
 
     def text(item: str) -> str:
-        for secret in secret_list:
-            item = item.replace(secret, REDACTED)
-        return item
+        return redact_text(item, secrets)
 
     def walk(item: t.Any) -> t.Any:
         if isinstance(item, dict):

@@ -19,6 +19,7 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
 from ansible_collections.mailwright.smtp.plugins.module_utils._schema import schema
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     'parse_duration',
 ]
 
-REDACTED = '********'
 
 # Where secrets live in a document. Nothing else in a document is secret.
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (

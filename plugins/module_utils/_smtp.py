@@ -26,6 +26,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
 from ansible_collections.mailwright.smtp.plugins.module_utils._tls import make_context, peer_chain_der
 
 __all__ = [
@@ -35,14 +36,10 @@ __all__ = [
     'SMTPClient',
     'client_from_settings',
     'fetch_peer_chain',
-    'STEPS',
     'REDACTED',
     'UNBOUNDED_TIMEOUT',
 ]
 
-REDACTED = '********'
-
-STEPS = ('connect', 'banner', 'ehlo', 'starttls', 'tls', 'auth', 'mail', 'rcpt', 'data', 'quit', 'policy')
 
 # The products treat timeout_ms <= 0 as "wait forever"; a check that can hang is no check, so we
 # wait this long instead (and say so in the module docs).

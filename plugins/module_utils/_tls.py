@@ -26,9 +26,7 @@ __all__ = [
     'sha256_fingerprint',
     'normalize_fingerprint',
     'pem_to_der_list',
-    'der_to_pem',
     'describe_certificate',
-    'verify_chain',
 ]
 
 _PEM_BLOCK = re.compile(r'-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----', re.S)
@@ -73,10 +71,13 @@ def peer_chain_der(sock: ssl.SSLSocket) -> list[bytes]:
     return chain
 
 
+def _colon_pairs(hex_digits: str) -> str:
+    return ':'.join(hex_digits[i:i + 2] for i in range(0, len(hex_digits), 2))
+
+
 def sha256_fingerprint(der: bytes) -> str:
-    """'AB:CD:...' upper-case, colon-separated: the form keytool prints."""
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ':'.join(digest[i:i + 2] for i in range(0, 64, 2))
+    """'AB:CD:...' upper-case, colon-separated: the form keytool and browsers show."""
+    return _colon_pairs(hashlib.sha256(der).hexdigest().upper())
 
 
 def normalize_fingerprint(text: str) -> str:
@@ -84,7 +85,7 @@ def normalize_fingerprint(text: str) -> str:
     digits = re.sub(r'[\s:]', '', re.sub(r'^(sha-?256)[:=]?', '', text.strip(), flags=re.I)).upper()
     if not re.fullmatch(r'[0-9A-F]{64}', digits):
         raise ValueError(f'{text!r} is not a SHA-256 fingerprint (64 hex digits, colons optional)')
-    return ':'.join(digits[i:i + 2] for i in range(0, 64, 2))
+    return _colon_pairs(digits)
 
 
 def pem_to_der_list(pem: str | bytes) -> list[bytes]:
@@ -101,10 +102,6 @@ def pem_to_der_list(pem: str | bytes) -> list[bytes]:
         except ValueError:
             raise ValueError(f'PEM certificate #{index + 1} is not valid base64') from None
     return out
-
-
-def der_to_pem(der: bytes) -> str:
-    return ssl.DER_cert_to_PEM_cert(der)
 
 
 def _names(name) -> str:
@@ -143,38 +140,3 @@ def describe_certificate(der: bytes, *, now: dt.datetime | None = None) -> dict[
         'is_ca': is_ca,
         'self_signed': cert.subject == cert.issuer,
     }
-
-
-def verify_chain(chain_der: list[bytes], *, cafile: str | None = None, cadata: str | None = None,
-                 hostname: str | None = None) -> tuple[bool, str | None]:
-    """Offline check of a fetched chain: is the leaf valid for hostname, and issued (directly or
-    through the presented intermediates) by a trusted certificate? (ok, reason)."""
-    from cryptography import x509
-    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
-
-    if not chain_der:
-        return False, 'no certificate presented'
-    certs = [x509.load_der_x509_certificate(der) for der in chain_der]
-    if cadata is not None or cafile is not None:
-        text = cadata if cadata is not None else open(cafile, encoding='ascii', errors='replace').read()
-        roots = [x509.load_der_x509_certificate(der) for der in pem_to_der_list(text)]
-    else:
-        paths = ssl.get_default_verify_paths()
-        bundle = paths.cafile or paths.openssl_cafile
-        try:
-            with open(bundle, encoding='ascii', errors='replace') as handle:
-                roots = [x509.load_der_x509_certificate(der) for der in pem_to_der_list(handle.read())]
-        except (OSError, ValueError, TypeError):
-            return False, 'no system CA bundle found'
-    builder = PolicyBuilder().store(Store(roots))
-    try:
-        if hostname:
-            verifier = builder.build_server_verifier(x509.DNSName(hostname))
-            verifier.verify(certs[0], certs[1:])
-        else:
-            builder.build_client_verifier().verify(certs[0], certs[1:])
-    except VerificationError as exc:
-        return False, str(exc)
-    except ValueError as exc:
-        return False, str(exc)
-    return True, None

@@ -26,6 +26,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._properties import
     format_from_header,
     javamail_properties,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, redact_text
 
 __all__ = [
     'TomcatError',
@@ -38,7 +39,7 @@ __all__ = [
     'new_context_file',
 ]
 
-PLACEHOLDER = '********'
+PLACEHOLDER = REDACTED
 # Attributes Tomcat itself reads from a <Resource>; everything else becomes a session property.
 _TOMCAT_RESOURCE_ATTRS = ('name', 'auth', 'type', 'description', 'scope', 'singleton', 'factory', 'closeMethod')
 
@@ -57,10 +58,8 @@ def xml_attr_escape(value: str) -> str:
 
 
 def redact_xml(text: str, secrets: t.Iterable[str]) -> str:
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        for form in (xml_attr_escape(secret), secret.replace('&', '&amp;').replace('<', '&lt;'), secret):
-            text = text.replace(form, PLACEHOLDER)
-    return text
+    # as an attribute value, and as element text (only & and < need escaping there)
+    return redact_text(text, secrets, forms=(xml_attr_escape, lambda s: s.replace('&', '&amp;').replace('<', '&lt;')))
 
 
 # --- tokenizer --------------------------------------------------------------------------------

@@ -38,13 +38,13 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._jvm_options impor
     shell_double_quote,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._keytool import (
-    REDACTED,
     Entry,
     Keytool,
     KeytoolError,
-    der_sha256,
     detect_store_type,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
+from ansible_collections.mailwright.smtp.plugins.module_utils._tls import sha256_fingerprint
 
 __all__ = [
     'Action',
@@ -128,7 +128,7 @@ def plan_actions(entries: list[Entry], *, state: str, alias: str, wanted: list[b
         ours = chain_aliases(alias, len(wanted or []))
         for name, der in zip(ours, wanted or []):
             current = by_alias.get(_alias_key(name))
-            new_fp = der_sha256(der)
+            new_fp = sha256_fingerprint(der)
             if current is None:
                 actions.append(Action('add', name, None, new_fp, der))
                 continue
@@ -281,7 +281,7 @@ def _check_pin(fingerprint: str, chosen: list[bytes], which: str) -> None:
         pinned = normalize_fingerprint(fingerprint)
     except ValueError as exc:
         raise TruststoreError(f'fingerprint is not a SHA-256 fingerprint: {exc}') from None
-    found = [der_sha256(der) for der in chosen]
+    found = [sha256_fingerprint(der) for der in chosen]
     if pinned not in found:
         what = 'any certificate of the presented chain' if which == 'chain' else f'the {which} certificate'
         raise TruststoreError(

@@ -150,9 +150,9 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._properties import
     apply_properties,
     redact_text,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
 
 _NEW_FILE_MODE = 0o640
-_PLACEHOLDER = '********'
 
 
 def main() -> None:
@@ -194,7 +194,7 @@ def main() -> None:
         'manual_steps': outcome.managed.manual_steps,
     }
     if params['state'] == 'present':
-        result['properties'] = {k: (_PLACEHOLDER if k in outcome.managed.secret_keys else v)
+        result['properties'] = {k: (REDACTED if k in outcome.managed.secret_keys else v)
                                 for k, v in outcome.managed.values.items()}
     if module._diff:
         result['diff'] = {'before': redact_text(outcome.before, secrets),

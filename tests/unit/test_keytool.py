@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from ansible_collections.mailwright.smtp.plugins.module_utils import _keytool as kt
+from ansible_collections.mailwright.smtp.plugins.module_utils._tls import sha256_fingerprint
 
 CANARY = 'Canary-5ecret-Pa55'
 
@@ -81,8 +82,8 @@ def test_parse_list_output_rejects_broken_base64():
         kt.parse_list_output(text)
 
 
-def test_der_sha256_format():
-    fp = kt.der_sha256(b'abc')
+def test_sha256_fingerprint_format():
+    fp = sha256_fingerprint(b'abc')
     assert fp == ':'.join(hashlib.sha256(b'abc').hexdigest().upper()[i:i + 2] for i in range(0, 64, 2))
     assert len(fp) == 95
 
@@ -239,7 +240,7 @@ def test_plan_is_idempotent_by_fingerprint_and_ignores_other_aliases(certs):
     (add,) = ts.plan_actions([other], state='present', alias='relay', wanted=[certs[0]])
     assert (add.action, add.alias, add.sha256_before, add.der) == ('add', 'relay', None, certs[0])
     (rep,) = ts.plan_actions([other, mine], state='present', alias='relay', wanted=[certs[2]])
-    assert (rep.action, rep.sha256_before, rep.sha256_after) == ('replace', mine.sha256, kt.der_sha256(certs[2]))
+    assert (rep.action, rep.sha256_before, rep.sha256_after) == ('replace', mine.sha256, sha256_fingerprint(certs[2]))
     # Absent removes only our alias; absent twice is a no-op.
     (rem,) = ts.plan_actions([other, mine], state='absent', alias='relay')
     assert (rem.action, rem.alias) == ('remove', 'relay')
@@ -269,7 +270,7 @@ def test_predicted_entries_and_summary(certs):
     actions = ts.plan_actions(entries, state='present', alias='relay', wanted=[certs[2]])
     after = ts.apply_plan_to_entries(entries, actions)
     summary = ts.entries_summary(after)
-    assert summary == f'b-other: {kt.der_sha256(certs[1])}\nrelay: {kt.der_sha256(certs[2])}\n'
+    assert summary == f'b-other: {sha256_fingerprint(certs[1])}\nrelay: {sha256_fingerprint(certs[2])}\n'
     assert ts.entries_summary([]) == ''
     key_entry = kt.Entry(alias='tomcat', entry_type='PrivateKeyEntry', certificates=(certs[0],))
     assert ts.entries_summary([key_entry]).endswith('(PrivateKeyEntry)\n')
