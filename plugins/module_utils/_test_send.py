@@ -419,7 +419,7 @@ def run_test_send(module, effective: dict[str, t.Any], options: SendOptions, sec
     record = {'fingerprint': value, 'epoch': now, 'time': iso_utc(now), 'message_id': message.message_id,
               'reply': outcome['reply'], 'recipients': recipients, 'relay': result['relay'],
               'product': effective['product']}
-    before = _proof_view(decision.previous, decision.age)
+    before = result['proof']  # the previous proof, as reported before this send
     try:
         write_marker(module, marker_path, record)
     except OSError as exc:
