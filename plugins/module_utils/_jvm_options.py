@@ -8,9 +8,19 @@
 that points the JVM at the mail truststore.
 
 The block is byte for byte what the mail role wrote with ``ansible.builtin.blockinfile`` (same
-markers, one assignment line, ``\\n`` line endings), so hosts configured by the role see no
-change. Unlike the role, values are escaped for a POSIX double-quoted string, so a password with
-``"``, ``$``, ``\\`` or a backtick reaches the variable as written.
+markers, one assignment line, ``\\n`` line endings) whenever the values are plain, so hosts
+configured by the role see no change.
+
+A value in the block is read twice before it reaches the JVM: once by the double-quoted
+assignment in setenv.sh, and again by Tomcat's ``catalina.sh``, which starts the JVM with
+``eval exec ... "$JAVA_OPTS" "$CATALINA_OPTS"``. A password such as ``pw$(touch X)x`` would run a
+command at start-up, a space would split it, ``x -Dother=1`` would add JVM options. So a value
+that is not plain is single-quoted for the eval and that text escaped for the double quotes;
+both parses then give back exactly the value. This only holds where we know catalina.sh evaluates
+the variable: a file named ``setenv.sh`` (the only file catalina.sh sources) and a variable in
+``EVAL_VARIABLES`` (catalina.sh's own, or Atlassian's that their setenv.sh folds into JAVA_OPTS).
+Anywhere else (Bitbucket's ``_start-webapp.sh`` expands ``$JAVA_OPTS`` unquoted, without eval)
+no quoting survives, and a value that is not plain is refused.
 
 Everything works on text: the caller reads and writes the file. Decode it with
 ``decode('utf-8', 'surrogateescape')`` and encode it back the same way, and every byte outside
@@ -19,6 +29,7 @@ the block survives. Nothing here imports Ansible.
 
 from __future__ import annotations
 
+import os
 import re
 import typing as t
 from dataclasses import dataclass
@@ -39,6 +50,12 @@ __all__ = [
     'apply_block',
     'redact_block_text',
     'eval_unsafe',
+    'EVAL_VARIABLES',
+    'eval_quote',
+    'block_value',
+    'secret_forms',
+    'evaluated_by_catalina',
+    'check_shell_safe',
 ]
 
 DEFAULT_VARIABLE = 'JVM_SUPPORT_RECOMMENDED_ARGS'
@@ -51,8 +68,15 @@ _PASSWORD_OPTION = '-Djavax.net.ssl.trustStorePassword='
 _TYPE_OPTION = ' -Djavax.net.ssl.trustStoreType='
 # A password option outside our block: its value runs to the end of the shell word.
 _FOREIGN_PASSWORD = re.compile(re.escape(_PASSWORD_OPTION) + r'(?:\\.|[^\s"\'\\])+')
-# Characters that Tomcat's catalina.sh re-reads when it passes JAVA_OPTS/CATALINA_OPTS through `eval`.
-_EVAL_SPECIAL = re.compile(r'[\s"\'\\$`;&|<>(){}*?\[\]]')
+# Characters that Tomcat's catalina.sh re-reads when it passes JAVA_OPTS/CATALINA_OPTS through `eval`
+# (and that an unquoted expansion splits or globs); control characters are never plain either.
+_EVAL_SPECIAL = re.compile(r'[\s"\'\\$`;&|<>(){}*?\[\]\x00-\x1f\x7f]')
+# Variables that reach catalina.sh's eval from setenv.sh: its own two, and the two that Jira's and
+# Confluence's setenv.sh fold into JAVA_OPTS (JAVA_OPTS="... ${JVM_REQUIRED_ARGS} ${JVM_SUPPORT_RECOMMENDED_ARGS}").
+EVAL_VARIABLES = frozenset({'JAVA_OPTS', 'CATALINA_OPTS', 'JVM_SUPPORT_RECOMMENDED_ARGS', 'JVM_REQUIRED_ARGS'})
+# The one file catalina.sh sources ($CATALINA_BASE/bin/setenv.sh, else $CATALINA_HOME/bin/setenv.sh).
+CATALINA_SETENV = 'setenv.sh'
+_PLAIN_HINT = 'letters, digits and . , _ - + = @ % / : (no whitespace, quotes, $, \\, backtick or ; & | < > ( ) { } * ? [ ])'
 
 
 class JvmOptionsError(ValueError):
@@ -71,6 +95,49 @@ def shell_double_quote(value: str) -> str:
     return re.sub(r'([\\"$`])', r'\\\1', value)
 
 
+def eval_quote(value: str) -> str:
+    """`value` as one word for a shell `eval`: unchanged when plain, else single-quoted ('\\'' for ')."""
+    if not eval_unsafe(value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def block_value(value: str) -> str:
+    """`value` as written in the block of a setenv.sh read by catalina.sh: quoted for the eval, then
+    escaped for setenv.sh's double-quoted assignment. A plain value is written as it is."""
+    return shell_double_quote(eval_quote(value))
+
+
+def secret_forms(value: str) -> list[str]:
+    """Every spelling of a secret the block (current or as older versions wrote it) may hold."""
+    return [form for form in dict.fromkeys((shell_double_quote(value), eval_quote(value), block_value(value)))
+            if form != value]
+
+
+def evaluated_by_catalina(variable: str, file: str | None = None) -> bool:
+    """True when catalina.sh reads `variable` through eval: one of EVAL_VARIABLES, in a file named
+    setenv.sh (`file` None: the file is not known here and the variable alone decides)."""
+    if variable not in EVAL_VARIABLES:
+        return False
+    return file is None or os.path.basename(file) == CATALINA_SETENV
+
+
+def check_shell_safe(value: str, what: str, *, variable: str, file: str | None = None, secret: bool = False) -> None:
+    """Refuse a value that is not plain where no quoting is known to survive how the file is read."""
+    if not eval_unsafe(value) or evaluated_by_catalina(variable, file):
+        return
+    shown = '' if secret else f' {value!r}'
+    if variable not in EVAL_VARIABLES:
+        where = (f'jvm_options_variable {variable} is not one that Tomcat\'s catalina.sh is known to evaluate '
+                 f'({", ".join(sorted(EVAL_VARIABLES))})')
+    else:
+        where = (f'jvm_options_file {file} is not a setenv.sh, the only file catalina.sh sources, so how '
+                 f'{variable} is expanded there is unknown (Bitbucket\'s _start-webapp.sh expands it unquoted)')
+    raise JvmOptionsError(f'{what}{shown} contains whitespace, a quote or a shell metacharacter, and {where}: '
+                          'no quoting is known to bring such a value to the JVM intact. Use a value made of '
+                          f'{_PLAIN_HINT}, or a setenv.sh with one of those variables; nothing was written')
+
+
 def check_variable(name: str) -> None:
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise JvmOptionsError(f'jvm_options_variable {name!r} is not a shell variable name '
@@ -85,13 +152,20 @@ def check_value(value: str, what: str, *, secret: bool = False) -> None:
                               'assignment in the JVM options file cannot hold; nothing was written')
 
 
-def render_block(*, variable: str, store_path: str, store_password: str, store_type: str) -> str:
-    """The three lines of the managed block, each ending in \\n."""
+def render_block(*, variable: str, store_path: str, store_password: str, store_type: str,
+                 file: str | None = None) -> str:
+    """The three lines of the managed block, each ending in \\n.
+
+    Values survive both the assignment and catalina.sh's eval (see the module docstring); `file`,
+    when given, must be a setenv.sh for a value that is not plain (see check_shell_safe).
+    """
     check_variable(variable)
     check_value(store_path, 'path')
     check_value(store_password, 'store_password', secret=True)
-    line = (f'{variable}="${{{variable}}} -Djavax.net.ssl.trustStore={shell_double_quote(store_path)} '
-            f'{_PASSWORD_OPTION}{shell_double_quote(store_password)}'
+    check_shell_safe(store_path, 'path', variable=variable, file=file)
+    check_shell_safe(store_password, 'store_password', variable=variable, file=file, secret=True)
+    line = (f'{variable}="${{{variable}}} -Djavax.net.ssl.trustStore={block_value(store_path)} '
+            f'{_PASSWORD_OPTION}{block_value(store_password)}'
             f'{_TYPE_OPTION}{store_type.upper()}"')
     return f'{MARKER_BEGIN}\n{line}\n{MARKER_END}\n'
 
@@ -222,10 +296,11 @@ def redact_block_text(text: str, *, secrets: t.Iterable[str | None] = (), placeh
         else:
             line = _FOREIGN_PASSWORD.sub(lambda m: _PASSWORD_OPTION + placeholder, line)
         out.append(line)
-    return redact_text(''.join(out), secrets, forms=(shell_double_quote,), placeholder=placeholder)
+    return redact_text(''.join(out), secrets, forms=(block_value, eval_quote, shell_double_quote),
+                       placeholder=placeholder)
 
 
 def eval_unsafe(value: str) -> bool:
-    """True when Tomcat's catalina.sh, which runs the JVM through `eval`, would re-interpret `value`
-    (whitespace, quotes, $, backslash, backtick, ; & | < > and globbing characters)."""
+    """True when `value` is not plain: Tomcat's catalina.sh, which runs the JVM through `eval`, would
+    re-interpret it (whitespace, quotes, $, backslash, backtick, ; & | < >, globbing and control characters)."""
     return bool(_EVAL_SPECIAL.search(value))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,12 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._jvm_options impor
     MARKER_END,
     JvmOptionsError,
     apply_block,
+    block_value,
+    eval_quote,
     eval_unsafe,
     redact_block_text,
     render_block,
+    secret_forms,
     shell_double_quote,
 )
 
@@ -79,6 +83,16 @@ def source(shell: str, path, variable: str = VAR) -> str:
                           capture_output=True, check=False, timeout=30)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.decode('utf-8', 'surrogateescape')
+
+
+def jvm_words(shell: str, path, variable: str = VAR) -> list[str]:
+    """The words the JVM gets: the file sourced, then the variable read a second time through eval,
+    as catalina.sh's `eval exec "$_RUNJAVA" ... "$JAVA_OPTS" "$CATALINA_OPTS"` does."""
+    script = f'. "$1"; eval "set -- ${variable}"; for w in "$@"; do printf "%s\\0" "$w"; done'
+    proc = subprocess.run([shell, '-c', script, shell, str(path)], capture_output=True, check=False, timeout=30,
+                          cwd=pathlib.Path(path).parent)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.decode('utf-8', 'surrogateescape').split('\0')[:-1]
 
 
 SETENV = (
@@ -221,15 +235,20 @@ def test_shell_double_quote():
 
 
 @pytest.mark.parametrize('shell', SHELLS)
-def test_hostile_values_round_trip_through_a_real_shell(shell, tmp_path):
-    path = '/opt/my "apps"/$HOME/`id`/store\\.p12'
+def test_hostile_values_reach_the_jvm_intact_through_both_parses(shell, tmp_path):
+    """The assignment and catalina.sh's eval: every hostile value arrives as one word, nothing runs."""
+    marker = tmp_path / 'ran'
+    path = f'/opt/my "apps"/$HOME/`id`/it\'s/$(touch {marker})/store\\.p12'
+    password = HOSTILE + f' $(touch {marker}) -Dinjected=1 *'
     setenv = tmp_path / 'setenv.sh'
-    setenv.write_bytes(apply_block(SETENV, block(HOSTILE, path=path),
+    setenv.write_bytes(apply_block(SETENV, block(password, path=path),
                                    insert_after='^JVM_SUPPORT_RECOMMENDED_ARGS=').text.encode())
     check = subprocess.run([shell, '-n', str(setenv)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
-    assert source(shell, setenv) == (f' -Djavax.net.ssl.trustStore={path} -Djavax.net.ssl.trustStorePassword={HOSTILE} '
-                                     '-Djavax.net.ssl.trustStoreType=PKCS12')
+    assert jvm_words(shell, setenv) == [f'-Djavax.net.ssl.trustStore={path}',
+                                        f'-Djavax.net.ssl.trustStorePassword={password}',
+                                        '-Djavax.net.ssl.trustStoreType=PKCS12']
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize('shell', SHELLS[:1])
@@ -239,7 +258,42 @@ def test_hostile_values_round_trip_through_a_real_shell(shell, tmp_path):
 def test_any_password_round_trips(shell, tmp_path_factory, password):
     setenv = tmp_path_factory.mktemp('sh') / 'setenv.sh'
     setenv.write_bytes(apply_block('', block(password)).text.encode())
-    assert source(shell, setenv).split('trustStorePassword=', 1)[1] == password + ' -Djavax.net.ssl.trustStoreType=PKCS12'
+    assert jvm_words(shell, setenv)[1] == '-Djavax.net.ssl.trustStorePassword=' + password
+
+
+@pytest.mark.parametrize('value', ['Plain.Pass_word-1+2=3@4%5/6:7,8', 'changeit-123', STORE, 'caf\u00e9!#~^'])
+def test_plain_values_are_written_as_they_are(value):
+    """Hosts the role or an older module configured with plain values see the same bytes."""
+    assert eval_quote(value) == block_value(value) == value
+    assert f'trustStorePassword={value} -D' in block(value)
+
+
+def test_quoted_forms():
+    assert eval_quote("it's") == "'it'\\''s'"
+    assert block_value('pw$(x)') == "'pw\\$(x)'"
+    assert block_value('a"b\\c`d') == "'a\\\"b\\\\c\\`d'"
+    assert set(secret_forms(HOSTILE)) == {shell_double_quote(HOSTILE), eval_quote(HOSTILE), block_value(HOSTILE)}
+    assert secret_forms('plain-pw') == []
+
+
+@pytest.mark.parametrize('variable', ['MY_JVM_ARGS', 'JVM_EXTRA_ARGS'])
+def test_a_variable_catalina_is_not_known_to_evaluate_takes_only_plain_values(variable):
+    assert 'trustStorePassword=plain-pw ' in block('plain-pw', variable=variable)
+    with pytest.raises(JvmOptionsError, match=f'store_password contains whitespace.*jvm_options_variable {variable}') as info:
+        block('Secret pw', variable=variable)
+    assert 'Secret' not in str(info.value) and 'nothing was written' in str(info.value)
+    with pytest.raises(JvmOptionsError, match="path '/opt/a b.p12' contains whitespace"):
+        block(path='/opt/a b.p12', variable=variable)
+
+
+@pytest.mark.parametrize('file', ['/opt/bitbucket/bin/_start-webapp.sh', '/etc/default/tomcat10', 'setenv.bash'])
+def test_a_file_catalina_does_not_source_takes_only_plain_values(file):
+    assert 'trustStorePassword=plain-pw ' in render_block(variable=VAR, store_path=STORE, store_password='plain-pw',
+                                                           store_type='jks', file=file)
+    with pytest.raises(JvmOptionsError, match=f'jvm_options_file {file} is not a setenv.sh'):
+        render_block(variable=VAR, store_path=STORE, store_password='pw$x', store_type='jks', file=file)
+    assert "'pw\\$x'" in render_block(variable=VAR, store_path=STORE, store_password='pw$x', store_type='jks',
+                                        file='/opt/jira/bin/setenv.sh')
 
 
 @pytest.mark.parametrize('bad', ['a\nb', 'a\rb', 'a\0b', '\n'])
@@ -279,12 +333,12 @@ def test_redaction_hides_current_old_and_foreign_passwords():
     assert '-Djavax.net.ssl.trustStorePassword=******** -Djavax.net.ssl.trustStoreType=JKS"' in before
     after = apply_block(text, block(HOSTILE)).text
     shown = redact_block_text(after, secrets=[HOSTILE], placeholder='********')
-    assert HOSTILE not in shown and shell_double_quote(HOSTILE) not in shown
+    assert all(form not in shown for form in [HOSTILE, *secret_forms(HOSTILE)])
     assert 'trustStorePassword=******** -Djavax.net.ssl.trustStoreType=PKCS12"\n' in shown
     assert shown.count('\n') == after.count('\n')
 
 
 def test_eval_unsafe():
     assert not eval_unsafe('Plain.Pass_word-1+2=3@4%5/6:7,8')
-    for char in ' "\'\\$`;&|<>(){}*?[]\t':
+    for char in ' "\'\\$`;&|<>(){}*?[]\t\x1b\x7f':
         assert eval_unsafe('a' + char + 'b'), char
