@@ -30,12 +30,12 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._jvm_options impor
     JvmOptionsError,
     apply_block,
     check_value,
+    check_shell_safe,
     check_variable,
     compile_insert_after,
-    eval_unsafe,
     redact_block_text,
     render_block,
-    shell_double_quote,
+    secret_forms,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._keytool import (
     Entry,
@@ -407,21 +407,20 @@ def _check_jvm_options(module) -> None:
 
     params = module.params
     password = params['store_password']
+    variable = params['jvm_options_variable']
     try:
-        check_variable(params['jvm_options_variable'])
+        check_variable(variable)
         check_value(params['path'], 'path')
         check_value(password, 'store_password', secret=True)
+        # Only a setenv.sh is known to be read through catalina.sh's eval, where quoting survives:
+        # elsewhere a value that is not plain is refused (render_block knows the variable, not the file).
+        check_shell_safe(params['path'], 'path', variable=variable, file=params['jvm_options_file'])
+        check_shell_safe(password, 'store_password', variable=variable, file=params['jvm_options_file'], secret=True)
         compile_insert_after(params['jvm_options_insert_after'])
     except JvmOptionsError as exc:
         raise TruststoreError(str(exc)) from None
-    # The file holds the password shell-escaped: Ansible must scrub that form from any output too.
-    register_secrets(module, [shell_double_quote(password)])
-    for value, what in ((password, 'store_password'), (params['path'], 'path')):
-        if eval_unsafe(value):
-            module.warn(f'{what} contains whitespace or shell metacharacters. jvm_options_file holds it exactly, '
-                        "but Tomcat's catalina.sh passes JAVA_OPTS and CATALINA_OPTS through eval, which reads "
-                        'such characters a second time, so the JVM may not get the same value; prefer a value '
-                        'made of letters, digits and . , _ - + = @ % / :')
+    # The file holds the password quoted for the shell: Ansible must scrub those forms from any output too.
+    register_secrets(module, secret_forms(password))
 
 
 def _plan_jvm_options(module, store_type: str) -> _JvmPlan:
