@@ -1,6 +1,6 @@
 """`make demo`: start a local relay and DNS server, run playbooks/demo.yml twice, show what happened.
 
-1. start the peers (molecule/shared/peers.py): an aiosmtpd relay with STARTTLS and AUTH (private CA),
+1. start the peers (extensions/molecule/shared/peers.py): an aiosmtpd relay with STARTTLS and AUTH (private CA),
    dnsmasq with the demo zone;
 2. copy a Jira-like Tomcat install into .build/demo/sandbox;
 3. run playbooks/demo.yml twice (the second run shows changed=0);
@@ -19,7 +19,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / '.build' / 'demo'
-PEERS = ROOT / 'molecule' / 'shared' / 'peers.py'
+PEERS = ROOT / 'extensions' / 'molecule' / 'shared' / 'peers.py'
 CHROMIUM = '/usr/bin/chromium'
 
 

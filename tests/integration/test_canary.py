@@ -24,6 +24,7 @@ import yaml
 pytestmark = pytest.mark.integration
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+MOLECULE = ROOT / 'extensions' / 'molecule'
 SCENARIOS = ['jira', 'confluence', 'bitbucket', 'ghes', 'generic']
 RELAY_CANARY = 'Canary-5ecret-Pa55'
 STORE_CANARY = 'Canary-5tore-Pa55'
@@ -45,13 +46,15 @@ def forms(secret: str) -> list[bytes]:
 def inventory(tmp: pathlib.Path) -> dict:
     hosts = {}
     for name in SCENARIOS:
-        host_vars = yaml.safe_load((ROOT / 'molecule' / name / 'vars' / 'scenario.yml').read_text())
-        molecule = yaml.safe_load((ROOT / 'molecule' / name / 'molecule.yml').read_text())
-        group_vars = molecule['provisioner']['inventory']['group_vars']['all']
+        host_vars = yaml.safe_load((MOLECULE / name / 'vars' / 'scenario.yml').read_text())
+        # the scenarios share extensions/molecule/config.yml; a scenario's molecule.yml adds to it
+        group_vars = dict(yaml.safe_load((MOLECULE / 'config.yml').read_text())['provisioner']['inventory']['group_vars']['all'])
+        scenario = yaml.safe_load((MOLECULE / name / 'molecule.yml').read_text()) or {}
+        group_vars.update(scenario.get('provisioner', {}).get('inventory', {}).get('group_vars', {}).get('all', {}))
         host_vars.update({
             'ansible_connection': 'local',
             'ansible_python_interpreter': sys.executable,
-            'mw_scenario_dir': str(ROOT / 'molecule' / name),
+            'mw_scenario_dir': str(MOLECULE / name),
             'mw_sandbox': str(tmp / name),
             'mw_peers': group_vars['mw_peers'],
             'mw_fingerprint_command': group_vars['mw_fingerprint_command'],
@@ -79,7 +82,7 @@ def runs(tmp_path_factory):
         'PATH': f'{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get("PATH", "")}',
     })
     playbook = str(pathlib.Path(sys.executable).parent / 'ansible-playbook')
-    shared = ROOT / 'molecule' / 'shared'
+    shared = MOLECULE / 'shared'
     steps = [
         ('prepare', [str(shared / 'prepare.yml')]),
         ('check-first', [str(shared / 'check_mode.yml'), '--diff', '-v']),

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 # The certificates and the HTTP stand-ins come from tests/support, whatever the caller's cwd.
 sys.path.insert(0, str(ROOT))
 RELAY_USER = os.environ.get('MAILWRIGHT_RELAY_USER', 'mailer')

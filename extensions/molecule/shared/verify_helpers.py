@@ -8,7 +8,7 @@ import pathlib
 import subprocess
 import urllib.request
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def sandbox() -> pathlib.Path:
