@@ -37,6 +37,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
     SMTPStepError,
     Transcript,
     fetch_peer_chain,
+    plaintext_credentials_refusal,
 )
 
 __all__ = [
@@ -228,7 +229,7 @@ def _finding(step: str, text: str, *, code: int | None = None, transient: bool =
 
 def _from_step_error(exc: SMTPStepError) -> dict[str, t.Any]:
     found = exc.to_dict()
-    found['kind'] = error_kind(exc.step, exc.text, exc.code)
+    found['kind'] = exc.kind or error_kind(exc.step, exc.text, exc.code)
     return found
 
 
@@ -248,7 +249,8 @@ def assess_policy(*, tls_policy: str, protocol: str, starttls_offered: bool, tls
     """Errors and warnings about the TLS policy once the conversation has settled.
 
     A refused policy (tls required, no STARTTLS) arrives as an SMTPStepError from the client and is
-    not repeated here.
+    not repeated here. Credentials configured under opportunistic on a connection left in clear are
+    an error even when they were not tried: the application would send the password in clear.
     """
     errors: list[dict] = []
     warnings: list[dict] = []
@@ -257,9 +259,14 @@ def assess_policy(*, tls_policy: str, protocol: str, starttls_offered: bool, tls
     if tls_policy == 'required':
         errors.append(_finding('policy', 'tls is required but no TLS session was established', kind='policy'))
     elif tls_policy == 'opportunistic':
-        if not starttls_offered:
-            warnings.append(_finding('policy', 'the server does not offer STARTTLS: mail (and any password) '
-                                               'would travel in plaintext; tls is opportunistic', kind='policy'))
+        reason = ('the server offers STARTTLS but no TLS session was established' if starttls_offered
+                  else 'the server does not offer STARTTLS')
+        if has_credentials:
+            # What test_send refuses, and what a STARTTLS-stripping man in the middle harvests.
+            errors.append(_finding('tls', plaintext_credentials_refusal(reason).text, kind='policy'))
+        else:
+            warnings.append(_finding('policy', f'{reason}: mail would travel in plaintext; tls is opportunistic',
+                                     kind='policy'))
     elif tls_policy == 'none':
         if starttls_offered:
             warnings.append(_finding('policy', 'the server offers STARTTLS but the settings use tls: none; '
@@ -446,6 +453,8 @@ def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | 
             progress.at('auth')
             result['credentials'].update(checked=True, username=creds.username)
             try:
+                # A policy failure for the target before AUTH: never in clear unless tls is none.
+                client.check_credentials_allowed()
                 if client.tls_info is not None and not client.tls_info.get('verified') and options.validate_certs:
                     raise SMTPStepError('policy', 'certificate not verified: credentials were not sent')
                 reply = client.auth(creds.method, creds.username, creds.secret, mechanism=creds.mechanism)
@@ -512,12 +521,14 @@ def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | 
             tls_policy=result['tls_policy'], protocol=target.protocol,
             starttls_offered=result['starttls_offered'], tls_established=tls_info['established'],
             has_credentials=target.credentials is not None)
+        if errors and failure is None:
+            result['step'] = errors[0]['step']  # the conversation went on, but the policy fails here
         result['errors'].extend(errors)
         result['warnings'].extend(warnings)
     if options.check_credentials and target.credentials is not None and failure is None \
             and not tls_info['established']:
-        result['warnings'].append(_finding('auth', 'the credentials were sent over a plaintext connection: '
-                                                   'the server offers no STARTTLS', kind='policy'))
+        result['warnings'].append(_finding('auth', 'the credentials were sent over a plaintext connection '
+                                                   '(tls: none, the server offers no STARTTLS)', kind='policy'))
     if target.credentials is not None and not result['auth_mechanisms'] and failure is None:
         result['warnings'].append(_finding('auth', 'the settings authenticate but the server offers no AUTH '
                                                    'on this connection', kind='auth'))

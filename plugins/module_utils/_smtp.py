@@ -36,6 +36,7 @@ __all__ = [
     'SMTPClient',
     'client_from_settings',
     'fetch_peer_chain',
+    'plaintext_credentials_refusal',
     'REDACTED',
     'UNBOUNDED_TIMEOUT',
 ]
@@ -57,10 +58,14 @@ _PROTOCOLS = ('smtp', 'smtps')
 class SMTPStepError(Exception):
     """A failed step of an SMTP conversation: which step, the server's code and text, retry hint."""
 
-    def __init__(self, step: str, text: str, *, code: int | None = None, transient: bool | None = None):
+    def __init__(self, step: str, text: str, *, code: int | None = None, transient: bool | None = None,
+                 kind: str | None = None):
         self.step = step
         self.code = code
         self.text = text
+        # Why, when the step alone does not say it: a refusal at step tls is a policy decision
+        # ('policy'), not a failed handshake. None lets the caller derive it from the step.
+        self.kind = kind if kind is not None else ('policy' if step == 'policy' else None)
         # 4xx replies, timeouts and dropped connections may succeed on a later attempt; 5xx never.
         self.transient = bool(transient) if transient is not None else (code is not None and 400 <= code < 500)
         super().__init__(str(self))
@@ -72,7 +77,28 @@ class SMTPStepError(Exception):
         return f'{where}: {self.text}'
 
     def to_dict(self) -> dict[str, t.Any]:
-        return {'step': self.step, 'code': self.code, 'text': self.text, 'transient': self.transient}
+        found = {'step': self.step, 'code': self.code, 'text': self.text, 'transient': self.transient}
+        if self.kind is not None:
+            found['kind'] = self.kind
+        return found
+
+
+def plaintext_credentials_refusal(reason: str) -> SMTPStepError:
+    """The failure for credentials that would travel in clear under tls: opportunistic.
+
+    "Use TLS if available" is what a STARTTLS-stripping man in the middle exploits: he removes
+    STARTTLS from the EHLO reply (or answers it with an error) and reads the password. mailwright
+    never sends credentials that way; the application, configured like this, would.
+    """
+    return SMTPStepError(
+        'tls',
+        f'{reason}, and tls is opportunistic with authentication configured: mailwright does not send '
+        'credentials over an unencrypted connection, so nothing more was sent (no AUTH, no MAIL FROM, '
+        'no message). The application itself, set to "use TLS if available", would send the password in '
+        'clear here, to the relay or to anyone on the path who strips STARTTLS. Fix: set server.tls: '
+        'required (the relay must offer STARTTLS), or protocol smtps; set tls: none only if the relay is '
+        'trusted and on loopback',
+        transient=False, kind='policy')
 
 
 @dataclass
@@ -193,6 +219,7 @@ class SMTPClient:
         self.timings: dict[str, float] = {}
         self.authenticated = False
         self.starttls_offered = False
+        self.starttls_refused: int | None = None  # the code of a refused STARTTLS (opportunistic goes on)
         self._context: ssl.SSLContext | None = None
 
     # --- context manager ---------------------------------------------------------------------
@@ -413,6 +440,7 @@ class SMTPClient:
         if reply.code != 220:
             if self.tls == 'required':
                 raise SMTPStepError('starttls', reply.text, code=reply.code)
+            self.starttls_refused = reply.code
             self.transcript.note(f'STARTTLS refused ({reply.code}); continuing in plaintext (tls is opportunistic)')
             return
         self._start_tls('tls')
@@ -426,17 +454,41 @@ class SMTPClient:
         self.secure()
         return self
 
+    def plaintext_reason(self) -> str:
+        """Why the connection is unencrypted, in words for a failure or a warning."""
+        if self.starttls_refused is not None:
+            return f'the server answered STARTTLS with {self.starttls_refused}'
+        if self.starttls_offered:
+            return 'STARTTLS was not used'
+        return 'the server does not offer STARTTLS'
+
+    def check_credentials_allowed(self) -> None:
+        """Raise unless credentials may be sent on this connection now.
+
+        Only over TLS, or in clear when the settings say tls: none explicitly (and the server
+        offers no STARTTLS that we would be ignoring). Under opportunistic a missing or refused
+        STARTTLS is exactly what a man in the middle produces, so it is refused too.
+        """
+        if self.tls_active:
+            return
+        if self.tls == 'none':
+            if self.starttls_offered:
+                raise SMTPStepError('policy', 'refusing to send credentials over an unencrypted connection '
+                                              'although the server offers STARTTLS; set tls to required')
+            return
+        if self.tls == 'required':
+            raise SMTPStepError('policy', 'refusing to send credentials: tls is required but no TLS session '
+                                          'was established')
+        raise plaintext_credentials_refusal(self.plaintext_reason())
+
     def auth(self, method: str, username: str, secret: str, *, mechanism: str | None = None) -> SMTPReply:
         """Authenticate: 'basic' (PLAIN, LOGIN or CRAM-MD5) or 'oauth2' (XOAUTH2).
 
-        Never sends credentials in plaintext when encryption was possible: the server offered
-        STARTTLS (we did not or could not use it) or the policy requires TLS.
+        Sends credentials only over TLS, or in clear when the settings say tls: none (see
+        check_credentials_allowed): every caller gets this rule, whatever it checked itself.
         """
         self.transcript.register_secret(secret)
-        if not self.tls_active and (self.starttls_offered or self.tls == 'required'):
-            raise SMTPStepError('policy', 'refusing to send credentials over an unencrypted connection '
-                                          'although the server offers STARTTLS; set tls to opportunistic '
-                                          'or required')
+        self.check_credentials_allowed()
         offered = self.extensions.get('AUTH', '').upper().split()
         if not offered:
             raise SMTPStepError('auth', 'the server does not offer AUTH (on this connection)')

@@ -134,7 +134,7 @@ class SendFailure(Exception):
         return f'test send failed at step {self.step}: {detail}' + (f' (after {tries} attempts)' if tries > 1 else '')
 
     def to_dict(self) -> dict[str, t.Any]:
-        return {'step': self.step, 'smtp_step': self.error.step, 'code': self.error.code,
+        return {'step': self.step, 'smtp_step': self.error.step, 'kind': self.error.kind, 'code': self.error.code,
                 'text': self.error.text, 'transient': self.error.transient}
 
 
@@ -295,10 +295,20 @@ def converse(effective: dict[str, t.Any], message: TestMessage, options: SendOpt
     if options.timeout:
         overrides['timeout'] = options.timeout
     client = client_from_settings(effective, **overrides)
-    outcome: dict[str, t.Any] = {}
+    outcome: dict[str, t.Any] = {'warnings': []}
     with client:
         client.open()
         auth = effective['auth']
+        if auth['method'] != 'none':
+            # Said here, before anything else is sent; client.auth() enforces it again for every caller.
+            client.check_credentials_allowed()
+        elif not client.tls_active and client.tls == 'opportunistic':
+            # Nothing secret travels, so opportunistic may go on in clear; the result says so.
+            what = 'the envelope (RCPT check only, check mode)' if options.check_mode else 'the test message'
+            outcome['warnings'].append(
+                f'{client.plaintext_reason()}: {what} went to {client.host}:{client.port} unencrypted '
+                '(tls is opportunistic, no authentication configured); set server.tls: required to refuse '
+                'a relay without STARTTLS')
         if auth['method'] == 'basic':
             client.auth('basic', auth['username'] or '', auth['password'] or '', mechanism=auth.get('mechanism'))
         elif auth['method'] == 'oauth2':
@@ -404,6 +414,8 @@ def run_test_send(module, effective: dict[str, t.Any], options: SendOptions, sec
         module.fail_json(msg=failure.message, **failure.to_dict(), attempts=failure.attempts,
                          transcript=transcript.lines, reason=decision.reason, marker_path=marker_path,
                          proof=result['proof'])
+    for warning in outcome['warnings']:
+        module.warn(warning)  # Ansible shows it and puts it in the result's warnings
     result.update(attempts=attempts, transcript=transcript.lines, tls=outcome['tls'],
                   auth_mechanism=outcome['auth_mechanism'], server_reply=outcome['reply'])
     if options.check_mode:

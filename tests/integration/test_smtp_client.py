@@ -1,7 +1,8 @@
 """The shared SMTP client (_smtp.SMTPClient) against real aiosmtpd peers on loopback.
 
 Every protocol x TLS policy x AUTH mechanism delivers; the transcript never holds a secret; the
-client refuses to send credentials in clear when encryption was possible; every wait is bounded.
+client refuses to send credentials in clear unless tls is none (a missing or refused STARTTLS under
+opportunistic included, as a man in the middle causes it); every wait is bounded.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
     SMTPStepError,
     Transcript,
 )
+from tests.support.mitm import StripStartTLS
 from tests.support.smtp_server import TLS_PATHS
 
 pytest_plugins = ['tests.support.fixtures_smtp']
@@ -46,6 +48,8 @@ def client_for(server, smtp_pki, protocol='smtp', tls='opportunistic', **kwargs)
 @pytest.mark.parametrize('mechanism', MECHANISMS, ids=lambda m: f'auth-{m or "none"}')
 @pytest.mark.parametrize('mode,protocol,tls,encrypted', TLS_PATHS, ids=str)
 def test_every_path_and_mechanism_delivers_once(smtp_server, smtp_pki, mode, protocol, tls, encrypted, mechanism):
+    if mechanism and tls == 'opportunistic' and not encrypted:
+        pytest.skip('credentials in clear under opportunistic are refused: see test_opportunistic_*')
     server = smtp_server(mode, credentials={USER: CANARY}, tokens={USER: TOKEN},
                          auth_require_tls=encrypted)
     client = client_for(server, smtp_pki, protocol, tls)
@@ -144,6 +148,64 @@ def test_credentials_never_sent_when_tls_is_required_even_if_the_caller_skips_se
         client.auth('basic', USER, CANARY)
     assert caught.value.step == 'policy'
     assert server.auth_attempts == []
+
+
+def assert_nothing_after_ehlo(server, received: bytes) -> None:
+    """What the peer read: EHLO (a refused STARTTLS, QUIT) at most; no AUTH, no MAIL, no DATA, no secret."""
+    for form in (CANARY, TOKEN, base64.b64encode(CANARY.encode()).decode(),
+                 base64.b64encode(f'\0{USER}\0{CANARY}'.encode()).decode(),
+                 base64.b64encode(f'user={USER}\x01auth=Bearer {TOKEN}\x01\x01'.encode()).decode()):
+        assert form.encode() not in received
+    verbs = [line.split()[0].upper() for line in received.decode('utf-8', 'replace').split('\r\n') if line.strip()]
+    assert set(verbs) <= {'EHLO', 'STARTTLS', 'QUIT'}, verbs
+    assert server.auth_attempts == [] and server.messages == []
+
+
+@pytest.mark.parametrize('mechanism', ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'])
+def test_opportunistic_without_starttls_refuses_credentials_at_tls(smtp_server, smtp_pki, mechanism):
+    # The server offers AUTH in clear and would accept it: only the client's own rule stops it.
+    server = smtp_server('plain', credentials={USER: CANARY}, tokens={USER: TOKEN}, auth_require_tls=False,
+                         mechanisms=['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'])
+    client = client_for(server, smtp_pki, tls='opportunistic')
+    with client, pytest.raises(SMTPStepError) as caught:
+        client.open()
+        assert 'AUTH' in client.extensions and not client.tls_active
+        if mechanism == 'XOAUTH2':
+            client.auth('oauth2', USER, TOKEN)
+        else:
+            client.auth('basic', USER, CANARY, mechanism=mechanism)
+    error = caught.value
+    assert (error.step, error.kind, error.code, error.transient) == ('tls', 'policy', None, False)
+    assert error.to_dict()['kind'] == 'policy'
+    assert 'does not offer STARTTLS' in error.text and 'tls is opportunistic' in error.text
+    assert 'would send the password in clear' in error.text and 'server.tls: required' in error.text
+    assert 'C: AUTH' not in client.transcript.text()
+    assert_nothing_after_ehlo(server, bytes(server.received))
+    assert server.commands()[0].startswith('EHLO ')
+    secrets_absent(client.transcript.text(), str(error))
+
+
+@pytest.mark.parametrize('attack', ['strip', 'refuse'])
+def test_opportunistic_behind_a_starttls_downgrade_refuses_credentials_at_tls(smtp_server, smtp_pki, attack):
+    # A STARTTLS relay behind a man in the middle who strips STARTTLS (or answers it with 454)
+    # and advertises AUTH in clear, as a password harvester does.
+    server = smtp_server('starttls', credentials={USER: CANARY})
+    with StripStartTLS(server.host, server.port, refuse_starttls=attack == 'refuse',
+                       advertise_auth='PLAIN LOGIN') as mitm:
+        client = SMTPClient(mitm.host, mitm.port, tls='opportunistic', cafile=smtp_pki.ca_file,
+                            helo='client.example.test', timeout=3.0, server_hostname='127.0.0.1')
+        with client, pytest.raises(SMTPStepError) as caught:
+            client.open()
+            assert 'AUTH' in client.extensions
+            client.auth('basic', USER, CANARY)
+        error = caught.value
+        assert (error.step, error.kind) == ('tls', 'policy')
+        if attack == 'refuse':
+            assert mitm.refused == 1 and 'answered STARTTLS with 454' in error.text
+        else:
+            assert mitm.stripped == 1 and 'does not offer STARTTLS' in error.text
+        assert_nothing_after_ehlo(server, bytes(mitm.client_bytes))
+    assert not any(line.upper().startswith(('AUTH', 'MAIL', 'DATA')) for line in server.commands())
 
 
 @pytest.mark.parametrize('leaf,reason', [('wrong_name', 'mismatch'), ('expired', 'expired'),
@@ -255,7 +317,7 @@ def test_line_breaks_in_addresses_are_refused_before_sending(smtp_server, smtp_p
 def test_cram_md5_is_chosen_in_clear_so_the_password_never_travels(smtp_server, smtp_pki):
     server = smtp_server('plain', credentials={USER: CANARY}, auth_require_tls=False,
                          mechanisms=['PLAIN', 'LOGIN', 'CRAM-MD5'])
-    client = client_for(server, smtp_pki, tls='opportunistic')
+    client = client_for(server, smtp_pki, tls='none')  # credentials in clear only when the settings say so
     with client:
         client.open()
         client.auth('basic', USER, CANARY)

@@ -1,7 +1,8 @@
 """test_send as a module process (as AnsiballZ runs it) against real aiosmtpd peers on loopback.
 
-Every protocol x TLS policy x AUTH combination delivers exactly one message over two runs; changed
-settings deliver one more; check mode delivers none; faults end at the named step with no marker;
+Every protocol x TLS policy x AUTH combination delivers exactly one message over two runs (except
+credentials under opportunistic on a connection left in clear: refused at step tls, nothing sent
+after EHLO, even behind a STARTTLS-stripping man in the middle); changed settings deliver one more; check mode delivers none; faults end at the named step with no marker;
 the canary password and token appear nowhere.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 
 import pytest
 
+from tests.support.mitm import StripStartTLS
 from tests.support.smtp_server import TLS_PATHS
 from tests.support.modrun import run_module
 
@@ -28,7 +30,9 @@ SECRET_FORMS = [CANARY, TOKEN, base64.b64encode(CANARY.encode()).decode(), base6
 AUTHS = ['none', 'plain', 'login', 'xoauth2']
 COMBINATIONS = [(path, auth) for path in TLS_PATHS for auth in AUTHS
                 # settings validation rejects OAuth 2.0 unless TLS is required (the products do too)
-                if not (auth == 'xoauth2' and path[2] != 'required')]
+                if not (auth == 'xoauth2' and path[2] != 'required')
+                # credentials in clear under opportunistic are refused (test_opportunistic_* below)
+                and not (auth != 'none' and path[2] == 'opportunistic' and not path[3])]
 
 
 def settings_for(server, *, protocol='smtp', tls='opportunistic', auth='none', product='jira', **extra) -> dict:
@@ -233,6 +237,89 @@ def test_tls_required_without_starttls_sends_nothing(smtp_server, run):
     assert len(result['attempts']) == 1  # a policy failure is not retried
     assert server.messages == [] and server.auth_attempts == []
     assert not run.marker.exists()
+
+
+PLAIN_PAYLOAD = base64.b64encode(f'\0{USER}\0{CANARY}'.encode()).decode()
+
+
+def assert_nothing_after_ehlo(received: bytes) -> None:
+    """What reached the peer: EHLO (a refused STARTTLS, QUIT) at most; no AUTH, MAIL, DATA or secret."""
+    for form in SECRET_FORMS + [PLAIN_PAYLOAD, base64.b64encode(USER.encode()).decode()]:
+        assert form.encode() not in received, form
+    verbs = [line.split()[0].upper() for line in received.decode('utf-8', 'replace').split('\r\n') if line.strip()]
+    assert verbs and set(verbs) <= {'EHLO', 'STARTTLS', 'QUIT'}, verbs
+
+
+def assert_refused_at_tls(rc: int, result: dict, reason: str) -> None:
+    assert rc != 0, result
+    assert (result['step'], result['kind'], result['smtp_step'], result['code']) == ('tls', 'policy', 'tls', None)
+    assert result['msg'].startswith('test send failed at step tls: ' + reason), result['msg']
+    for words in ('tls is opportunistic', 'would send the password in clear', 'server.tls: required',
+                  'tls: none only if the relay is trusted and on loopback'):
+        assert words in result['msg'], result['msg']
+    assert len(result['attempts']) == 1  # a policy failure is not retried
+    assert not any(line.startswith(('C: AUTH', 'C: MAIL', 'C: RCPT', 'C: DATA')) for line in result['transcript'])
+
+
+@pytest.mark.parametrize('check_mode', [False, True], ids=['real', 'check'])
+@pytest.mark.parametrize('auth', ['plain', 'login'])
+def test_opportunistic_without_starttls_and_auth_fails_at_tls_and_sends_nothing(smtp_server, run, auth, check_mode):
+    # The relay offers AUTH in clear and would accept the password: only mailwright's rule stops it.
+    server = start(smtp_server, 'plain')
+    rc, result = run(settings_for(server, tls='opportunistic', auth=auth), check_mode=check_mode, retries=2)
+    assert_refused_at_tls(rc, result, 'the server does not offer STARTTLS')
+    assert_nothing_after_ehlo(bytes(server.received))
+    assert server.commands()[0] == 'EHLO app01.example.test'
+    assert server.auth_attempts == [] and server.messages == []
+    assert not run.marker.exists()
+
+
+@pytest.mark.parametrize('check_mode', [False, True], ids=['real', 'check'])
+@pytest.mark.parametrize('attack', ['strip', 'refuse'])
+def test_opportunistic_behind_a_starttls_downgrade_fails_at_tls_and_sends_nothing(smtp_server, run, tmp_path,
+                                                                                 attack, check_mode):
+    # A STARTTLS relay behind a man in the middle who strips STARTTLS from EHLO (or answers it with
+    # 454) and advertises AUTH in clear, to harvest the password.
+    server = start(smtp_server, 'starttls')
+    with StripStartTLS(server.host, server.port, refuse_starttls=attack == 'refuse',
+                       advertise_auth='PLAIN LOGIN') as mitm:
+        settings = settings_for(server, tls='opportunistic', auth='plain')
+        settings['server']['port'] = mitm.port
+        rc, result = run(settings, check_mode=check_mode)
+        reason = 'the server answered STARTTLS with 454' if attack == 'refuse' else 'the server does not offer STARTTLS'
+        assert_refused_at_tls(rc, result, reason)
+        assert (mitm.refused, mitm.stripped) == ((1, 0) if attack == 'refuse' else (0, 1))
+        assert_nothing_after_ehlo(bytes(mitm.client_bytes))
+    assert not any(line.upper().startswith(('AUTH', 'MAIL', 'DATA')) for line in server.commands())
+    assert server.auth_attempts == [] and server.messages == []
+    assert not run.marker.exists()
+
+
+@pytest.mark.parametrize('check_mode', [False, True], ids=['real', 'check'])
+def test_opportunistic_without_starttls_and_without_auth_sends_with_a_warning(smtp_server, run, check_mode):
+    server = start(smtp_server, 'plain')
+    rc, result = run(settings_for(server, tls='opportunistic'), check_mode=check_mode)
+    assert rc == 0, result
+    assert result['sent'] is not check_mode and result['tls'] is None
+    # module.warn(): plain strings, or Ansible's structured warnings (the text under event.msg)
+    warnings = [w if isinstance(w, str) else w['event']['msg'] for w in result.get('warnings', [])]
+    warnings = [w for w in warnings if 'unencrypted' in w]
+    assert len(warnings) == 1, result.get('warnings')
+    assert 'does not offer STARTTLS' in warnings[0] and 'tls is opportunistic' in warnings[0]
+    assert f'{server.host}:{server.port}' in warnings[0] and 'server.tls: required' in warnings[0]
+    assert len(server.messages) == (0 if check_mode else 1)
+
+
+def test_tls_none_with_auth_over_plain_loopback_is_an_explicit_opt_in(smtp_server, run):
+    """tls: none says "this relay is trusted": the password goes in clear, as the settings ask."""
+    server = start(smtp_server, 'plain')
+    rc, result = run(settings_for(server, tls='none', auth='plain'))
+    assert rc == 0 and result['sent'], result
+    assert server.auth_attempts == [{'mechanism': 'PLAIN', 'login': USER, 'ok': True, 'tls': False}]
+    assert 'unencrypted' not in json.dumps(result.get('warnings', []))
+    # settings_validate warns about exactly this combination (the password is sent in clear)
+    rc, validated = run_module('settings_validate', {'settings': settings_for(server, tls='none', auth='plain')})
+    assert rc == 0 and 'the password is sent in clear' in json.dumps(validated), validated
 
 
 def test_421_at_connect_is_retried_then_fails_at_connect(smtp_server, run):

