@@ -19,6 +19,13 @@ options:
       - Secrets inside it (C(auth.password), C(auth.oauth2.token)) are registered with Ansible's
         no_log handling and never shown. Pass the original document with the vaulted secret, not
         the redacted copy that settings_validate returns.
+      - So are the values under any key whose name looks like a secret (C(password), C(passwd),
+        C(pwd), C(secret), C(token), C(credential), C(private_key), C(api_key), ...), at any depth and
+        whether the schema knows the key or not (a typo such as C(passwrd) is an error, never echoed).
+        They are registered first, before anything can fail.
+      - A document nested deeper than 16 levels is an error naming the depth and the JSON path.
+      - TLS-weakening C(server.properties) accepted through C(server.allow_insecure_properties=true)
+        are reported as a warning on every run (see M(mailwright.smtp.settings_validate)).
     type: dict
     required: true
 requirements:

@@ -4,15 +4,32 @@
 
 # Private to the mailwright.smtp collection: other collections must not build on it.
 
-"""Glue between AnsibleModule and the settings model, shared by every module."""
+"""Glue between AnsibleModule and the settings model, shared by every module.
+
+Every module that takes `settings` goes through load_module_settings, so the guarantees are
+made once: secrets (known fields and secret-looking keys the schema does not know) are
+registered with no_log before anything can fail, a document nested too deeply is a clean
+failure naming the depth and the JSON path, and TLS-weakening properties accepted through
+server.allow_insecure_properties are warned about on every run.
+"""
 
 from __future__ import annotations
 
+import sys
 import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
 
 __all__ = ['settings_argument_spec', 'register_secrets', 'load_module_settings']
+
+# AnsibleModule deep-copies its arguments (recursively) before any module code runs, so with
+# Python's default limit of 1000 frames a settings document nested ~500 levels deep ends in a
+# RecursionError traceback instead of the settings layer's clean "nested N levels deep" error.
+# This module is imported by every module that takes settings, before AnsibleModule is built.
+# 4000 keeps documents up to ~1900 levels deep on the clean path and stays far from the C stack.
+_RECURSION_LIMIT = 4000
+if sys.getrecursionlimit() < _RECURSION_LIMIT:
+    sys.setrecursionlimit(_RECURSION_LIMIT)
 
 
 def settings_argument_spec() -> dict[str, t.Any]:
@@ -31,10 +48,13 @@ def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     """Effective settings from a module option, or fail_json listing every error by JSON path."""
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings import (
         effective_settings,
+        insecure_property_warnings,
         secret_values,
     )
 
     document = module.params[option]
+    # First, before anything can fail: a failure result echoes the module arguments
+    # (invocation.module_args, shown at -vvv), unknown secret-looking fields included.
     register_secrets(module, secret_values(document))
     try:
         # jsonschema is imported only when a document needs explaining; valid settings pass
@@ -48,4 +68,7 @@ def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
             msg='invalid mail settings: ' + '; '.join(str(e) for e in result.errors),
             errors=[e.to_dict() for e in result.errors],
         )
+    # The escape hatch is never silent: every module that works from these settings says so.
+    for warning in insecure_property_warnings(result.effective):
+        module.warn(str(warning))
     return result.effective

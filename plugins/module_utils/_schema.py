@@ -116,7 +116,17 @@ SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                  "must start with 'mail.'.",
                                                                   'type': 'object',
                                                                   'propertyNames': {'pattern': '^mail\\.[A-Za-z0-9_.-]+$'},
-                                                                  'additionalProperties': {'type': ['string', 'integer', 'boolean']}}}},
+                                                                  'additionalProperties': {'type': ['string', 'integer', 'boolean']}},
+                                                   'allow_insecure_properties': {'title': 'Allow TLS-weakening properties',
+                                                                                 'description': 'Escape hatch, default false. Properties that '
+                                                                                                'weaken TLS (mail.smtp(s).ssl.trust, '
+                                                                                                'ssl.socketFactory*, socketFactory*, ssl.protocols '
+                                                                                                'allowing SSLv3/TLSv1/TLSv1.1) are refused unless '
+                                                                                                'this is true; then they are accepted and every run '
+                                                                                                'warns. Keys derived from the settings (ssl.enable, '
+                                                                                                'starttls.*, ssl.checkserveridentity, timeouts, '
+                                                                                                '...) are refused either way.',
+                                                                                 'type': 'boolean'}}},
                          'auth': {'title': 'Authentication',
                                   'description': 'How mailwright and the application authenticate to the relay.',
                                   'type': 'object',

@@ -31,6 +31,8 @@ __all__ = [
     'effective_settings',
     'load_effective',
     'secret_values',
+    'looks_secret',
+    'insecure_property_warnings',
     'redact',
     'parse_duration',
 ]
@@ -41,6 +43,20 @@ SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ('auth', 'password'),
     ('auth', 'oauth2', 'token'),
 )
+
+# Keys whose values are treated as secret wherever they appear, known to the schema or not (a
+# typo such as `passwrd`, a field a later version adds): Ansible echoes module arguments on
+# failure, so an unknown field must not be the way a password reaches -vvv output.
+_SECRET_KEY = re.compile(r'pass|pasw|pwd|secret|token|credential|cred|private.?key|api.?key|access.?key'
+                         r'|auth.?key|bearer|cookie', re.IGNORECASE)
+# ...except where the name says it holds an address (auth.oauth2.token_url is not a secret).
+_NOT_SECRET_KEY = re.compile(r'(url|uri|endpoint)\Z', re.IGNORECASE)
+
+
+def looks_secret(key: t.Any) -> bool:
+    """True when a mapping key's name suggests its value is a secret."""
+    return isinstance(key, str) and bool(_SECRET_KEY.search(key)) and not _NOT_SECRET_KEY.search(key)
+
 
 # Fields that end up in mail headers or SMTP commands: CR/LF there would inject headers.
 _HEADER_FIELDS = (
@@ -67,14 +83,36 @@ _DEFAULT_JNDI_NAME = {
     'generic': 'mail/Session',
 }
 
-# JavaMail keys derived from first-class fields: setting them through server.properties would
-# make two sources of truth for one value.
-_DERIVED_PROPERTIES = frozenset({
-    'mail.smtp.host', 'mail.smtp.port', 'mail.smtps.host', 'mail.smtps.port',
-    'mail.transport.protocol', 'mail.smtp.user', 'mail.smtps.user', 'mail.smtp.auth',
-    'mail.smtps.auth', 'mail.smtp.starttls.enable', 'mail.smtp.starttls.required',
-    'mail.smtp.localhost', 'mail.smtps.localhost', 'mail.smtp.from', 'mail.from',
-})
+# JavaMail keys derived from first-class fields (everything _properties.javamail_properties
+# writes, plus the host-name check TLS sessions get): setting them through server.properties
+# would make two sources of truth for one value, and the property would win. Each `mail.smtp.`
+# key has a `mail.smtps.` twin that JavaMail reads for protocol smtps; both are refused.
+_DERIVED_SMTP_KEYS = (
+    'host', 'port', 'user', 'auth', 'auth.mechanisms', 'starttls.enable', 'starttls.required',
+    'ssl.enable', 'ssl.checkserveridentity', 'localhost', 'from', 'connectiontimeout', 'timeout',
+    'writetimeout',
+)
+_DERIVED_PROPERTIES = frozenset(
+    {f'mail.{proto}.{key}' for proto in ('smtp', 'smtps') for key in _DERIVED_SMTP_KEYS}
+    # mail.host and mail.user are JavaMail's protocol-independent fallbacks for host and user.
+    | {'mail.transport.protocol', 'mail.from', 'mail.debug', 'mail.host', 'mail.user'}
+)
+# Where to set a derived key instead, by the part after mail.smtp(s).
+_DERIVED_HINTS = {
+    'ssl.enable': 'set server.protocol: smtps for TLS from the first byte',
+    'ssl.checkserveridentity': 'mailwright always checks the relay\'s host name on TLS sessions; '
+                               'it cannot be switched off',
+    'starttls.enable': 'set server.tls (required or opportunistic)',
+    'starttls.required': 'set server.tls: required',
+    'auth.mechanisms': 'set auth.mechanism',
+    'connectiontimeout': 'set server.timeout_ms',
+    'timeout': 'set server.timeout_ms',
+    'writetimeout': 'set server.timeout_ms',
+    'mail.debug': 'set server.jndi.debug',
+}
+# TLS versions no relay should be offered any more (RFC 8996).
+_WEAK_TLS_PROTOCOLS = frozenset({'sslv2', 'sslv3', 'tlsv1', 'tlsv1.1'})
+INSECURE_PROPERTIES_FLAG = 'allow_insecure_properties'
 
 # Characters no XML 1.0 document can carry, even as a character reference: a settings value
 # with one could never be written into server.xml. Tab, CR and LF are handled on their own.
@@ -174,7 +212,12 @@ def _schema_validator():
 
 
 def _is_secret_path(parts: tuple) -> bool:
-    return tuple(parts) in SECRET_PATHS
+    return tuple(parts) in SECRET_PATHS or any(looks_secret(part) for part in parts)
+
+
+def _holds_secret(value: t.Any) -> bool:
+    """True when a mapping or list carries a secret-looking key anywhere inside."""
+    return isinstance(value, (dict, list)) and any(True for _ in _secret_leaves(value))
 
 
 def _schema_finding(error) -> Finding:
@@ -182,7 +225,8 @@ def _schema_finding(error) -> Finding:
     path = json_path(parts)
     kind = error.validator
     value = error.instance
-    secret = _is_secret_path(parts)
+    # Never show a value under a secret-looking key, nor a container that holds one.
+    secret = _is_secret_path(parts) or _holds_secret(value)
     shown = 'the given value' if secret else _show(value)
     if kind == 'required':
         missing = [name for name in error.validator_value if not isinstance(value, dict) or name not in value]
@@ -364,9 +408,63 @@ def _check_control_characters(doc: dict, errors: list[Finding]) -> None:
         else:
             bad = _UNCARRIABLE.search(text) or (parts in _HEADER_FIELDS and _HEADER_CONTROL.search(text))
             if bad:
-                shown = '' if parts in SECRET_PATHS else f' (U+{ord(bad.group()):04X})'
+                shown = '' if _is_secret_path(parts) else f' (U+{ord(bad.group()):04X})'
                 errors.append(Finding(json_path(parts), f'contains a control character{shown}',
                                       'remove it: XML files, .properties readers and mail headers cannot carry it'))
+
+
+def _weakens_tls(key: str, value: t.Any) -> str | None:
+    """Why a (non-derived) JavaMail property weakens TLS, or None. `key` is lower-case."""
+    for proto in ('smtp', 'smtps'):
+        prefix = f'mail.{proto}.'
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix):]
+        if rest == 'ssl.trust':
+            return ('trusts the listed hosts (or every host for *) without checking their certificate'
+                    ' chain, so a man in the middle is accepted')
+        if rest.startswith(('ssl.socketfactory', 'socketfactory')):
+            return ('replaces the TLS socket factory (or lets JavaMail fall back to a plain socket), '
+                    "bypassing the session's certificate and host-name checks")
+        if rest == 'ssl.protocols':
+            weak = sorted(p for p in str(value).split() if p.lower() in _WEAK_TLS_PROTOCOLS)
+            if weak:
+                return f"allows {', '.join(weak)}, which are broken (RFC 8996); use TLSv1.2 TLSv1.3"
+    return None
+
+
+def _property_findings(server: dict, errors: list[Finding], warnings: list[Finding]) -> None:
+    """server.properties must not shadow a settings field nor weaken TLS behind its back."""
+    allowed = server.get(INSECURE_PROPERTIES_FLAG) is True
+    for key, value in server.get('properties', {}).items():
+        where = json_path(('server', 'properties', key))
+        lowered = key.lower()
+        if lowered in _DERIVED_PROPERTIES:
+            hint = _DERIVED_HINTS.get(lowered) or _DERIVED_HINTS.get(lowered.split('.', 2)[-1],
+                                                                     'set the matching server/auth/sender field instead')
+            errors.append(Finding(where, 'is derived from the settings and cannot be set here', hint))
+        elif looks_secret(lowered):
+            errors.append(Finding(where, 'looks like a secret',
+                                  'secrets belong in auth.password, which is never shown'))
+        else:
+            reason = _weakens_tls(lowered, value)
+            if reason is None:
+                continue
+            if allowed:
+                warnings.append(Finding(where, f'weakens TLS: {reason}',
+                                        f'accepted because server.{INSECURE_PROPERTIES_FLAG} is true; '
+                                        'remove it as soon as the relay has a certificate the truststore accepts'))
+            else:
+                errors.append(Finding(where, f'weakens TLS: {reason}',
+                                      'remove it (for a private CA, import it with truststore_cert); if you must, '
+                                      f'set server.{INSECURE_PROPERTIES_FLAG}: true and every run warns'))
+
+
+def insecure_property_warnings(effective: dict[str, t.Any]) -> list[Finding]:
+    """The TLS-weakening properties accepted through the escape hatch, for every module to warn about."""
+    warnings: list[Finding] = []
+    _property_findings(effective.get('server') or {}, [], warnings)
+    return warnings
 
 
 def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) -> None:
@@ -441,14 +539,7 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
                 errors.append(Finding(f'$.dns.{key}[{index}]', f'{_show(value)} is not an IP address',
                                       'e.g. 192.0.2.25 or 2001:db8::25'))
 
-    for key in server.get('properties', {}):
-        if key in _DERIVED_PROPERTIES:
-            errors.append(Finding(json_path(('server', 'properties', key)),
-                                  'is derived from the settings and cannot be set here',
-                                  'set the matching server/auth/sender field instead'))
-        elif 'password' in key.lower() or 'secret' in key.lower():
-            errors.append(Finding(json_path(('server', 'properties', key)), 'looks like a secret',
-                                  'secrets belong in auth.password, which is never shown'))
+    _property_findings(server, errors, warnings)
 
     # Connection security
     protocol = server.get('protocol', 'smtp')
@@ -574,17 +665,23 @@ def _preset_host(provider: str) -> str:
 _MAX_DEPTH = 16  # the schema nests 5 levels; anything deeper is an error, found without recursion
 
 
-def _too_deep(document: t.Any) -> tuple | None:
+def _too_deep(document: t.Any) -> tuple[tuple, int] | None:
+    """The path where `document` first goes deeper than _MAX_DEPTH, and how deep it goes at most.
+
+    Iterative on purpose: a document nested 500 levels deep must be an error, not a RecursionError.
+    """
     stack = [(document, ())]
+    first, deepest = None, 0
     while stack:
         value, parts = stack.pop()
-        if len(parts) > _MAX_DEPTH:
-            return parts
+        deepest = max(deepest, len(parts))
+        if len(parts) > _MAX_DEPTH and first is None:
+            first = parts
         if isinstance(value, dict):
             stack.extend((v, parts + (str(k),)) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((v, parts + (i,)) for i, v in enumerate(value))
-    return None
+    return (first, deepest) if first is not None else None
 
 
 def _compact(value: t.Any) -> t.Any:
@@ -660,6 +757,7 @@ def _effective(doc: dict) -> dict[str, t.Any]:
             'helo_domain': server.get('helo_domain'),
             'jndi': jndi,
             'properties': dict(server.get('properties', {})),
+            INSECURE_PROPERTIES_FLAG: server.get(INSECURE_PROPERTIES_FLAG, False),
         },
         'auth': {
             'method': method,
@@ -716,7 +814,9 @@ def effective_settings(document: t.Any) -> Validation:
                                          'a YAML/JSON object with product, server, auth, sender, ...')])
     deep = _too_deep(document)
     if deep is not None:
-        return Validation(None, [Finding(json_path(deep[:_MAX_DEPTH]), f'nested deeper than {_MAX_DEPTH} levels',
+        parts, depth = deep
+        return Validation(None, [Finding(json_path(parts[:_MAX_DEPTH + 1]),
+                                         f'nested {depth} levels deep, more than the {_MAX_DEPTH} a settings document may have',
                                          'a settings document is a few levels deep; check the YAML indentation')])
     doc = _compact(document)
     errors, faulty = ([], []) if _quick_valid(doc, schema()) else _schema_findings(doc)
@@ -752,21 +852,55 @@ def load_effective(document: t.Any) -> dict[str, t.Any]:
     return result.effective
 
 
+def _secret_leaves(document: t.Any) -> t.Iterator[t.Any]:
+    """Every scalar under a secret-looking key (or a known secret path), at any depth, without recursion."""
+    # Every name in SECRET_PATHS looks secret, so the key test alone covers the known fields.
+    stack: list[tuple[t.Any, bool]] = [(document, False)]
+    while stack:
+        value, secret = stack.pop()
+        # Pushed in reverse, so the values come out in document order.
+        if isinstance(value, dict):
+            stack.extend(reversed([(item, secret or looks_secret(key)) for key, item in value.items()]))
+        elif isinstance(value, list):
+            stack.extend(reversed([(item, secret) for item in value]))
+        elif secret:
+            yield value
+
+
 def secret_values(document: t.Any) -> list[str]:
-    """The secrets a document carries, for registering with Ansible's no_log machinery."""
-    values = []
-    for parts in SECRET_PATHS:
-        value = _get(document, parts)
-        if isinstance(value, str) and value and value != REDACTED:
-            values.append(value)
+    """The secrets a document carries, for registering with Ansible's no_log machinery.
+
+    The known secret fields, and every value under a key that looks like a secret, known to the
+    schema or not, as text (a numeric password is echoed as a number).
+    """
+    values: list[str] = []
+    seen: set[str] = set()
+    for value in _secret_leaves(document):
+        if isinstance(value, bool) or value is None:
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if text and text != REDACTED and text not in seen:
+            seen.add(text)
+            values.append(text)
     return values
 
 
 def redact(document: t.Any) -> t.Any:
-    """A deep copy with every secret replaced by REDACTED."""
+    """A deep copy with every secret (known field or secret-looking key) replaced by REDACTED."""
     copied = copy.deepcopy(document)
     for parts in SECRET_PATHS:
         parent = _get(copied, parts[:-1])
         if isinstance(parent, dict) and parent.get(parts[-1]) is not None:
             parent[parts[-1]] = REDACTED
+    stack = [copied]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if looks_secret(key) and item is not None and not isinstance(item, bool):
+                    value[key] = REDACTED
+                else:
+                    stack.append(item)
+        elif isinstance(value, list):
+            stack.extend(value)
     return copied

@@ -21,7 +21,16 @@ description:
   - Validates many files in one call for CI (O(paths) takes globs); the schema is compiled once
     and YAML is parsed with libyaml's C loader where present.
   - Fails when any document has errors. Secrets (C(auth.password), C(auth.oauth2.token)) are
-    never echoed; the returned effective settings carry C(********) in their place.
+    never echoed; the returned effective settings carry C(********) in their place. So are values under
+    any key whose name looks like a secret (C(password), C(passwd), C(pwd), C(secret), C(token),
+    C(credential), C(private_key), C(api_key), ...), known to the schema or not, such as a typo C(passwrd).
+  - JavaMail properties in C(server.properties) that a settings field derives (C(mail.smtp.ssl.enable),
+    C(mail.smtp.starttls.*), C(mail.smtp.ssl.checkserveridentity), the timeouts, C(mail.debug), and every
+    C(mail.smtps.*) twin) are errors. Properties that weaken TLS (C(mail.smtp.ssl.trust),
+    C(mail.smtp.ssl.socketFactory*), C(mail.smtp.socketFactory*), C(mail.smtp.ssl.protocols) allowing
+    SSLv3, TLSv1 or TLSv1.1, and their C(mail.smtps.*) twins) are errors unless
+    C(server.allow_insecure_properties=true); then they are accepted and every module that loads the
+    settings warns on every run.
 author:
   - mailwright maintainers (@mailwright)
 attributes:
@@ -41,11 +50,19 @@ options:
   path:
     description:
       - A YAML or JSON file holding one settings document, on the host the module runs on.
+      - "Input limits, for O(path) and every file of O(paths): regular files only (a symlink to one is
+        fine; a directory, FIFO, device or socket is an error naming the option and the file), at most
+        1 MiB per file (never read further), YAML aliases may add at most 10,000 nodes by expansion,
+        and a document may nest at most 16 levels. A NUL byte in a path is an error."
     type: path
   paths:
     description:
       - Files and glob patterns (C(**) recurses) of settings documents, for validating a whole
         repository in one call. Patterns that match nothing are errors.
+      - Directories matched by a glob are skipped; a path given without a glob must be a regular file.
+        The same per-file limits as O(path) hold.
+      - The patterns may match at most 10,000 files and may take at most 30 seconds to walk; beyond
+        either the task fails, asking to narrow the patterns.
     type: list
     elements: str
   return_effective:
@@ -132,7 +149,7 @@ effective:
     product: jira
     server: {host: smtp.example.com, port: 587, protocol: smtp, tls: required, timeout_ms: 10000,
              helo_domain: null, jndi: {name: mail/JiraMailServer, session_type: javax.mail.Session, debug: false},
-             properties: {}}
+             properties: {}, allow_insecure_properties: false}
     auth: {method: basic, username: jira-notify, password: "********", mechanism: null, oauth2: null}
     sender: {from_address: jira@example.com, from_name: null, subject_prefix: "[JIRA]",
              noreply_address: null, discard_to_noreply: false, support: null}
@@ -239,7 +256,10 @@ def main() -> None:
     if module.params['paths'] is not None:
         require_lib(module, 'jsonschema')
         require_lib(module, 'yaml')
-        files, unmatched = _validate.expand_paths(module.params['paths'])
+        try:
+            files, unmatched = _validate.expand_paths(module.params['paths'])
+        except _validate.PathsError as exc:
+            module.fail_json(msg=str(exc), **host)
         # Secrets are not registered with no_log here: the results carry none by construction
         # (findings never echo a secret field, effective settings come redacted), and Ansible's
         # scrubbing costs (strings x secrets), which is quadratic over thousands of files.
@@ -266,7 +286,7 @@ def main() -> None:
         # jsonschema is imported only when a document needs explaining (valid ones pass the fast
         # check in _settings); it may also be among the missing libraries, installed after this task.
         if module.params['path'] is not None:
-            report = _validate.validate_files([module.params['path']])[0]
+            report = _validate.validate_files([module.params['path']], option='path')[0]
         else:
             report = _validate.validate_document(module.params['settings'])
     except ImportError:

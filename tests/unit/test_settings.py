@@ -64,7 +64,7 @@ def test_effective_fills_every_field():
     assert eff['server'] == {
         'host': 'smtp.example.com', 'port': 587, 'protocol': 'smtp', 'tls': 'required', 'timeout_ms': 10000,
         'helo_domain': None, 'jndi': {'name': 'mail/JiraMailServer', 'session_type': 'javax.mail.Session', 'debug': False},
-        'properties': {},
+        'properties': {}, 'allow_insecure_properties': False,
     }
     assert eff['test']['max_age_seconds'] == 30 * 86400
     assert eff['dns']['check_ghes_reply'] is False
