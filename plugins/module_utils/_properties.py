@@ -28,6 +28,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils import _redact
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import is_secret_name
 
 __all__ = [
     'FLAVOURS',
@@ -519,6 +520,74 @@ def apply_properties(text: str, effective: dict[str, t.Any] | None, flavour: str
     return PropertiesResult(after != text, text, after, set_keys, removed, managed)
 
 
+def _lenient_unescape(raw: str) -> str:
+    try:
+        return unescape(raw)
+    except PropertiesError:  # a malformed \\uXXXX: still decide on the rest of the name
+        return re.sub(r'\\(.)', r'\1', raw)
+
+
+def _value_start(content: str) -> tuple[str, int]:
+    """(raw key, where the value starts) in a logical line, split as _split_key_value splits it."""
+    index, length = 0, len(content)
+    while index < length and not (content[index] in _SEPARATORS or content[index] in _WHITESPACE):
+        index += 2 if content[index] == '\\' else 1
+    key_end = index = min(index, length)
+    while index < length and content[index] in _WHITESPACE:
+        index += 1
+    if index < length and content[index] in _SEPARATORS:
+        index += 1
+        while index < length and content[index] in _WHITESPACE:
+            index += 1
+    return content[:key_end], index
+
+
+def _redact_secret_entries(text: str, placeholder: str) -> str:
+    """Every value under a secret-looking key replaced, whatever the value: continuation lines
+    included, in commented-out entries too (``#spring.mail.password=old``). Line by line and
+    without PropertiesFile, so a file Java would refuse is redacted all the same."""
+    lines = _natural_lines(text)
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        first = _strip_eol(lines[index])
+        content = first.lstrip(_WHITESPACE)
+        comment = bool(content) and content[0] in '#!'
+        if comment:
+            content = content[1:].lstrip(_WHITESPACE + '#!')
+        # the logical line, as Properties.load joins it (comments are never continued)
+        logical, used, eol = content, 1, lines[index][len(first):]
+        while not comment and _continues(logical) and eol and index + used < len(lines):
+            logical = logical[:-1]
+            nxt = _strip_eol(lines[index + used])
+            eol = lines[index + used][len(nxt):]
+            used += 1
+            if not nxt.lstrip(_WHITESPACE):
+                break
+            logical += nxt.lstrip(_WHITESPACE)
+        if _continues(logical):
+            logical = logical[:-1]
+        raw_key, start = _value_start(logical)
+        key = _lenient_unescape(raw_key)
+        # an escaped separator inside the key (`spring.mail.password\\:x`) may hide a secret name
+        if not raw_key or not any(is_secret_name(part) for part in (key, *re.split('[:=]', key))):
+            # Not a secret: copy this line only, so every line it continues onto is tried as an
+            # entry of its own (over-redacting a value that looks like one costs nothing).
+            out.append(lines[index])
+            index += 1
+            continue
+        shown = content[:-1] if not comment and _continues(content) else content
+        if start <= len(shown):
+            prefix = first[:len(first) - len(content) + start]  # key and separator as written
+        else:
+            prefix = escape_key(key) + '='  # the key itself was continued
+        out.append(prefix + placeholder + eol)
+        index += used
+    return ''.join(out)
+
+
 def redact_text(text: str, secrets: t.Iterable[str], placeholder: str = _redact.REDACTED) -> str:
-    """Replace each secret, raw and in its .properties escaped form, with the placeholder."""
+    """`text` fit for a diff: the value of every secret-looking key (an old password too, one the
+    settings never knew), and each given secret, raw and in its .properties escaped form."""
+    text = _redact_secret_entries(text, placeholder)
     return _redact.redact_text(text, secrets, forms=(escape_value,), placeholder=placeholder)

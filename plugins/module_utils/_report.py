@@ -15,8 +15,9 @@ step). Everything here is pure Python (stdlib only), so it is unit-testable with
 * ``render_host_markdown`` / ``render_index_markdown`` / ``render_html`` produce the documents;
 * ``build_reports(...)`` does all of it for a set of hosts and returns the files to write.
 
-Secrets never reach a report: values under secret-looking keys are replaced by ``********`` and
-any value given in ``secrets`` is replaced wherever it occurs.
+Secrets never reach a report: the value under every secret-looking key (``_redact.is_secret_name``:
+password, store_password, client_secret, token, ...) is replaced by ``********`` whatever it is
+(a number, a list, a mapping), and any value given in ``secrets`` is replaced wherever it occurs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import json
 import re
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, redact_text
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, is_secret_name, redact_text
 
 __all__ = [
     'REDACTED',
@@ -42,7 +43,6 @@ __all__ = [
 
 REPORT_FORMAT = 1
 
-_SECRET_KEY = re.compile(r'(^|_)(password|passwd|token|secret|api_key|store_password)$', re.IGNORECASE)
 # Values that change on every run without anything having drifted.
 _VOLATILE = re.compile(r'(^|\.)(generated|age_seconds|note|elapsed_ms|connect_ms|days_left|seconds|polls|checked_at|time_ms|duration_ms)$')
 
@@ -58,7 +58,9 @@ def scrub(value: t.Any, secrets: t.Iterable[str] = ()) -> t.Any:
         if isinstance(item, dict):
             out = {}
             for key, sub in item.items():
-                if _SECRET_KEY.search(str(key)) and isinstance(sub, str) and sub:
+                # Whatever the value: a numeric password, or a list of old ones, is still a secret.
+                # None and '' stay as they are (nothing to hide, and "no password" is worth reading).
+                if is_secret_name(key) and sub not in (None, ''):
                     out[str(key)] = REDACTED
                 else:
                     out[str(key)] = walk(sub)

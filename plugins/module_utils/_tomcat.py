@@ -26,7 +26,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._properties import
     format_from_header,
     javamail_properties,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, redact_text
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, is_secret_name, redact_text
 
 __all__ = [
     'TomcatError',
@@ -57,9 +57,88 @@ def xml_attr_escape(value: str) -> str:
             .replace('\r', '&#13;').replace('\n', '&#10;').replace('\t', '&#9;'))
 
 
+# A name followed by `=`: where an attribute (or something a broken file meant as one) starts.
+_ATTR_START = re.compile(r'(?<![^\s/>=<"\'])([^\s/>=<"\']+)\s*=\s*')
+# A tag with its attributes, tolerant of anything up to the next unquoted `>`.
+_TAG = re.compile(r'<([^\s/>!?<]+)((?:[^<>"\']|"[^"]*"|\'[^\']*\')*)(>?)')
+_ELEMENT_TEXT = re.compile(r'<([^\s/>!?<]+)(?:\s(?:[^<>"\']|"[^"]*"|\'[^\']*\')*)?>([^<]*)')
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where a value starting at `start` ends: its closing quote, or, unquoted (a file that is
+    not XML), the next blank, `>` or `/>`. An unclosed quote runs to the end of the text."""
+    quote = text[start:start + 1]
+    if quote in ('"', "'"):
+        close = text.find(quote, start + 1)
+        return len(text) if close < 0 else close + 1
+    match = re.compile(r'(?:[^\s>/]|/(?!>))*').match(text, start)
+    return match.end() if match else start
+
+
+def _secret_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of every value held under a secret-looking name, found without parsing: an
+    attribute `password="..."` anywhere (comments included), the `value` of an element whose
+    `name` is secret-looking (`<Parameter name="x.password" value="..."/>`) and the text of
+    an element named like a secret (`<password>...</password>`). Every occurrence of a name is
+    tried on its own, so a value that swallowed the next attribute cannot hide it."""
+    spans: list[tuple[int, int]] = []
+
+    def add(value_start: int) -> None:
+        end = _value_end(text, value_start)
+        quote = text[value_start:value_start + 1]
+        if quote in ('"', "'"):
+            # keep the quotes so the line still reads as an attribute
+            spans.append((value_start + 1, end - 1 if end - 1 > value_start and text[end - 1] == quote else end))
+        elif end > value_start:
+            spans.append((value_start, end))
+
+    pos = 0
+    while True:
+        match = _ATTR_START.search(text, pos)
+        if not match:
+            break
+        if is_secret_name(match.group(1).rpartition(':')[2]):
+            add(match.end())
+        pos = match.end()  # the value is not consumed: a name inside it is tried too
+    for tag in _TAG.finditer(text):
+        body, offset = tag.group(2), tag.start(2)
+        attrs = {m.group(1).lower(): offset + m.end() for m in _ATTR_START.finditer(body)}
+        named = [attrs[k] for k in ('name', 'key') if k in attrs]
+        for value_start in named:
+            value = text[value_start:_value_end(text, value_start)].strip('"\'')
+            if is_secret_name(_xml_unescape(value)) and 'value' in attrs:
+                add(attrs['value'])
+    for element in _ELEMENT_TEXT.finditer(text):
+        if is_secret_name(element.group(1).rpartition(':')[2]) and element.group(2).strip():
+            spans.append((element.start(2), element.end(2)))
+    return spans
+
+
+def _xml_unescape(value: str) -> str:
+    try:
+        return ET.fromstring(f'<a v="{value}"/>').attrib['v']
+    except ET.ParseError:
+        return value
+
+
 def redact_xml(text: str, secrets: t.Iterable[str]) -> str:
+    """`text` fit for a diff: every value under a secret-looking attribute or element, whatever it
+    is (an old password the settings never knew, escaped or quoted any way, in a file that does
+    not even parse), and every given secret as an attribute value or element text."""
+    spans = sorted(_secret_spans(text))
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:
+        if end <= pos:
+            continue  # inside a span already hidden
+        start = max(start, pos)
+        out.append(text[pos:start])
+        out.append(REDACTED)
+        pos = end
+    out.append(text[pos:])
     # as an attribute value, and as element text (only & and < need escaping there)
-    return redact_text(text, secrets, forms=(xml_attr_escape, lambda s: s.replace('&', '&amp;').replace('<', '&lt;')))
+    return redact_text(''.join(out), secrets,
+                       forms=(xml_attr_escape, lambda s: s.replace('&', '&amp;').replace('<', '&lt;')))
 
 
 # --- tokenizer --------------------------------------------------------------------------------

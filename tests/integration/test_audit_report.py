@@ -174,3 +174,23 @@ def test_a_blank_page_fails_the_distinct_rows_check(tmp_path):
              + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
     assert png_distinct_rows(blank) == 1
     assert copy.deepcopy(png_size(blank)) == (64, 64)
+
+
+def test_scrub_hides_secret_keys_whatever_the_value():
+    from ansible_collections.mailwright.smtp.plugins.module_utils._report import scrub
+
+    facts = {'auth': {'password': 12345678, 'store_password': ['old-1', 'old-2'], 'trustStorePassword': 'x-1',
+                      'client_secret': {'value': 'x-2'}, 'mail.smtp.password': 'x-3', 'API_TOKEN': 987654,
+                      'keystorePass': True, 'token_url': 'https://login.example.com/token', 'password_written': True,
+                      'empty_password': None},
+             'credentials': {'checked': True, 'ok': True, 'mechanism': 'PLAIN'}}
+    scrubbed = scrub(facts)
+    text = json.dumps(scrubbed)
+    for value in ('12345678', 'old-1', 'x-1', 'x-2', 'x-3', '987654'):
+        assert value not in text, value
+    auth = scrubbed['auth']
+    assert all(auth[key] == '********' for key in ('password', 'store_password', 'trustStorePassword', 'client_secret',
+                                                   'mail.smtp.password', 'API_TOKEN', 'keystorePass'))
+    assert auth['token_url'] == 'https://login.example.com/token' and auth['password_written'] is True
+    assert auth['empty_password'] is None
+    assert scrubbed['credentials'] == facts['credentials']  # the outcome of an AUTH check is not a secret

@@ -233,6 +233,55 @@ def test_secret_with_escapes_is_redacted_in_its_escaped_form():
     assert redact_text(text, [secret]) == 'spring.mail.password=********\n'
 
 
+OLD_PASSWORD = ' Old:Pa55=wörd\\#!'  # a secret the settings no longer know: it is only in the file
+
+
+@pytest.mark.parametrize('text', [
+    'spring.mail.password=OLD-1\n',
+    'spring.mail.password = OLD-1\r\n',
+    '   spring.mail.password:OLD-1',
+    'spring.mail.password OLD-1\n',
+    'spring.mail.password=OL\\\n    D-1\n',                     # continued onto the next line
+    'spring.mail.password = a\\\n  OLD-1\\\n  OLD-1\nnext=1\n',
+    'spring.mail.passw\\\n   ord=OLD-1\n',                      # the key itself continued
+    'spring.mail.passw\\u006Frd=OLD-1\n',                        # the key \\u-escaped
+    'spring.mail.password\\:x=OLD-1\n',                          # an escaped separator in the key
+    'spring.mail.password=OLD-1\\uZZ\n',                         # not loadable: tolerated all the same
+    'app.client-secret=OLD-1\nmail.smtp.password=OLD-1\ndb.pass=OLD-1\nAPI_TOKEN=OLD-1\nx.credential=OLD-1\n',
+    '#spring.mail.password=OLD-1\n! mail.smtp.password : OLD-1\n',   # commented out, still a secret
+    'foo=\\\n spring.mail.password=OLD-1\n',
+])
+def test_redact_text_hides_every_secret_key_whatever_its_value(text):
+    shown = redact_text(text, [])
+    assert 'OLD' not in shown and 'D-1' not in shown and '********' in shown
+
+
+def test_redact_text_keeps_what_is_not_secret():
+    text = 'app.token-uri=http://x\nspring.mail.username=app\nmail.smtp.bypass=1\n'
+    assert redact_text(text, []) == text
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_module_diff_hides_the_previous_password(tmp_path, check_mode):
+    import base64
+    import urllib.parse
+
+    from tests.support.modrun import module_process
+
+    path = tmp_path / 'application.properties'
+    path.write_text(f'server.port=8080\nspring.mail.password = {escape_value(OLD_PASSWORD)}\n', encoding='latin-1')
+    os.chmod(path, 0o600)
+    proc = module_process('mail_properties', {'path': str(path), 'flavour': 'spring', 'settings': settings()},
+                          check_mode=check_mode, diff=True)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result['changed'], result
+    assert 'spring.mail.password = ********' in result['diff']['before']
+    for form in (OLD_PASSWORD, escape_value(OLD_PASSWORD), OLD_PASSWORD.strip(), 'Pa55',
+                 base64.b64encode(OLD_PASSWORD.encode()).decode(), urllib.parse.quote(OLD_PASSWORD, safe='')):
+        assert form not in proc.stdout, form
+    assert CANARY not in proc.stdout
+
+
 def test_bitbucket_flavour_rounds_timeouts_up_to_seconds():
     result = apply_properties('# shared home\nsetup.displayName=Bitbucket\n',
                               load_effective(settings(server__timeout_ms=10500)), 'bitbucket')

@@ -325,6 +325,70 @@ def test_redaction_covers_the_escaped_password():
     assert redact_xml(text, [secret]) == '<Resource password="********"/>'
 
 
+OLD_PASSWORD = 'Old&"Pa55<\'é>'  # a secret the settings no longer know: it is only in the file
+
+
+@pytest.mark.parametrize('text', [
+    '<Resource name="mail/X" password="OLD-1" mail.smtp.user="u"/>',
+    "<Resource password='OLD\"1' x='1'/>",
+    '<Resource password="OLD&quot;1&#x41;&#10;x" />',
+    '<Resource\n   PassWord = "OLD\n1"\n/>',
+    '<Resource mail.smtp.password="OLD-1" mail.smtps.password="OLD-1"/>',
+    '<Connector keystorePass="OLD-1" certificateKeystorePassword="OLD-1"/>',
+    '<Realm connectionPassword="OLD-1" appSecret="OLD-1" authToken="OLD-1" dbPasswd="OLD-1"/>',
+    '<!-- <Resource password="OLD-1"/> -->',
+    '<Resource description="token=" password="OLD-1"/>',
+    '<Parameter name="mail.smtp.password" value="OLD-1"/>',
+    '<password>OLD-1</password>',
+    # not XML at all: the tolerant scan still finds the value
+    '<Resource password="OLD-1 other="x"',
+    '<Resource password=OLD-1 other="x"/>',
+    '<Resource password="OLD-1\n</Context>',
+])
+def test_redact_xml_hides_every_secret_attribute_whatever_its_value(text):
+    shown = redact_xml(text, [])
+    assert 'OLD' not in shown and '********' in shown
+
+
+def test_redact_xml_keeps_what_is_not_secret():
+    text = '<Valve bypass="yes" token_url="http://x" name="mail/X" value="v"/>'
+    assert redact_xml(text, []) == text
+
+
+def _old_password_file(tmp_path) -> pathlib.Path:
+    path = tmp_path / 'server.xml'
+    path.write_bytes(WITH_CONTEXT)
+    os.chmod(path, 0o640)
+    old = settings(auth={'method': 'basic', 'username': 'jira-notify', 'password': OLD_PASSWORD})
+    rc, result = run_module('tomcat_mail_resource', {'path': str(path), 'settings': old, 'context_path': ''})
+    assert rc == 0 and result['changed']
+    assert f'password="{xml_attr_escape(OLD_PASSWORD)}"' in path.read_text()
+    return path
+
+
+def _old_spellings() -> list[str]:
+    import base64
+    import urllib.parse
+    return [OLD_PASSWORD, xml_attr_escape(OLD_PASSWORD), OLD_PASSWORD.replace('&', '&amp;').replace('<', '&lt;'),
+            base64.b64encode(OLD_PASSWORD.encode()).decode(), urllib.parse.quote(OLD_PASSWORD, safe=''),
+            json.dumps(OLD_PASSWORD)[1:-1], 'Pa55']
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_module_diff_hides_the_previous_password(tmp_path, check_mode):
+    from tests.support.modrun import module_process
+
+    path = _old_password_file(tmp_path)
+    proc = module_process('tomcat_mail_resource', {'path': str(path), 'settings': settings(), 'context_path': ''},
+                          check_mode=check_mode, diff=True)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result['changed'], result
+    assert 'password="********"' in result['diff']['before']
+    for form in _old_spellings():
+        assert form not in proc.stdout, form
+    assert CANARY not in proc.stdout
+
+
 def test_manual_steps_name_the_jndi_location_and_the_ui_fields():
     jira = manual_steps(load_effective(settings()), path='/opt/jira/conf/server.xml', is_context_file=False)
     assert any('Restart Tomcat' in s for s in jira)
