@@ -243,6 +243,7 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any] | None, *, state
     if effective is None:
         raise BitbucketError('settings are required for state=present')
     desired = desired_config(effective)
+    client.add_secrets([desired.get('password')])  # it travels in the PUT body
     result['notes'] = _notes(effective)
     diffs = differences(desired, current)
     creating = current is None

@@ -391,7 +391,7 @@ def wait_for_apply(api: GhesApi, run_id: str | None, *, timeout: float, interval
             if not successful:
                 raise GhesError(f'the configuration run{" " + run_id if run_id else ""} failed on the instance '
                                 f'(see ghe-config-apply output or /manage/v1/config/apply/events); '
-                                f'detail: {json.dumps(detail)[:300]}')
+                                f'detail: {api.client.redact(json.dumps(detail))[:300]}')
             return outcome
         if clock() + interval > deadline:
             where = (f'GET /manage/v1/config/apply?run_id={run_id}' if api.api == 'manage'
@@ -414,6 +414,8 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any], *, api: str = '
     creating = not is_configured(current)
     has_password = bool(desired.get('password'))
     known = readable_password(current)
+    # Both travel to or from the instance: neither may come back in an error message.
+    client.add_secrets([desired.get('password'), known])
     password_reason = None
     if state == 'present':
         if known is not None:

@@ -8,9 +8,15 @@
 
 Built on ``ansible.module_utils.urls.open_url`` so it needs nothing beyond ansible-core on the
 managed host and behaves like ``ansible.builtin.uri`` (proxies, CA bundles, TLS checks).
-Every failure becomes an ``HttpError`` whose message says what failed, where, and what to do;
-messages never contain the password or token (URLs lose their user-info and server replies are
-scrubbed of every known secret before they are quoted).
+Every failure becomes an ``HttpError`` whose message says what failed, where, and what to do.
+Messages never contain a credential, even when a server (or a proxy in front of it) quotes the
+request back: URLs lose their user-info and query, and everything taken from a response (error
+body, headers, exception text) is cleaned of every form the credentials took on the wire
+(``_redact.credential_forms``: the password and token, ``user:password`` and its base64 in both
+alphabets with or without padding, the whole ``Authorization`` value, each also percent-encoded,
+JSON-escaped and HTML-escaped) and of every secret-named value the request body carried. Only a
+bounded prefix of an error body is read (``ERROR_BODY_READ`` bytes) and at most
+``ERROR_BODY_SHOWN`` characters of it are quoted, redacted before they are cut.
 """
 
 from __future__ import annotations
@@ -24,7 +30,12 @@ import typing as t
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import redact_text
+from ansible_collections.mailwright.smtp.plugins.module_utils._redact import (
+    credential_forms,
+    encoded_forms,
+    is_secret_name,
+    redact_text,
+)
 
 __all__ = [
     'HttpError',
@@ -35,11 +46,19 @@ __all__ = [
     'client_from_params',
     'safe_url',
     'status_message',
+    'ERROR_BODY_SHOWN',
+    'ERROR_BODY_READ',
+    'MAX_BODY',
 ]
 
 # Characters of a server reply quoted in an error message: enough to show the product's own
 # explanation, short enough to keep a failed task readable.
-_BODY_EXCERPT = 300
+ERROR_BODY_SHOWN = 2000
+# Bytes of an error body read at all: a huge or endless reply must not fill memory. Far more than
+# is shown, so a secret cut in half by this limit is never in the part that is quoted.
+ERROR_BODY_READ = 64 * 1024
+# Bytes of a successful reply: the admin APIs answer with a few kilobytes of JSON.
+MAX_BODY = 8 * 1024 * 1024
 
 
 class HttpError(Exception):
@@ -72,6 +91,7 @@ class HttpResponse:
     status: int
     body: bytes = b''
     headers: dict[str, str] = field(default_factory=dict)
+    cut: bool = False  # only the first ERROR_BODY_READ bytes of an error body were read
 
     @property
     def text(self) -> str:
@@ -91,8 +111,11 @@ def safe_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, '', ''))
 
 
-def _excerpt(body: bytes, secrets: t.Iterable[str]) -> str:
-    """The server's own explanation (Atlassian/GitHub error JSON or plain text), shortened."""
+def _excerpt(body: bytes, secrets: t.Iterable[str], *, total: int | None = None, cut: bool = False) -> str:
+    """The server's own explanation (Atlassian/GitHub error JSON or plain text), redacted, then
+    shortened to ERROR_BODY_SHOWN characters with a note of how much was left out. `cut` says only
+    a prefix of the body was read; `total` is the size the server announced (Content-Length)."""
+    secrets = list(secrets)
     text = body.decode('utf-8', errors='replace').strip()
     try:
         data = json.loads(text)
@@ -109,10 +132,18 @@ def _excerpt(body: bytes, secrets: t.Iterable[str]) -> str:
             messages.append(str(data['message']))
     if messages:
         text = '; '.join(messages)
-    text = ' '.join(text.split())
-    if len(text) > _BODY_EXCERPT:
-        text = text[:_BODY_EXCERPT] + '...'
-    return redact_text(text, secrets)
+    # Redact before anything reshapes the text: folding blanks or cutting it could break a
+    # secret into pieces that no longer match, and show them.
+    text = ' '.join(redact_text(text, secrets).split())
+    unread = max(0, (total or 0) - len(body)) if cut else 0
+    if len(text) > ERROR_BODY_SHOWN or cut:
+        shown = text[:ERROR_BODY_SHOWN]
+        more = len(text.encode('utf-8')) - len(shown.encode('utf-8')) + unread
+        if cut and not total:
+            text = f'{shown}… (more than {more} more bytes, the rest not read)'
+        elif more:
+            text = f'{shown}… ({more} more bytes)'
+    return text
 
 
 _STATUS_TEXT = {
@@ -155,6 +186,16 @@ def status_message(status: int, method: str, url: str, body_excerpt: str = '',
     return f'{message} ({hint})'
 
 
+def _content_length(headers: t.Mapping[str, str]) -> int | None:
+    for key, value in headers.items():
+        if key.lower() == 'content-length':
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
 def _reason(exc: BaseException) -> BaseException:
     """The innermost socket/SSL error behind a urllib error."""
     seen = 0
@@ -189,8 +230,37 @@ class HttpClient:
         self.timeout = timeout
         self.user_agent = user_agent
         self.status_hints = dict(status_hints or {})
-        # Everything that must never be quoted back.
-        self.secrets = [s for s in (password, token) if s]
+        # Everything that must never be quoted back: each credential in every form it is sent in,
+        # user-info in the URL included (open_url sends it as Basic credentials).
+        self.secrets: list[str] = credential_forms(username=username, password=password, token=token)
+        netloc = urllib.parse.urlsplit(base_url).netloc
+        if '@' in netloc:
+            user, dummy, secret = netloc.rpartition('@')[0].partition(':')
+            self.secrets += credential_forms(username=urllib.parse.unquote(user),
+                                             password=urllib.parse.unquote(secret) or None)
+            self.secrets += [netloc.rpartition('@')[0]]
+
+    def add_secrets(self, values: t.Iterable[t.Any]) -> None:
+        """Also keep these out of every message (a password the request body carries)."""
+        for value in values:
+            if isinstance(value, str) and value and value not in self.secrets:
+                self.secrets += [value, *encoded_forms(value)]
+
+    def redact(self, text: str) -> str:
+        """`text` (anything a server said) without any form of any credential this client sends."""
+        return redact_text(text, self.secrets)
+
+    def _body_secrets(self, value: t.Any) -> t.Iterator[t.Any]:
+        """Values under secret-looking keys anywhere in a request body."""
+        if isinstance(value, t.Mapping):
+            for key, sub in value.items():
+                if is_secret_name(key) and isinstance(sub, str):
+                    yield sub
+                else:
+                    yield from self._body_secrets(sub)
+        elif isinstance(value, (list, tuple)):
+            for sub in value:
+                yield from self._body_secrets(sub)
 
     def url_for(self, path: str, query: t.Mapping[str, t.Any] | None = None) -> str:
         url = self.base_url + '/' + path.lstrip('/')
@@ -221,6 +291,8 @@ class HttpClient:
         url = self.url_for(path, query)
         data: bytes | None = None
         content_type = None
+        self.add_secrets(self._body_secrets(json_body))
+        self.add_secrets(self._body_secrets(form))
         if json_body is not None:
             data = json.dumps(json_body).encode('utf-8')
             content_type = 'application/json'
@@ -235,13 +307,24 @@ class HttpClient:
                 http_agent=self.user_agent, follow_redirects='safe', use_netrc=False,
             )
             with handle:
-                response = HttpResponse(handle.getcode() or 200, handle.read(), dict(handle.headers.items()))
+                body = handle.read(MAX_BODY + 1)
+                if len(body) > MAX_BODY:
+                    raise HttpError(f'{method} {shown}: the server answered with more than {MAX_BODY} bytes '
+                                    '(check that url points at the product API)',
+                                    status=handle.getcode(), method=method, url=shown, kind='protocol')
+                response = HttpResponse(handle.getcode() or 200, body, dict(handle.headers.items()))
         except urllib.error.HTTPError as exc:
             try:
-                body = exc.read() or b''
+                # a prefix only: an endless error body must not keep us reading
+                body = exc.read(ERROR_BODY_READ + 1) or b''
             except Exception:  # a stalled error body must not hide the status
                 body = b''
-            response = HttpResponse(exc.code, body, dict(exc.headers.items()) if exc.headers else {})
+            response = HttpResponse(exc.code, body[:ERROR_BODY_READ], dict(exc.headers.items()) if exc.headers else {})
+            response.cut = len(body) > ERROR_BODY_READ
+            try:
+                exc.close()
+            except Exception:  # nothing more is read from it either way
+                pass
         except (socket.timeout, TimeoutError) as exc:
             raise self._timeout(method, shown) from None
         except urllib.error.URLError as exc:
@@ -253,15 +336,15 @@ class HttpClient:
         if response.status in set(expect) | set(allow):
             return response
         if response.status in (301, 302, 303, 307, 308):
-            location = safe_url(urllib.parse.urljoin(url, response.headers.get('Location', '')))
+            location = self.redact(safe_url(urllib.parse.urljoin(url, response.headers.get('Location', ''))))
             raise HttpError(
                 f'{method} {shown}: the server redirects (HTTP {response.status}) to {location}; set url to '
                 'the address it redirects to (a redirect is followed only for reads, never for writes)',
                 status=response.status, method=method, url=shown, kind='http')
+        excerpt = _excerpt(response.body, self.secrets, total=_content_length(response.headers), cut=response.cut)
         raise HttpError(
-            status_message(response.status, method, url, _excerpt(response.body, self.secrets), self.status_hints),
-            status=response.status, method=method, url=shown, kind='http',
-            body=_excerpt(response.body, self.secrets),
+            status_message(response.status, method, url, excerpt, self.status_hints),
+            status=response.status, method=method, url=shown, kind='http', body=excerpt,
         )
 
     def json(self, method: str, path: str, **kwargs) -> tuple[int, t.Any]:
@@ -295,15 +378,15 @@ class HttpClient:
             return HttpError(f'{method} {url}: cannot resolve {host.rsplit(":", 1)[0]} ({exc.strerror or exc}; '
                              'check the host name in url)', method=method, url=url, kind='dns')
         if isinstance(exc, ssl.SSLCertVerificationError) or 'CERTIFICATE_VERIFY_FAILED' in str(exc):
-            detail = getattr(exc, 'verify_message', None) or str(exc)
+            detail = self.redact(getattr(exc, 'verify_message', None) or str(exc))
             return HttpError(f'{method} {url}: TLS certificate verification failed for {host} ({detail}; '
                              'set ca_path to the CA certificate that signed the server certificate, '
                              'or validate_certs=false only for a test instance)',
                              method=method, url=url, kind='tls')
         if isinstance(exc, ssl.SSLError):
-            return HttpError(f'{method} {url}: TLS handshake with {host} failed ({exc}; check that url '
+            return HttpError(f'{method} {url}: TLS handshake with {host} failed ({self.redact(str(exc))}; check that url '
                              'uses https only where the server speaks TLS)', method=method, url=url, kind='tls')
-        text = redact_text(str(exc), self.secrets)
+        text = self.redact(str(exc))
         if 'timed out' in text:
             return self._timeout(method, url)
         return HttpError(f'{method} {url}: network error talking to {host} ({text})',

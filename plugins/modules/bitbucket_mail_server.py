@@ -176,6 +176,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._http import (
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
     load_module_settings,
+    register_secrets,
     settings_argument_spec,
 )
 
@@ -205,6 +206,8 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     result = run(client, effective, state=module.params['state'],
                  update_password=module.params['update_password'], check_mode=module.check_mode)
+    # Ansible masks these too: every form a credential took on the wire, not only the raw value.
+    register_secrets(module, client.secrets)
     if result.get('failed'):
         result.pop('failed')
         module.fail_json(**result)

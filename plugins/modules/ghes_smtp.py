@@ -242,6 +242,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._http import (
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
     load_module_settings,
+    register_secrets,
     settings_argument_spec,
 )
 
@@ -285,6 +286,8 @@ def main() -> None:
                  update_password=params['update_password'], apply=params['apply'],
                  apply_timeout=params['apply_timeout'], apply_poll_interval=params['apply_poll_interval'],
                  check_mode=module.check_mode)
+    # Ansible masks these too: every form a credential took on the wire, not only the raw value.
+    register_secrets(module, client.secrets)
     if result.get('failed'):
         result.pop('failed')
         module.fail_json(**result)

@@ -15,8 +15,8 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._bitbucket import 
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
-from tests.support.bitbucket_api import BitbucketServer
-from tests.support.modrun import run_module
+from tests.support.bitbucket_api import REFLECT_STYLES, BitbucketServer, spellings
+from tests.support.modrun import module_process, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -285,3 +285,71 @@ def test_writes_are_never_sent_to_a_redirect_target(server):
     server.route = redirect_writes
     rc, result = run_module('bitbucket_mail_server', args(server, document(server={'port': 25})))
     assert rc != 0 and 'redirects (HTTP 308)' in result['msg'], result
+
+
+# --- a server that quotes the request back (finding: HTTP error bodies echo credentials) -------
+
+# Characters that every encoding spells differently; base64('admin:' + it) holds '+', '/' and '='.
+ODD_PASSWORD = 'Cn/ry+&"<é>mW?Sé/'
+ODD_TOKEN = 'Tok/C+n&ry"<é>-9'
+ERROR_BODY_SHOWN = 2000  # the documented bound on the characters of a reply quoted in a message
+
+
+def assert_no_spelling(stdout: str, secrets: dict[str, str]) -> None:
+    """No spelling of any secret anywhere in the module's whole stdout."""
+    for what, secret in secrets.items():
+        for name, form in spellings(secret, username=None if what != 'admin' else 'admin').items():
+            assert form not in stdout, f'{what} leaked as {name}: {form!r}'
+
+
+@pytest.mark.parametrize('style', REFLECT_STYLES)
+@pytest.mark.parametrize('auth', ['basic', 'bearer'])
+def test_reflected_request_shows_no_credential_in_any_encoding(style, auth):
+    with BitbucketServer(username='admin', password=ODD_PASSWORD, token=ODD_TOKEN) as srv:
+        srv.reflect = style
+        if auth == 'basic':
+            call = {'url_username': 'admin', 'url_password': ODD_PASSWORD}
+            secrets = {'admin': ODD_PASSWORD}
+        else:
+            call = {'token': ODD_TOKEN}
+            secrets = {'token': ODD_TOKEN, 'bearer': f'Bearer {ODD_TOKEN}'}
+        proc = module_process('bitbucket_mail_server', {'settings': document(), 'url': srv.url, 'timeout': 5, **call},
+                              diff=True)
+        result = json.loads(proc.stdout)
+        assert proc.returncode == 1 and 'HTTP 400' in result['msg'], result
+        assert 'Authorization' in result['msg']  # the reflection is shown, the credential is not
+        assert_no_spelling(proc.stdout + proc.stderr, secrets)
+
+
+@pytest.mark.parametrize('style', ['json', 'php', 'form'])
+def test_reflected_write_hides_the_relay_password_it_carried(server, style):
+    server.reflect, server.reflect_methods = style, ('PUT',)
+    proc = module_process('bitbucket_mail_server', {**args(server), 'settings': document(auth={'password': ODD_PASSWORD})})
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and 'PUT' in result['msg'] and 'hostname' in result['msg'], result
+    assert_no_spelling(proc.stdout, {'relay': ODD_PASSWORD, 'admin': ADMIN_PASSWORD})
+
+
+def test_reflection_is_redacted_before_ansible_sees_it(server):
+    """In process (no no_log_values filter): the client's own redaction does the work."""
+    server.reflect = 'text'
+    client = HttpClient(server.url, username='admin', password=ODD_PASSWORD, timeout=5)
+    result = run(client, load_effective(document()))
+    assert result['failed'] and 'Authorization: ********' in result['msg']
+    assert_no_spelling(json.dumps(result, ensure_ascii=False), {'admin': ODD_PASSWORD})
+
+
+@pytest.mark.parametrize('size', [-1, 300_000])
+def test_huge_error_body_is_read_and_shown_only_in_part(server, size):
+    server.huge_error_bytes = size
+    started = time.monotonic()
+    rc, result = run_module('bitbucket_mail_server', args(server))
+    assert rc == 1 and 'HTTP 500' in result['msg']
+    assert time.monotonic() - started < 30
+    said = result['msg'].split('server said: ', 1)[1]
+    assert len(said) < ERROR_BODY_SHOWN + 200
+    if size > 0:
+        assert f'({size - ERROR_BODY_SHOWN} more bytes)' in said
+    else:
+        assert 'the rest not read' in said
+        assert server.huge_sent < 64 * 1024 * 1024  # the client hung up instead of reading on

@@ -14,8 +14,9 @@ import pytest
 from ansible_collections.mailwright.smtp.plugins.module_utils._ghes import run
 from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from tests.support.bitbucket_api import spellings
 from tests.support.ghes_api import GhesServer
-from tests.support.modrun import run_module
+from tests.support.modrun import module_process, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -288,3 +289,24 @@ def test_ansible_playbook_check_mode_and_diff(server, tmp_path):
     assert '+address: smtp.example.com' in output
     assert CANARY not in output and ROOT_PASSWORD not in output
     assert server.writes() == []
+
+
+# --- a server that quotes the request back (finding: HTTP error bodies echo credentials) -------
+
+ODD_ROOT_PASSWORD = 'Cn/ry+&"<é>?+&>1g'  # base64('api_key:' + it) holds '+', '/' and '='
+
+
+@pytest.mark.parametrize('api', ['manage', 'management_console'])
+@pytest.mark.parametrize('style, methods', [('text', ()), ('html', ()), ('php', ()), ('json', ('PUT',)),
+                                            ('form', ('PUT',))])
+def test_reflected_request_shows_no_credential_in_any_encoding(api, style, methods):
+    with GhesServer(password=ODD_ROOT_PASSWORD) as srv:
+        srv.reflect, srv.reflect_methods = style, methods
+        doc = document(auth={'password': ODD_ROOT_PASSWORD[::-1]})  # the relay password travels in the PUT body
+        proc = module_process('ghes_smtp', {**args(srv, doc), 'url_password': ODD_ROOT_PASSWORD, 'api': api}, diff=True)
+        result = json.loads(proc.stdout)
+        assert proc.returncode == 1 and 'HTTP 400' in result['msg'], result
+        assert ('PUT' if methods else 'GET') in result['msg']
+        for what, secret, username in (('root', ODD_ROOT_PASSWORD, 'api_key'), ('relay', ODD_ROOT_PASSWORD[::-1], None)):
+            for name, form in spellings(secret, username=username).items():
+                assert form not in proc.stdout + proc.stderr, f'{what} password leaked as {name}: {form!r}'

@@ -11,8 +11,13 @@ It follows the documented contract (Bitbucket Data Center REST API, System Maint
 * 401 for missing or wrong credentials (basic or Bearer token), as Bitbucket answers.
 
 Switches for faults: ``force_status`` (answer every request with that status), ``stall_seconds``
-(accept, then say nothing for that long), plus a log of every request so tests can prove that
-check mode wrote nothing. ``ContractServer`` is the shared base also used by ``ghes_api``.
+(accept, then say nothing for that long), ``reflect`` (answer requests, or only those whose method
+is in ``reflect_methods``, with an error whose
+body quotes the request's headers and body back, as a misbehaving proxy or API does: ``text``,
+``json``, ``html``, ``form`` or ``php`` spelling, see ``REFLECT_STYLES``), ``huge_error_bytes``
+(an error body of that many bytes; ``-1`` streams one that never ends), plus a log of every
+request so tests can prove that check mode wrote nothing. ``ContractServer`` is the shared base
+also used by ``ghes_api``.
 """
 from __future__ import annotations
 
@@ -27,7 +32,36 @@ import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ['Recorded', 'ContractServer', 'BitbucketServer', 'make_test_ca']
+__all__ = ['Recorded', 'ContractServer', 'BitbucketServer', 'make_test_ca', 'REFLECT_STYLES', 'spellings']
+
+# How a reflected request is spelled in the error body.
+REFLECT_STYLES = ('text', 'json', 'html', 'form', 'php')
+
+
+def spellings(secret: str, *, username: str | None = None) -> dict[str, str]:
+    """Every way a reflected credential can read in a reply, by name, for tests to look for:
+    raw, percent-encoded, JSON- and HTML-escaped, and (with a username) the Basic pair in base64,
+    standard and URL-safe, with and without padding."""
+    import html
+
+    found = {
+        'raw': secret,
+        'percent': urllib.parse.quote(secret, safe=''),
+        'form': urllib.parse.quote_plus(secret),
+        'json': json.dumps(secret)[1:-1],
+        'json-ascii-slash': json.dumps(secret)[1:-1].replace('/', '\\/'),
+        'json-utf8': json.dumps(secret, ensure_ascii=False)[1:-1],
+        'html': html.escape(secret),
+        'form-of-json': urllib.parse.quote_plus(json.dumps(secret)[1:-1]),  # a JSON document in a form field
+        'json-of-form': json.dumps(urllib.parse.quote_plus(secret))[1:-1],
+    }
+    if username is not None:
+        pair = f'{username}:{secret}'.encode()
+        for name, encoded in (('base64', base64.b64encode(pair)), ('base64url', base64.urlsafe_b64encode(pair))):
+            found[name] = encoded.decode()
+            found[name + '-unpadded'] = encoded.decode().rstrip('=')
+            found[name + '-percent'] = urllib.parse.quote(encoded.decode(), safe='')
+    return found
 
 
 @dataclass
@@ -81,6 +115,10 @@ class _Handler(BaseHTTPRequestHandler):
             # Accept, read, then say nothing: a hung application server.
             owner.stalled.wait(owner.stall_seconds)
             return self._send(record, 503, {'errors': [{'message': 'stalled'}]}, close=True)
+        if owner.reflect and (not owner.reflect_methods or record.method in owner.reflect_methods):
+            return self._reflect(record, owner.reflect, owner.force_status or 400)
+        if owner.huge_error_bytes:
+            return self._huge(record, owner.huge_error_bytes, owner.force_status or 500)
         if owner.force_status:
             return self._send(record, owner.force_status,
                               {'errors': [{'message': f'forced status {owner.force_status}'}]})
@@ -109,6 +147,65 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def _reflect(self, record: Recorded, style: str, status: int) -> None:
+        """An error that quotes the request back, headers and body, in one of REFLECT_STYLES."""
+        lines = [f'{self.command} {self.path} {self.request_version}']
+        lines += [f'{key}: {value}' for key, value in record.headers.items()]
+        lines += ['', record.body.decode('utf-8', 'replace')]
+        dump = '\n'.join(lines)
+        if style == 'json':
+            payload = json.dumps({'errors': [{'message': f'Bad request: {dump}'}],
+                                  'request': {'headers': record.headers, 'body': record.body.decode('utf-8', 'replace')}})
+            ctype = 'application/json'
+        elif style == 'php':  # json_encode escapes '/' and every non-ASCII character
+            payload = json.dumps({'message': dump}).replace('/', '\\/')
+            ctype = 'application/json'
+        elif style == 'html':
+            import html
+            payload = f'<html><body><h1>400 Bad Request</h1><pre>{html.escape(dump)}</pre></body></html>'
+            ctype = 'text/html'
+        elif style == 'form':
+            payload = urllib.parse.urlencode({k: v for k, v in record.headers.items()}) + '&body=' + \
+                urllib.parse.quote(record.body.decode('utf-8', 'replace'), safe='')
+            ctype = 'text/plain'
+        else:
+            payload = dump
+            ctype = 'text/plain'
+        record.status = status
+        data = payload.encode('utf-8')
+        self.send_response(status)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _huge(self, record: Recorded, size: int, status: int) -> None:
+        """An error body of `size` bytes (or, for -1, one that never ends), written in chunks."""
+        record.status = status
+        self.send_response(status)
+        self.send_header('Content-Type', 'text/plain')
+        if size > 0:
+            self.send_header('Content-Length', str(size))
+        else:
+            self.send_header('Transfer-Encoding', 'chunked')
+        self.end_headers()
+        chunk = b'error ' * 10922  # about 64 KiB
+        sent = 0
+        try:
+            while size < 0 or sent < size:
+                piece = chunk if size < 0 else chunk[:size - sent]
+                if size < 0:
+                    self.wfile.write(b'%x\r\n%s\r\n' % (len(piece), piece))
+                else:
+                    self.wfile.write(piece)
+                sent += len(piece)
+                self.server.owner.huge_sent = sent  # type: ignore[attr-defined]
+                if sent > 1 << 30:  # a bound for the stand-in itself
+                    break
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+        self.close_connection = True
+
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
 
 
@@ -134,6 +231,10 @@ class ContractServer:
         self.lock = threading.Lock()
         self.force_status: int | None = None
         self.stall_seconds: float = 0
+        self.reflect: str | None = None
+        self.reflect_methods: tuple[str, ...] = ()  # empty: every method
+        self.huge_error_bytes: int = 0
+        self.huge_sent: int = 0
         self.stalled = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ansible_collections.mailwright.smtp.plugins.module_utils import _ghes as gh
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpError
+from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
 
 CANARY = 'Canary-5ecret-Pa55'
@@ -164,6 +164,7 @@ class StatusSequence:
 
     def __init__(self, answers):
         self.answers = list(answers)
+        self.client = HttpClient('https://ghes.example.com', username='api_key', password='R00t-Canary-Pa55')
 
     def apply_status(self, run_id):
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
@@ -209,3 +210,15 @@ def test_wait_reports_failed_run():
 def test_unknown_api_is_refused():
     with pytest.raises(gh.GhesError, match='api must be one of'):
         gh.GhesApi(None, 'setup')  # type: ignore[arg-type]
+
+
+def test_failed_run_detail_quoted_from_the_server_is_redacted():
+    """The configuration run's detail comes from a reply: a server echoing our credentials there is cleaned."""
+    import base64
+
+    clock = FakeClock()
+    header = 'Basic ' + base64.b64encode(b'api_key:R00t-Canary-Pa55').decode()
+    with pytest.raises(gh.GhesError) as exc:
+        gh.wait_for_apply(StatusSequence([(False, False, [{'hostname': 'a', 'log': f'Authorization: {header}'}])]),
+                          'r5', timeout=60, interval=1, clock=clock, sleep=clock.sleep)
+    assert header.split()[1] not in str(exc.value) and 'Authorization: ********' in str(exc.value)
