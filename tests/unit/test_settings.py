@@ -527,3 +527,124 @@ def test_characters_xml_cannot_carry_are_refused(char, parts):
     assert found and found[0].path == '$.' + '.'.join(parts) and 'control character' in found[0].message
     if parts == ('auth', 'password'):
         assert 'U+' not in str(found[0]), 'nothing about a secret is shown'
+
+
+# --- server.properties: derived keys and TLS-weakening keys (issue 11, finding 7) ----------------
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings import (  # noqa: E402
+    insecure_property_warnings,
+    looks_secret,
+)
+
+_DERIVED_SAMPLE = [
+    'mail.smtp.ssl.enable', 'mail.smtps.ssl.enable', 'mail.smtp.ssl.checkserveridentity',
+    'mail.smtps.ssl.checkserveridentity', 'mail.smtp.auth.mechanisms', 'mail.smtp.connectiontimeout',
+    'mail.smtp.timeout', 'mail.smtp.writetimeout', 'mail.smtps.timeout', 'mail.debug', 'mail.smtps.host',
+    'mail.smtps.starttls.enable', 'mail.smtps.from', 'mail.host', 'mail.user', 'mail.SMTP.SSL.Enable',
+]
+
+
+@pytest.mark.parametrize('key', _DERIVED_SAMPLE)
+@pytest.mark.parametrize('value', ['false', 'true', False])
+@pytest.mark.parametrize('allow', [False, True])
+def test_every_derived_property_refused_even_with_the_escape_hatch(key, value, allow):
+    doc = base(server={'host': 'h.example', 'protocol': 'smtps', 'allow_insecure_properties': allow,
+                       'properties': {key: value}})
+    result = effective_settings(doc)
+    assert f"$.server.properties['{key}']" in paths(result.errors)
+    assert 'derived from the settings' in str(result.errors)
+
+
+def test_every_rendered_javamail_key_is_refused():
+    from ansible_collections.mailwright.smtp.plugins.module_utils._properties import javamail_properties
+
+    eff = load_effective(base(server={'host': 'h.example', 'timeout_ms': 5000, 'helo_domain': 'me.example',
+                                      'jndi': {'debug': True}}, auth__mechanism='login'))
+    rendered = set(javamail_properties(eff)) | set(javamail_properties(load_effective(base(server={'host': 'h.example', 'protocol': 'smtps'}))))
+    for key in sorted(rendered):
+        doc = base(server={'host': 'h.example', 'properties': {key: 'x'}})
+        assert f"$.server.properties['{key}']" in paths(effective_settings(doc).errors), key
+
+
+_WEAKENING = [
+    ('mail.smtp.ssl.trust', '*'), ('mail.smtp.ssl.trust', 'smtp.example.com'), ('mail.smtps.ssl.trust', '*'),
+    ('mail.smtp.ssl.socketFactory.class', 'com.example.TrustAll'), ('mail.smtp.ssl.socketFactory', 'x'),
+    ('mail.smtp.socketFactory.class', 'javax.net.ssl.SSLSocketFactory'), ('mail.smtp.socketFactory.fallback', 'true'),
+    ('mail.smtps.socketFactory.port', '465'), ('mail.smtp.ssl.protocols', 'TLSv1 TLSv1.2'),
+    ('mail.smtp.ssl.protocols', 'SSLv3'), ('mail.smtps.ssl.protocols', 'TLSv1.1'),
+]
+
+
+@pytest.mark.parametrize('key,value', _WEAKENING)
+def test_tls_weakening_property_refused_without_the_escape_hatch(key, value):
+    result = effective_settings(base(server={'host': 'h.example', 'properties': {key: value}}))
+    assert f"$.server.properties['{key}']" in paths(result.errors)
+    assert 'weakens TLS' in str(result.errors) and 'allow_insecure_properties' in str(result.errors)
+
+
+@pytest.mark.parametrize('key,value', _WEAKENING)
+def test_tls_weakening_property_accepted_with_the_escape_hatch_and_warned(key, value):
+    doc = base(server={'host': 'h.example', 'allow_insecure_properties': True, 'properties': {key: value}})
+    result = effective_settings(doc)
+    assert result.ok, result.errors
+    assert f"$.server.properties['{key}']" in paths(result.warnings)
+    assert result.effective['server']['allow_insecure_properties'] is True
+    assert result.effective['server']['properties'] == {key: value}
+    # every module warns from the effective settings alone, and they normalise to themselves
+    assert [w.path for w in insecure_property_warnings(result.effective)] == [f"$.server.properties['{key}']"]
+    assert effective_settings(result.effective).effective == result.effective
+
+
+def test_strong_protocols_and_unrelated_properties_pass_without_the_escape_hatch():
+    doc = base(server={'host': 'h.example', 'tls': 'required', 'properties': {'mail.smtp.ssl.protocols': 'TLSv1.2 TLSv1.3',
+                                                           'mail.smtp.quitwait': 'false'}})
+    result = effective_settings(doc)
+    assert result.ok and not result.warnings
+    assert result.effective['server']['allow_insecure_properties'] is False
+    assert insecure_property_warnings(result.effective) == []
+
+
+# --- secret-looking keys, known to the schema or not (finding 13) ---------------------------------
+
+@pytest.mark.parametrize('key', ['passwrd', 'Password', 'PASSWD', 'pwd', 'client_secret', 'refresh_token',
+                                 'credentials', 'private_key', 'privateKey', 'api_key', 'pasword'])
+def test_values_under_secret_looking_keys_are_secrets(key):
+    doc = base(auth={'method': 'basic', 'username': 'u', key: CANARY, 'extra': {key: [CANARY + '2', 1234]}})
+    values = secret_values(doc)
+    assert CANARY in values and CANARY + '2' in values and '1234' in values
+    assert looks_secret(key)
+    assert CANARY not in json.dumps(redact(doc))
+
+
+def test_secret_values_keep_addresses_and_flags_out():
+    doc = base(auth={'method': 'oauth2', 'username': 'u@example.com',
+                     'oauth2': {'token': 'tok', 'token_url': 'https://login.example.com/token'}},
+               other={'password_set': True})
+    assert secret_values(doc) == ['tok']
+
+
+def test_findings_never_show_a_container_holding_a_secret():
+    for doc in (base(auth=[{'password': CANARY}]), base(auth={'method': 'basic', 'passwrd': CANARY}),
+                base(auth={'method': 'basic', 'password': [CANARY]}),
+                base(server={'host': 'h.example', 'properties': {'mail.smtp.password': [CANARY]}})):
+        result = effective_settings(doc)
+        assert result.errors
+        assert CANARY not in json.dumps([f.to_dict() for f in result.errors + result.warnings])
+
+
+# --- depth (finding 10) ---------------------------------------------------------------------------
+
+def _nested(depth):
+    deep = inner = {}
+    for _ in range(depth):
+        inner['a'] = {}
+        inner = inner['a']
+    return deep
+
+
+def test_nested_500_deep_is_a_finding_with_depth_and_path():
+    result = effective_settings(base(x=_nested(500)))
+    assert not result.ok
+    finding = result.errors[0]
+    assert finding.path.startswith('$.x.a.a.a') and 'nested 501 levels deep' in finding.message
+    assert secret_values(base(x=_nested(500))) == [CANARY]
