@@ -115,6 +115,8 @@ def _base_documents() -> list[dict]:
         {'product': 'generic', 'description': 'app',
          'server': {'host': '192.0.2.25', 'port': 25, 'tls': 'opportunistic', 'helo_domain': 'app.example.com',
                     'jndi': {'name': 'mail/Session', 'session_type': 'jakarta.mail.Session', 'debug': True},
+                    # a TLS-weakening key through the escape hatch, so the corpus covers that path too
+                    'allow_insecure_properties': True,
                     'properties': {'mail.smtp.ssl.trust': 'smtp.example.com'}},
          'auth': dict(basic, mechanism='login'), 'sender': {'from_address': 'app@example.com', 'from_name': 'App'}},
         {'product': 'generic', 'server': {'host': 'relay.example.com', 'tls': 'none'},
