@@ -14,7 +14,7 @@ export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 PYTEST_ARGS ?=
 
 .PHONY: test demo venv system-deps collection schema unit integration molecule sanity lint \
-        bench build clean
+        bench build clean ee ee-context
 
 test: venv system-deps collection schema-check unit integration molecule sanity lint
 	@echo "make test: all checks passed"
@@ -69,6 +69,19 @@ bench: venv system-deps collection
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist
+
+# The execution environment from the built tarball. `make ee` builds it with rootful Podman on the
+# local Debian base (tools/ee/base-image.sh makes it once); `make ee-context` only writes the build
+# context of the public-base definition (execution-environment.yml) into .build/ee/public.
+EE_IMAGE ?= localhost/mailwright-ee:test
+ee: venv build
+	CONTAINERS_CONF=$(CURDIR)/tools/ee/containers.conf tools/ee/base-image.sh
+	CONTAINERS_CONF=$(CURDIR)/tools/ee/containers.conf $(BIN)/ansible-builder build \
+	  -f tools/ee/execution-environment.yml -c .build/ee/context -t $(EE_IMAGE) --container-runtime podman \
+	  --extra-build-cli-args "--network=host --runtime /usr/sbin/runc"
+
+ee-context: venv build
+	$(BIN)/ansible-builder create -f execution-environment.yml -c .build/ee/public
 
 clean:
 	rm -rf .build .venv .pytest_cache
