@@ -26,7 +26,7 @@ import tempfile
 import time
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._files import read_bytes, write_file_atomic
+from ansible_collections.mailwright.smtp.plugins.module_utils._files import locked_target, read_bytes
 
 __all__ = [
     'DEFAULT_MARKER_DIR',
@@ -147,10 +147,14 @@ def _make_private_dir(directory: str) -> None:
 
 
 def write_marker(module, path: str, record: dict[str, t.Any]) -> None:
-    """Atomically replace the marker with record (mode 0600); makes the directory (0700) if needed."""
+    """Atomically replace the marker with record (mode 0600); makes the directory (0700) if needed.
+
+    Written like every other file (_files: directory lock, symlink policy); its errors are OSErrors.
+    """
     _make_private_dir(os.path.dirname(os.path.abspath(path)))
     content = json.dumps(dict(record, version=MARKER_VERSION), indent=2, sort_keys=True) + '\n'
-    write_file_atomic(module, path, content.encode('utf-8'), mode=0o600)
+    with locked_target(path, option='marker_path') as target:
+        target.write(module, content.encode('utf-8'), mode=0o600)
 
 
 def marker_age(record: dict[str, t.Any], now: float | None = None) -> float | None:

@@ -15,12 +15,10 @@ step succeeded, so a failure (wrong password, bad certificate, timeout) leaves i
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
 import tempfile
-import time
 import typing as t
 from dataclasses import dataclass
 
@@ -221,6 +219,7 @@ def argument_spec() -> dict[str, t.Any]:
         'jvm_options_file': {'type': 'path'},
         'jvm_options_variable': {'type': 'str', 'default': DEFAULT_JVM_OPTIONS_VARIABLE},
         'jvm_options_insert_after': {'type': 'str'},
+        'allow_world_readable': {'type': 'bool', 'default': False},
     }
 
 
@@ -311,25 +310,17 @@ def _store_type_for(path: str, requested: str) -> tuple[str, bool]:
 
 @contextlib.contextmanager
 def _directory_lock(directory: str, *, timeout: float, enabled: bool = True):
-    """An exclusive flock on the store's directory for the duration of a run (no lock file)."""
+    """An exclusive flock on the store's directory for the duration of a run (_files.directory_lock)."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._files import FileSafetyError, directory_lock
+
     if not enabled or not os.path.isdir(directory):
         yield
         return
-    fd = os.open(directory, os.O_RDONLY)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TruststoreError(f'another run is changing a keystore in {directory} and did not finish '
-                                          f'within {timeout:g} s; nothing was changed') from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        with directory_lock(directory, timeout=timeout, what=directory):
+            yield
+    except FileSafetyError as exc:
+        raise TruststoreError(exc.message) from None
 
 
 def _list(keytool: Keytool, path: str, password: str, store_type: str | None, *, fast: bool = False) -> list[Entry]:
@@ -342,12 +333,27 @@ def _list(keytool: Keytool, path: str, password: str, store_type: str | None, *,
 def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool, password: str,
            actions: list[Action], cacerts: str | None, cacerts_password: str,
            expected: list[Entry]) -> tuple[list[Entry], str | None]:
-    """Run the plan on a private copy next to the store, then swap it in. Returns (entries, backup)."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._files import write_file_atomic
+    """Run the plan on a private copy next to the store, then swap it in. Returns (entries, backup).
+
+    The caller holds the store directory's lock (_directory_lock), so the write takes none.
+    """
+    from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+        FileSafetyError,
+        locked_target,
+        resolve_target,
+    )
 
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise TruststoreError(f'directory {directory} does not exist; create it first')
+    # The symlink policy (_files) on the path as given, before keytool does any work.
+    try:
+        resolved = resolve_target(module.params['path'])
+    except FileSafetyError as exc:
+        raise TruststoreError(exc.message) from None
+    if resolved != path:
+        raise TruststoreError(f'path {module.params["path"]} changed while the run waited for the lock; '
+                              f'{path} was not changed')
     try:
         workdir = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.mailwright-', dir=directory)
     except OSError as exc:
@@ -382,11 +388,17 @@ def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool
         try:
             with open(work, 'rb') as handle:
                 content = handle.read()
-            backup_file = write_file_atomic(module, path, content, mode=mode, backup=module.params['backup'],
-                                            file_args=file_args)
         except OSError as exc:
-            # write_file_atomic removed its temporary file; the rename did not happen.
-            raise TruststoreError(f'cannot write {path}: {exc.strerror or exc}; {path} was not changed') from None
+            raise TruststoreError(f'cannot read the work copy of {path}: {exc.strerror}; {path} was not changed') from None
+        try:
+            # Re-read under the lock the caller holds: the backup is of the store as it is now.
+            with locked_target(module.params['path'], lock=False) as target:
+                backup_file = target.write(module, content, mode=mode, backup=module.params['backup'],
+                                           file_args=file_args)
+        except FileSafetyError as exc:
+            # the temporary file and any partial backup are gone; the rename did not happen.
+            raise TruststoreError(f'{exc.message}; {path} was not changed' if 'not changed' not in exc.message
+                                  else exc.message) from None
         return after, backup_file
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -399,6 +411,7 @@ class _JvmPlan:
     path: str              # the file written (the target when jvm_options_file is a symlink)
     before: str | None     # None: the file does not exist yet
     outcome: BlockResult
+    block: str = ''        # the rendered block, applied again if the file changed before the write
 
 
 def _check_jvm_options(module) -> None:
@@ -423,33 +436,49 @@ def _check_jvm_options(module) -> None:
     register_secrets(module, secret_forms(password))
 
 
+def _jvm_options_secret(module, target) -> None:
+    """The file holds the store password: refuse one every user can read (_files.check_secret_mode)."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._files import check_secret_mode
+
+    check_secret_mode(module, target, what='the truststore password', new_mode=DEFAULT_NEW_JVM_OPTIONS_MODE,
+                      allow_world_readable=module.params['allow_world_readable'], warn=False)
+
+
 def _plan_jvm_options(module, store_type: str) -> _JvmPlan:
-    """Read the JVM options file and compute its new text; nothing is written."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._files import read_bytes
+    """Read the JVM options file and compute its new text; nothing is written.
+
+    Refusals (symlink policy, a world-readable file) come here, before the store is touched.
+    """
+    from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+        FileSafetyError,
+        check_secret_mode,
+        locked_target,
+    )
 
     params = module.params
     given = params['jvm_options_file']
-    # Like blockinfile: a symlink (setenv.sh linked from a shared location) is followed, the link stays.
-    path = os.path.realpath(given)
-    directory = os.path.dirname(path)
-    if os.path.isdir(path):
-        raise TruststoreError(f'jvm_options_file {given} is a directory; point it at the shell file (nothing was written)')
-    if not os.path.isdir(directory):
-        raise TruststoreError(f'jvm_options_file {given}: directory {directory} does not exist; create it first '
-                              '(nothing was written)')
     try:
-        data = read_bytes(path)
-    except OSError as exc:
-        raise TruststoreError(f'cannot read jvm_options_file {given}: {exc.strerror}; nothing was written') from None
+        # Like every file the collection writes: a symlink (setenv.sh linked from a shared location)
+        # is followed and the link stays, unless a neighbour owns it. No lock here: the caller may
+        # hold the store directory's, which can be this one; _write_jvm_options reads it again locked.
+        with locked_target(given, option='jvm_options_file', lock=False) as target:
+            pass
+        if not target.directory_exists:
+            raise TruststoreError(f'jvm_options_file {given}: directory {os.path.dirname(target.path)} does not exist; '
+                                  'create it first (nothing was written)')
+        check_secret_mode(module, target, what='the truststore password', new_mode=DEFAULT_NEW_JVM_OPTIONS_MODE,
+                          allow_world_readable=params['allow_world_readable'])
+    except FileSafetyError as exc:
+        raise TruststoreError(exc.message) from None
     # surrogateescape: any byte outside the block goes back out exactly as it came in.
-    before = None if data is None else data.decode('utf-8', 'surrogateescape')
+    before = None if target.data is None else target.data.decode('utf-8', 'surrogateescape')
     try:
         block = render_block(variable=params['jvm_options_variable'], store_path=params['path'],
                              store_password=params['store_password'], store_type=store_type)
         outcome = apply_block(before, block, insert_after=params['jvm_options_insert_after'])
     except JvmOptionsError as exc:
         raise TruststoreError(f'jvm_options_file {given}: {exc}') from None
-    return _JvmPlan(path, before, outcome)
+    return _JvmPlan(target.path, before, outcome, block)
 
 
 def _jvm_options_diff(module, plan: _JvmPlan) -> dict[str, str]:
@@ -460,29 +489,43 @@ def _jvm_options_diff(module, plan: _JvmPlan) -> dict[str, str]:
 
 
 def _write_jvm_options(module, plan: _JvmPlan) -> dict[str, t.Any]:
-    from ansible_collections.mailwright.smtp.plugins.module_utils._files import write_file_atomic
+    """Write the planned block under the file's directory lock, re-planned if the file moved on."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+        FileSafetyError,
+        fs_attributes,
+        locked_target,
+    )
 
     params = module.params
-    info: dict[str, t.Any] = {'path': plan.path, 'changed': plan.outcome.changed}
     file_args = module.load_file_common_arguments(params, path=plan.path)
     # owner and group name the application's user, who must read this file as well as the store;
     # mode, SELinux context and attributes are the store's and stay off this file.
     file_args.update(mode=None, seuser=None, serole=None, setype=None, selevel=None, attributes=None,
                      secontext=[None] * len(file_args['secontext']))
-    if plan.outcome.changed:
-        if module.check_mode:
-            return info
-        mode = DEFAULT_NEW_JVM_OPTIONS_MODE if plan.before is None else None
-        try:
-            backup_file = write_file_atomic(module, plan.path, plan.outcome.text.encode('utf-8', 'surrogateescape'),
-                                            mode=mode, backup=params['backup'], file_args=file_args)
-        except OSError as exc:
-            raise TruststoreError(f'cannot write jvm_options_file {plan.path}: {exc.strerror or exc}; '
-                                  'it was not changed') from None
-        if backup_file:
-            info['backup_file'] = backup_file
-    elif plan.before is not None:
-        info['changed'] = module.set_fs_attributes_if_different(file_args, False)
+    if module.check_mode:
+        return {'path': plan.path, 'changed': plan.outcome.changed}
+    try:
+        with locked_target(params['jvm_options_file'], option='jvm_options_file') as target:
+            before = None if target.data is None else target.data.decode('utf-8', 'surrogateescape')
+            outcome = plan.outcome
+            if target.path != plan.path or before != plan.before:
+                # Changed since the plan (another run, an editor): apply the block to what is there now.
+                _jvm_options_secret(module, target)
+                try:
+                    outcome = apply_block(before, plan.block, insert_after=params['jvm_options_insert_after'])
+                except JvmOptionsError as exc:
+                    raise TruststoreError(f'jvm_options_file {params["jvm_options_file"]}: {exc}') from None
+            info: dict[str, t.Any] = {'path': target.path, 'changed': outcome.changed}
+            if outcome.changed:
+                mode = DEFAULT_NEW_JVM_OPTIONS_MODE if target.data is None else None
+                backup_file = target.write(module, outcome.text.encode('utf-8', 'surrogateescape'), mode=mode,
+                                           backup=params['backup'], file_args=dict(file_args, path=target.path))
+                if backup_file:
+                    info['backup_file'] = backup_file
+            else:
+                info['changed'] = fs_attributes(module, target, file_args, False)
+    except FileSafetyError as exc:
+        raise TruststoreError(exc.message) from None
     return info
 
 

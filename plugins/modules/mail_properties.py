@@ -36,6 +36,7 @@ author:
   - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.files
   - ansible.builtin.files
 options:
   path:
@@ -59,7 +60,17 @@ options:
     type: dict
     default: {}
   backup:
-    description: Keep a timestamped copy of the file before changing it.
+    description:
+      - Keep a timestamped copy of the file before changing it, next to the file (the symlink's target
+        when O(path) is a link), with the file's own mode.
+    type: bool
+    default: false
+  allow_world_readable:
+    description:
+      - When the file gets a password (C(spring.mail.password), O(flavour=spring)) and it is, or with O(mode)
+        would be, readable by every user, the task fails before anything is written, naming the file.
+        V(true) writes it anyway and warns on every run.
+      - Readable by the group stays allowed (the application's group must read its configuration).
     type: bool
     default: false
   mode:
@@ -134,11 +145,15 @@ manual_steps:
   sample: ["Restart Bitbucket: it reads bitbucket.properties only at start-up"]
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._files import read_bytes, write_file_atomic
+from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+    FileSafetyError,
+    Target,
+    check_secret_mode,
+    fs_attributes,
+    locked_target,
+)
 from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
     load_module_settings,
     register_secrets,
@@ -155,25 +170,12 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._redact import RED
 _NEW_FILE_MODE = 0o640
 
 
-def main() -> None:
-    argument_spec = settings_argument_spec()
-    argument_spec.update(
-        path=dict(type='path', required=True),
-        flavour=dict(type='str', choices=list(FLAVOURS), required=True),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        extra_keys=dict(type='dict', default={}, no_log=False),
-        backup=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)
-    effective = load_module_settings(module)
+def _run(module, target: Target, effective: dict, secrets: list[str]) -> dict:
+    """Read, change and write the file under its directory's lock (see _files)."""
     params = module.params
     path = params['path']
-    password = effective['auth'].get('password')
-    secrets = [password] if password else []
-    register_secrets(module, secrets)
-
-    data = read_bytes(path)
-    if data is None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+    data = target.data
+    if data is None and not target.directory_exists:
         module.fail_json(msg=f'{path}: the directory does not exist; create it first (nothing was written)')
     # ISO-8859-1 maps every byte to one character and back: untouched lines stay byte for byte.
     text = (data or b'').decode('latin-1')
@@ -184,6 +186,12 @@ def main() -> None:
         module.fail_json(msg=f'{path}: {exc}' if exc.line is not None else str(exc))
     for warning in outcome.managed.warnings:
         module.warn(warning)
+    holds_secret = params['state'] == 'present' and any(
+        outcome.managed.values.get(key) for key in outcome.managed.secret_keys)
+    if holds_secret:
+        check_secret_mode(module, target, what='a password (' + ', '.join(sorted(outcome.managed.secret_keys)) + ')',
+                          mode=params['mode'], new_mode=_NEW_FILE_MODE,
+                          allow_world_readable=params['allow_world_readable'])
 
     changed = outcome.changed or (data is None and params['state'] == 'present')
     result = {
@@ -206,17 +214,40 @@ def main() -> None:
     if data is None and mode is None:
         mode = _NEW_FILE_MODE
     if data is None and params['state'] == 'absent':
-        module.exit_json(**result)
+        return result
     if changed and not module.check_mode:
-        try:
-            backup = write_file_atomic(module, path, outcome.after.encode('latin-1'), mode=mode,
-                                       backup=params['backup'], file_args=file_args)
-        except OSError as exc:
-            module.fail_json(msg=f'{path}: could not write the file: {exc.strerror or exc}')
+        backup = target.write(module, outcome.after.encode('latin-1'), mode=mode, backup=params['backup'],
+                              file_args=file_args)
         if backup:
             result['backup_file'] = backup
-    elif os.path.exists(path):
-        result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'])
+    else:
+        result['changed'] = fs_attributes(module, target, file_args, result['changed'])
+    return result
+
+
+def main() -> None:
+    argument_spec = settings_argument_spec()
+    argument_spec.update(
+        path=dict(type='path', required=True),
+        flavour=dict(type='str', choices=list(FLAVOURS), required=True),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        extra_keys=dict(type='dict', default={}, no_log=False),
+        backup=dict(type='bool', default=False),
+        allow_world_readable=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)
+    effective = load_module_settings(module)
+    params = module.params
+    path = params['path']
+    password = effective['auth'].get('password')
+    secrets = [password] if password else []
+    register_secrets(module, secrets)
+
+    try:
+        with locked_target(path) as target:
+            result = _run(module, target, effective, secrets)
+    except FileSafetyError as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 

@@ -25,6 +25,8 @@ description:
   - Run it once, on the control node (C(delegate_to=localhost), C(run_once=true)).
 author:
   - mailwright maintainers (@mailwright)
+extends_documentation_fragment:
+  - mailwright.smtp.files
 attributes:
   check_mode:
     support: full
@@ -92,7 +94,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._files import read_bytes, write_file_atomic
+from ansible_collections.mailwright.smtp.plugins.module_utils._files import FileSafetyError, locked_target
 from ansible_collections.mailwright.smtp.plugins.module_utils._report import build_reports
 
 
@@ -131,13 +133,14 @@ def main() -> None:
         for name, text in files.items():
             path = os.path.join(dest, name)
             data = text.encode('utf-8')
-            if read_bytes(path) == data:
-                continue
             file_args = module.load_file_common_arguments({'path': path, 'mode': module.params['mode']})
             try:
-                write_file_atomic(module, path, data, file_args=file_args)
-            except OSError as error:
-                module.fail_json(msg=f'cannot write {path}: {error}')
+                with locked_target(path, option='dest') as target:
+                    if target.data == data:
+                        continue
+                    target.write(module, data, file_args=file_args)
+            except FileSafetyError as error:
+                module.fail_json(msg=str(error))
             changed = True
     else:
         changed = True

@@ -41,6 +41,7 @@ author:
   - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.files
   - ansible.builtin.files
 options:
   path:
@@ -70,7 +71,17 @@ options:
     type: dict
     default: {}
   backup:
-    description: Keep a timestamped copy of the file before changing it.
+    description:
+      - Keep a timestamped copy of the file before changing it, next to the file (the symlink's target
+        when O(path) is a link), with the file's own mode.
+    type: bool
+    default: false
+  allow_world_readable:
+    description:
+      - When the Resource has a password (C(auth.method=basic)) and the file is, or with O(mode) would be,
+        readable by every user, the task fails before anything is written, naming the file.
+        V(true) writes it anyway and warns on every run.
+      - Readable by the group stays allowed (Tomcat's group must read C(server.xml)).
     type: bool
     default: false
   mode:
@@ -163,11 +174,15 @@ manual_steps:
       From address jira@example.com, Email prefix [JIRA], and JNDI Location java:comp/env/mail/JiraMailServer
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._files import read_bytes, write_file_atomic
+from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+    FileSafetyError,
+    Target,
+    check_secret_mode,
+    fs_attributes,
+    locked_target,
+)
 from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
     load_module_settings,
     register_secrets,
@@ -185,40 +200,22 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._tomcat import (
 _NEW_FILE_MODE = 0o640
 
 
-def main() -> None:
-    argument_spec = settings_argument_spec()
-    argument_spec.update(
-        path=dict(type='path', required=True),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        context_path=dict(type='str'),
-        doc_base=dict(type='str'),
-        extra_attributes=dict(type='dict', default={}),
-        backup=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)
-    effective = load_module_settings(module)
+def _run(module, target: Target, effective: dict, attrs: dict, password: str | None) -> dict:
+    """Read, change and write server.xml under its directory's lock (see _files)."""
     params = module.params
-    path = params['path']
-    state = params['state']
-    password = effective['auth'].get('password')
-    register_secrets(module, [password] if password else [])
-
-    notes: list[str] = []
-    try:
-        attrs = resource_attributes(effective, extra=params['extra_attributes'], notes=notes)
-    except TomcatError as exc:
-        module.fail_json(msg=str(exc))
-    for note in notes:
-        module.warn(note)
-
-    data = read_bytes(path)
-    if data is None and state == 'present' and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+    path, state = params['path'], params['state']
+    data = target.data
+    if data is None and state == 'present' and not target.directory_exists:
         module.fail_json(msg=f'{path}: the directory does not exist; create it first (nothing was written)')
     try:
         outcome = apply_resource(data, path, state=state, attrs=attrs, context_path=params['context_path'],
                                  doc_base=params['doc_base'])
     except TomcatError as exc:
         module.fail_json(msg=str(exc))
+    if state == 'present' and password:
+        # Before anything is written, and whether or not the Resource changes: the file holds it.
+        check_secret_mode(module, target, what='the SMTP password', mode=params['mode'], new_mode=_NEW_FILE_MODE,
+                          allow_world_readable=params['allow_world_readable'])
 
     result = {
         'changed': outcome.changed,
@@ -241,20 +238,45 @@ def main() -> None:
     if data is None and mode is None:
         mode = _NEW_FILE_MODE
     if outcome.changed and not module.check_mode:
-        try:
-            result['backup_file'] = write_file_atomic(module, path, outcome.content, mode=mode,
-                                                      backup=params['backup'], file_args=file_args)
-        except OSError as exc:
-            module.fail_json(msg=f'{path}: could not write the file: {exc.strerror or exc}')
-        if result['backup_file'] is None:
-            del result['backup_file']
-    elif os.path.exists(path):
-        result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'])
+        backup_file = target.write(module, outcome.content, mode=mode, backup=params['backup'], file_args=file_args)
+        if backup_file:
+            result['backup_file'] = backup_file
+    else:
+        result['changed'] = fs_attributes(module, target, file_args, result['changed'])
+    return result
 
-    if state == 'present' and password and os.path.exists(path) and not module.check_mode:
-        if os.stat(path).st_mode & 0o004:
-            module.warn(f'{path} is readable by every user and holds the SMTP password; '
-                        "set mode: '0640' (and group to Tomcat's group)")
+
+def main() -> None:
+    argument_spec = settings_argument_spec()
+    argument_spec.update(
+        path=dict(type='path', required=True),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        context_path=dict(type='str'),
+        doc_base=dict(type='str'),
+        extra_attributes=dict(type='dict', default={}),
+        backup=dict(type='bool', default=False),
+        allow_world_readable=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)
+    effective = load_module_settings(module)
+    params = module.params
+    path = params['path']
+    password = effective['auth'].get('password')
+    register_secrets(module, [password] if password else [])
+
+    notes: list[str] = []
+    try:
+        attrs = resource_attributes(effective, extra=params['extra_attributes'], notes=notes)
+    except TomcatError as exc:
+        module.fail_json(msg=str(exc))
+    for note in notes:
+        module.warn(note)
+
+    try:
+        with locked_target(path) as target:
+            result = _run(module, target, effective, attrs, password)
+    except FileSafetyError as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 

@@ -55,6 +55,7 @@ attributes:
       - With O(jvm_options_file), the diff is a list of two, the store's summary and the JVM options file's
         text before and after, with the store password replaced by C(********).
 extends_documentation_fragment:
+  - mailwright.smtp.files
   - ansible.builtin.files
 options:
   settings:
@@ -215,6 +216,14 @@ options:
         The same rules as O(ansible.builtin.blockinfile#module:insertafter).
       - An existing block stays where it is.
     type: str
+  allow_world_readable:
+    description:
+      - O(jvm_options_file) holds the store password. When it exists and is readable by every user, the
+        task fails before anything (store or file) is written, naming the file. V(true) writes it anyway
+        and warns on every run. A file the module creates gets V('0640'); readable by the group stays
+        allowed (the application's group must read it).
+    type: bool
+    default: false
 requirements:
   - cryptography (on the managed host, to read certificates)
   - a JRE/JDK keytool on the managed host
