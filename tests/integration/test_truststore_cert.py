@@ -483,9 +483,9 @@ def test_jvm_options_file_missing_is_created_0640(keytool_path, tmp_path):
     rc, res = run(args, check_mode=True)
     assert rc == 0 and res['changed'] is False and res['jvm_options']['changed'] is False
     # With no file options given, a file of another mode is left as it is.
-    setenv.chmod(0o644)
+    setenv.chmod(0o600)
     rc, res = run(args)
-    assert rc == 0 and res['changed'] is False and oct(setenv.stat().st_mode & 0o777) == '0o644'
+    assert rc == 0 and res['changed'] is False and oct(setenv.stat().st_mode & 0o777) == '0o600'
 
 
 @pytest.mark.parametrize('extra, message', [
