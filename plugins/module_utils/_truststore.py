@@ -15,6 +15,7 @@ step succeeded, so a failure (wrong password, bad certificate, timeout) leaves i
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import shutil
@@ -79,6 +80,7 @@ class Action:
     sha256_before: str | None
     sha256_after: str | None
     der: bytes | None = None  # the certificate to import (add / replace)
+    reason: str | None = None  # replace: why the rotation policy accepted it
 
     def to_dict(self) -> dict[str, t.Any]:
         return {'action': self.action, 'alias': self.alias,
@@ -112,16 +114,111 @@ def _alias_key(alias: str) -> str:
     return alias.lower()
 
 
+def _load(der: bytes):
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(der)
+
+
+def _is_ca(cert) -> bool:
+    """A CA certificate: basicConstraints CA=true, or a v1-style self-signed root without extensions."""
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return cert.subject == cert.issuer
+
+
+def _issued_by(cert, issuer) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except Exception:  # pylint: disable=broad-except  # InvalidSignature, ValueError, TypeError alike: not issued by
+        return False
+    return True
+
+
+def _chains_to(der: bytes, intermediates: list[bytes], anchors: dict[bytes, str], *,
+               now: dt.datetime | None = None) -> str | None:
+    """The name of the anchor `der` verifies against (signatures, CA flags, validity now), through
+    CA certificates of `intermediates` (the presented chain); None when it does not."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if der in anchors:
+        return anchors[der]
+    anchor_certs = [(_load(a), name) for a in anchors for name in (anchors[a],)]
+    anchor_certs = [(cert, name) for cert, name in anchor_certs if _is_ca(cert)]
+    pool = [c for c in (_load(d) for d in intermediates if d != der) if _is_ca(c)]
+    cert, seen = _load(der), {der}
+    for _depth in range(8):
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            return None
+        for anchor, name in anchor_certs:
+            if anchor.subject == cert.issuer and _issued_by(cert, anchor):
+                return name
+        step = next((c for c in pool if c.subject == cert.issuer and _issued_by(cert, c)
+                     and c.tbs_certificate_bytes not in seen), None)
+        if step is None:
+            return None
+        seen.add(step.tbs_certificate_bytes)
+        cert = step
+    return None
+
+
+def _certificate_facts(der: bytes | None) -> dict[str, t.Any]:
+    if der is None:
+        return {}
+    info = _describe(der)
+    return {'subject': info['subject'], 'issuer': info['issuer'], 'not_after': info['not_after'],
+            'sha256': info['sha256']}
+
+
+def _rotation_reason(der: bytes, *, entries: list[Entry], presented: list[bytes],
+                     pinned: str | None, pinned_der: bytes | None, allow_replace: bool) -> str | None:
+    """Why a changed certificate under an existing alias may replace the old one, or None.
+
+    The rotation policy: the pin decides when there is one (the new certificate is the pinned one, or
+    is issued by it, or issues it); without one, the new certificate must verify against a CA the
+    store already trusts, under any alias, the old entry included (the JVM already trusts it, so the
+    replacement grants no new trust); otherwise only allow_replace accepts it.
+    """
+    new_fp = sha256_fingerprint(der)
+    if pinned:
+        if new_fp == pinned:
+            return 'it is the certificate pinned by fingerprint'
+        if pinned_der is not None and _chains_to(der, presented, {pinned_der: 'pinned'}):
+            return 'it is issued by the certificate pinned by fingerprint'
+        if pinned_der is not None and _chains_to(pinned_der, presented, {der: 'new'}):
+            return 'it issued the certificate pinned by fingerprint'
+    anchors: dict[bytes, str] = {}
+    for entry in entries:
+        if entry.trusted and entry.der is not None:
+            anchors.setdefault(entry.der, entry.alias)
+    anchor = _chains_to(der, presented, anchors)
+    if anchor is not None:
+        return f'it verifies against the CA certificate the store trusts under alias {anchor}'
+    if allow_replace:
+        return 'allow_replace is true'
+    return None
+
+
 def plan_actions(entries: list[Entry], *, state: str, alias: str, wanted: list[bytes] | None = None,
-                 chain_mode: bool = False) -> list[Action]:
+                 chain_mode: bool = False, presented: list[bytes] | None = None, pinned: str | None = None,
+                 allow_replace: bool = False) -> list[Action]:
     """What must change so the store holds `wanted` under alias (alias-1, ...) or nothing there.
 
     Only our aliases are considered; every other entry is left alone. In chain mode, numbered
     aliases beyond the current chain (alias-3 after the chain shrank to 2) are removed too.
+
+    A different certificate under an existing alias is a rotation, accepted only by the policy of
+    _rotation_reason (`presented` is the whole chain the source presented, `pinned` the normalised
+    fingerprint option); a refused one fails the plan with both certificates described.
     """
     by_alias = {_alias_key(e.alias): e for e in entries}
     actions: list[Action] = []
     ours: list[str] = []
+    refused: list[dict[str, t.Any]] = []
+    presented = list(presented if presented is not None else (wanted or []))
+    pinned_der = next((d for d in presented + list(wanted or []) if pinned and sha256_fingerprint(d) == pinned), None)
     if state == 'present':
         ours = chain_aliases(alias, len(wanted or []))
         for name, der in zip(ours, wanted or []):
@@ -135,7 +232,12 @@ def plan_actions(entries: list[Entry], *, state: str, alias: str, wanted: list[b
                     f'alias {name!r} holds a {current.entry_type}, not a trusted certificate; refusing to '
                     'replace it (it may be a server key). Choose another alias.', alias=name)
             if current.sha256 != new_fp:
-                actions.append(Action('replace', name, current.sha256, new_fp, der))
+                reason = _rotation_reason(der, entries=entries, presented=presented, pinned=pinned,
+                                          pinned_der=pinned_der, allow_replace=allow_replace)
+                if reason is None:
+                    refused.append({'alias': name, 'old': _certificate_facts(current.der), 'new': _certificate_facts(der)})
+                    continue
+                actions.append(Action('replace', name, current.sha256, new_fp, der, reason=reason))
     else:
         current = by_alias.get(_alias_key(alias))
         if current is not None:
@@ -143,6 +245,18 @@ def plan_actions(entries: list[Entry], *, state: str, alias: str, wanted: list[b
                 raise TruststoreError(f'alias {alias!r} holds a {current.entry_type}, not a trusted '
                                       'certificate; refusing to remove it.', alias=alias)
             actions.append(Action('remove', current.alias, current.sha256, None))
+    if refused:
+        described = '; '.join(
+            f'alias {r["alias"]}: stored {r["old"].get("sha256")} ({r["old"].get("subject")}, not after '
+            f'{r["old"].get("not_after")}), presented {r["new"]["sha256"]} ({r["new"]["subject"]}, not after '
+            f'{r["new"]["not_after"]})' for r in refused)
+        raise TruststoreError(
+            f'the certificate presented for an existing alias differs from the stored one and does not verify '
+            f'against a CA certificate the store already trusts ({described}); nothing was changed. This is what '
+            'a man in the middle looks like, and also what a renewed self-signed or re-issued certificate looks '
+            'like: compare the new fingerprint with the one the relay\'s administrator gives you, then set '
+            'fingerprint to it (or allow_replace=true to accept any new certificate once).',
+            refused=refused)
     if chain_mode:
         numbered = re.compile(re.escape(_alias_key(alias)) + r'-(\d+)$')
         keep = {_alias_key(a) for a in ours}
@@ -205,6 +319,7 @@ def argument_spec() -> dict[str, t.Any]:
         'certificate': {'type': 'str', 'default': 'leaf', 'choices': list(CERTIFICATE_CHOICES)},
         'alias': {'type': 'str'},
         'fingerprint': {'type': 'str'},
+        'allow_replace': {'type': 'bool', 'default': False},
         'path': {'type': 'path', 'required': True},
         'store_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'jks', 'pkcs12']},
         'store_password': {'type': 'str', 'required': True, 'no_log': True},
@@ -273,7 +388,8 @@ def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str,
                    'method': 'smtps' if protocol == 'smtps' else 'starttls'}
 
 
-def _check_pin(fingerprint: str, chosen: list[bytes], which: str) -> None:
+def _check_pin(fingerprint: str, chosen: list[bytes], which: str) -> str:
+    """The pinned fingerprint, normalised; refuses a chain in which the chosen certificate(s) miss it."""
     from ansible_collections.mailwright.smtp.plugins.module_utils._tls import normalize_fingerprint
 
     try:
@@ -287,6 +403,7 @@ def _check_pin(fingerprint: str, chosen: list[bytes], which: str) -> None:
             f'pinned fingerprint {pinned} does not match {what} ({", ".join(found)}); nothing imported. '
             'If the server certificate was rotated on purpose, update the fingerprint.',
             expected_sha256=pinned, presented_sha256=found)
+    return pinned
 
 
 def _store_type_for(path: str, requested: str) -> tuple[str, bool]:
@@ -572,6 +689,8 @@ def _run(module) -> dict[str, t.Any]:
     if path != params['path']:
         result['link'] = params['path']
     chosen: list[bytes] = []
+    chain: list[bytes] = []
+    pinned = None
     if state == 'present':
         require_lib(module, 'cryptography')
         chain, source = _fetch_chain(module, effective)
@@ -579,7 +698,7 @@ def _run(module) -> dict[str, t.Any]:
         result['presented_chain'] = [_describe(der) for der in chain]
         chosen = select_certificates(chain, params['certificate'])
         if params['fingerprint']:
-            _check_pin(params['fingerprint'], chosen, params['certificate'])
+            pinned = _check_pin(params['fingerprint'], chosen, params['certificate'])
         aliases = chain_aliases(alias, len(chosen))
         certificates = []
         for name, der in zip(aliases, chosen):
@@ -617,7 +736,14 @@ def _run(module) -> dict[str, t.Any]:
         base = _list(keytool, cacerts, params['cacerts_password'], None) if cacerts else before
 
         actions = plan_actions(base, state=state, alias=alias, wanted=chosen,
-                               chain_mode=params['certificate'] == 'chain')
+                               chain_mode=params['certificate'] == 'chain', presented=chain, pinned=pinned,
+                               allow_replace=params['allow_replace'])
+        # Every accepted rotation is reported and warned: a replaced certificate is never silent.
+        result['rotated'] = [{'alias': a.alias, 'old_sha256': a.sha256_before, 'new_sha256': a.sha256_after,
+                              'reason': a.reason} for a in actions if a.action == 'replace']
+        for rotation in result['rotated']:
+            module.warn(f'the certificate under alias {rotation["alias"]} changed; the new one is accepted '
+                        f'({rotation["reason"]}): {rotation["old_sha256"]} -> {rotation["new_sha256"]}')
         expected = apply_plan_to_entries(base, actions)
         result['actions'] = [a.to_dict() for a in actions]
         result['entries_before'] = len(before)

@@ -83,11 +83,21 @@ def test_self_signed_lifecycle(mode, store_type, tls_smtp_server, keytool_path, 
     assert rc == 0 and res['changed'] is False and res['actions'] == []
     assert sha(store) == before and store.stat().st_mtime_ns == mtime
 
-    # The relay gets a new certificate: replaced under the same alias, old one gone.
+    # The relay gets a new self-signed certificate: no CA in the store vouches for it, so it is refused
+    # (a man in the middle looks just like this), with both fingerprints, and the store is untouched.
     server.rotate(self_signed_identity())
     new_leaf = server.identity.leaf_der
+    before = sha(store)
     rc, res = run(args, diff=True)
+    assert rc != 0 and res['failed'], res
+    assert fp(leaf) in res['msg'] and fp(new_leaf) in res['msg'] and 'allow_replace' in res['msg']
+    assert sha(store) == before
+    # allow_replace accepts it: replaced under the same alias, old one gone, reported and warned.
+    rc, res = run(dict(args, allow_replace=True), diff=True)
     assert rc == 0 and res['changed'] is True, res
+    assert res['rotated'] == [{'alias': alias, 'old_sha256': fp(leaf), 'new_sha256': fp(new_leaf),
+                               'reason': 'allow_replace is true'}]
+    assert fp(new_leaf) in json.dumps(res.get('warnings')), res.get('warnings')
     assert res['actions'] == [{'action': 'replace', 'alias': alias, 'sha256_before': fp(leaf),
                                'sha256_after': fp(new_leaf)}]
     assert res['diff']['before'] == f'{alias}: {fp(leaf)}\n'
@@ -168,16 +178,49 @@ def test_private_ca_chain(mode, store_type, tls_smtp_server, keytool_path, tmp_p
     assert keytool_list(str(store), CANARY) == {'corp-mail-ca': fp(ca.der)}
 
 
-def test_leaf_rotation_with_private_ca_replaces_leaf(tls_smtp_server, keytool_path, tmp_path):
+def test_leaf_rotation_by_a_ca_the_store_trusts_is_accepted_with_a_warning(tls_smtp_server, keytool_path, tmp_path):
     ca = private_ca()
     server = tls_smtp_server('starttls', ca.issue())
     store = tmp_path / 'trust.p12'
     args = base_args(server, store, 'auto', keytool_path)
+    assert run(dict(args, certificate='root', alias='corp-ca'))[1]['changed'] is True
+    old_leaf = server.identity.leaf_der
     assert run(args)[1]['changed'] is True
     server.rotate(ca.issue())
     rc, res = run(args)
-    assert rc == 0 and res['changed'] is True and res['actions'][0]['action'] == 'replace'
+    assert rc == 0 and res['changed'] is True and res['actions'][0]['action'] == 'replace', res
+    assert res['rotated'] == [{'alias': 'mailwright-127.0.0.1', 'old_sha256': fp(old_leaf),
+                               'new_sha256': fp(server.identity.leaf_der),
+                               'reason': 'it verifies against the CA certificate the store trusts under alias corp-ca'}]
+    assert 'mailwright-127.0.0.1' in json.dumps(res.get('warnings')), res.get('warnings')
     assert res['store_type'] == 'pkcs12'  # detected from the file
+    assert keytool_list(str(store), CANARY) == {'corp-ca': fp(ca.der), 'mailwright-127.0.0.1': fp(server.identity.leaf_der)}
+
+
+@pytest.mark.parametrize('mode', MODES)
+def test_leaf_from_another_ca_is_refused_and_the_store_untouched(mode, tls_smtp_server, keytool_path, tmp_path):
+    """The relay suddenly presents a chain of a CA the store does not trust: fail, in check mode too."""
+    ca = private_ca()
+    server = tls_smtp_server(mode, ca.issue())
+    store = tmp_path / 'trust.jks'
+    args = base_args(server, store, 'jks', keytool_path)
+    assert run(dict(args, certificate='root', alias='corp-ca'))[0] == 0
+    assert run(args)[0] == 0
+    old_leaf = server.identity.leaf_der
+    server.rotate(private_ca('mailwright Test Root CA').issue())  # same CA name, another key
+    new_leaf = server.identity.leaf_der
+    before = sha(store)
+    for check_mode in (True, False):
+        rc, res = run(args, check_mode=check_mode)
+        assert rc != 0 and res['failed'], res
+        assert 'does not verify against a CA certificate the store already trusts' in res['msg']
+        assert fp(old_leaf) in res['msg'] and fp(new_leaf) in res['msg'] and 'not after' in res['msg']
+        assert 'allow_replace' in res['msg'] and 'alias mailwright-127.0.0.1' in res['msg']
+        assert res['refused'][0]['new']['sha256'] == fp(new_leaf)
+        assert sha(store) == before
+    rc, res = run(dict(args, allow_replace=True))
+    assert rc == 0 and res['changed'] is True and res['rotated'][0]['reason'] == 'allow_replace is true', res
+    assert keytool_list(str(store), CANARY)['mailwright-127.0.0.1'] == fp(new_leaf)
 
 
 def test_other_entries_are_never_touched_and_backup(tls_smtp_server, keytool_path, tmp_path):
@@ -392,6 +435,13 @@ BEGIN = '# BEGIN mailwright mail truststore (managed by Ansible)\n'
 END = '# END mailwright mail truststore (managed by Ansible)\n'
 
 
+def jvm_words(setenv, variable='JVM_SUPPORT_RECOMMENDED_ARGS') -> list[str]:
+    """The JVM's arguments from the variable: sourced, then read again through eval as catalina.sh does."""
+    proc = subprocess.run(['sh', '-c', f'. "$1"; eval "set -- ${variable}"; printf "%s\\n" "$@"', 'sh', str(setenv)],
+                          capture_output=True, text=True, check=True, timeout=30)
+    return proc.stdout.splitlines()
+
+
 def jvm_value(setenv, variable='JVM_SUPPORT_RECOMMENDED_ARGS') -> str:
     """The variable after sh sourced the file, as Tomcat's catalina.sh does."""
     assert subprocess.run(['sh', '-n', str(setenv)], capture_output=True, check=False).returncode == 0
@@ -423,8 +473,8 @@ def test_jvm_options_file_points_the_jvm_at_the_store(store_type, tls_smtp_serve
     assert store_diff['after'].startswith('mailwright-127.0.0.1: ')
     assert setenv_diff['before'] == original.decode() and BEGIN in setenv_diff['after']
     assert '-Djavax.net.ssl.trustStorePassword=******** -Djavax.net.ssl.trustStoreType=' in setenv_diff['after']
-    # catalina.sh re-reads JAVA_OPTS through eval: such a password earns a warning (without the password).
-    assert 'catalina.sh' in json.dumps(res.get('warnings')), res.get('warnings')
+    # Quoted for catalina.sh's eval as well (tests/integration/test_catalina_eval.py): nothing to warn about.
+    assert 'catalina.sh' not in json.dumps(res.get('warnings')), res.get('warnings')
 
     # For real: the block lands after the variable's line, everything else is kept byte for byte.
     rc, res = run(args, diff=True)
@@ -435,7 +485,7 @@ def test_jvm_options_file_points_the_jvm_at_the_store(store_type, tls_smtp_serve
     assert text.replace(text[text.index(BEGIN):text.index(END) + len(END)], '') == original.decode()
     assert text.count(BEGIN) == 1
     assert oct(setenv.stat().st_mode & 0o777) == '0o750'  # an existing file keeps its mode
-    assert jvm_value(setenv) == expected_value
+    assert jvm_words(setenv) == expected_value.split(' ')[1:]
     assert HOSTILE_PASSWORD not in json.dumps(res['diff'])
     assert keytool_list(str(store), HOSTILE_PASSWORD) == {'mailwright-127.0.0.1': fp(server.identity.leaf_der)}
 
