@@ -15,8 +15,18 @@ description:
     chosen certificate into a Java keystore with the JDK's C(keytool), so that Jira, Confluence,
     Bitbucket or any JavaMail application trusts a relay with a self-signed or private-CA certificate.
   - Idempotent by SHA-256 fingerprint. The same certificate already under the alias leaves the
-    store untouched; a different one (the relay's certificate was rotated) is replaced; O(state=absent)
-    removes the alias. Entries under other aliases are never touched.
+    store untouched; O(state=absent) removes the alias. Entries under other aliases are never touched.
+  - "Rotation policy: a different certificate for an alias that already holds one (the relay's
+    certificate was renewed, or a man in the middle answers) replaces it only when one of these holds:
+    O(fingerprint) is set and vouches for it (it is the pinned certificate, or with O(certificate=chain)
+    is issued by it or issued it); or it verifies against a CA certificate the store already trusts under
+    any alias (signatures, CA flag and validity dates are checked, through the intermediates the relay
+    presents) - the JVM trusts such a certificate already, so replacing the entry grants no new trust;
+    or O(allow_replace=true). Otherwise the task fails before anything is written (in check mode too),
+    naming the alias and both certificates (SHA-256, subject, not-after) and the options that accept the
+    change. A renewed self-signed leaf therefore always needs O(fingerprint) or O(allow_replace); trust
+    the relay's CA (O(certificate=root), or the CA under its own alias) to let renewals through."
+  - Every accepted replacement is reported in RV(rotated) and as a warning, in check mode as well.
   - Safe. keytool works on a private copy of the store in the store's own directory; the store
     is replaced by one atomic rename only after every keytool step succeeded. A wrong store
     password, a rejected certificate or a timeout leaves the store byte-identical and reports
@@ -110,7 +120,17 @@ options:
       - Expected SHA-256 fingerprint of the chosen certificate (with or without colons, any case).
         With O(certificate=chain), one certificate of the chain must match.
       - On a mismatch nothing is imported and the task fails, reporting both fingerprints.
+      - With a pin, the pin decides whether a changed certificate replaces the stored one (see the rotation policy).
     type: str
+  allow_replace:
+    description:
+      - Accept a changed certificate for an existing alias even when neither O(fingerprint) nor a CA the store
+        already trusts vouches for it (see the rotation policy above). The replacement is still reported in
+        RV(rotated) and warned.
+      - Set it for one run after checking the new fingerprint out of band, not permanently. Left on, a man in
+        the middle on any later run becomes trusted.
+    type: bool
+    default: false
   path:
     description:
       - The keystore file. Created when missing (its directory must exist).
@@ -190,9 +210,17 @@ options:
         with M(ansible.builtin.blockinfile), so a file edited by the role is not changed again. An existing
         block is replaced where it is (later copies are removed); every other line stays as it is. A marker
         line without its partner fails the task (repair the file by hand).
-      - Values are escaped for a shell double-quoted string, so any character except a line break or NUL
-        reaches the variable as written. A O(path) or O(store_password) with a line break or NUL, or a
-        O(jvm_options_variable) that is not a shell variable name, fails the task before anything is written.
+      - "Values are read twice before the JVM gets them: by the double-quoted assignment in the file, and again
+        by Tomcat's C(catalina.sh), which starts the JVM through C(eval). In a file named C(setenv.sh) (the only
+        file C(catalina.sh) sources) with O(jvm_options_variable) one of V(JAVA_OPTS), V(CATALINA_OPTS),
+        V(JVM_SUPPORT_RECOMMENDED_ARGS) or V(JVM_REQUIRED_ARGS), a value with whitespace, quotes, C($), C(\\),
+        a backtick or other shell metacharacters is single-quoted for the C(eval) and escaped for the assignment,
+        so it reaches the JVM as one argument, exactly as written, and nothing in it runs. A plain value (letters,
+        digits and C(. , _ - + = @ % / :)) is written as it is, byte for byte what the mail role wrote."
+      - Any other file or variable (Bitbucket's C(_start-webapp.sh) expands C($JAVA_OPTS) unquoted, without
+        C(eval)) takes plain values only; another value fails the task, naming the option, before anything is
+        written. A line break or NUL is refused everywhere, as is a O(jvm_options_variable) that is not a shell
+        variable name.
       - A missing file is created with mode C(0640) (it holds the store password); give O(group) (or
         O(owner)) so the application's user can read it, or the start script silently skips it. An existing
         file keeps its mode. O(owner) and O(group) apply to this file as to the store; O(mode) and the
@@ -232,10 +260,9 @@ notes:
   - Aliases are compared case-insensitively, fingerprints are SHA-256 over the certificate's DER.
   - An alias that holds a private key entry is never replaced or removed.
   - Tomcat's C(catalina.sh) (which Jira and Confluence use) starts the JVM through C(eval), which reads
-    C(JAVA_OPTS) and C(CATALINA_OPTS) a second time. O(jvm_options_file) holds any value exactly, but a
-    store password or path with whitespace, quotes, C($), C(\), a backtick or other shell metacharacters
-    may still reach the JVM changed; the module warns about such values. Prefer a store password of letters,
-    digits and C(. , _ - + = @ % / :).
+    C(JAVA_OPTS) and C(CATALINA_OPTS) a second time; O(jvm_options_file) quotes for both reads (see there).
+    A store password of letters, digits and C(. , _ - + = @ % / :) works in every start script.
+  - This module has no CA bundle option of its own; the CAs that let a rotation through are the ones in the store.
 seealso:
   - module: mailwright.smtp.settings_validate
 """
@@ -382,6 +409,15 @@ presented_chain:
   returned: when state is present
   type: list
   elements: dict
+rotated:
+  description:
+    - Each accepted replacement of a certificate under an existing alias (also warned), with the rule of the
+      rotation policy that accepted it. Empty when nothing was replaced.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{alias: mailwright-smtp.example.com, old_sha256: "AA:...", new_sha256: "9C:...",
+            reason: "it verifies against the CA certificate the store trusts under alias corp-mail-ca"}]
 actions:
   description: What changed (or would change in check mode), one item per alias.
   returned: always
