@@ -214,13 +214,13 @@ def test_smtps_uses_ssl_enable_and_no_starttls():
 
 
 def test_spring_flavour_and_secret_redaction():
-    eff = load_effective(settings(server__properties={'mail.smtp.ssl.trust': 'smtp.example.com'}))
+    eff = load_effective(settings(server__properties={'mail.smtp.sendpartial': 'true'}))
     result = apply_properties('server.port=8080\n', eff, 'spring')
     values = PropertiesFile(result.after).as_dict()
     assert values['server.port'] == '8080'
     assert values['spring.mail.password'] == CANARY
     assert values['spring.mail.username'] == 'app'
-    assert values['spring.mail.properties.mail.smtp.ssl.trust'] == 'smtp.example.com'
+    assert values['spring.mail.properties.mail.smtp.sendpartial'] == 'true'
     assert values['spring.mail.properties.mail.smtp.starttls.required'] == 'true'
     assert result.managed.secret_keys == {'spring.mail.password'}
     redacted = redact_text(result.after, [CANARY])

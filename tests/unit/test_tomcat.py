@@ -104,7 +104,7 @@ def test_confluence_smtps_anonymous_and_debug():
     attrs = resource_attributes(load_effective({
         'product': 'confluence',
         'server': {'host': 'relay.example.com', 'protocol': 'smtps', 'timeout_ms': 0,
-                   'jndi': {'debug': True}, 'properties': {'mail.smtp.ssl.trust': '*', 'mail.smtp.sendpartial': True}},
+                   'jndi': {'debug': True}, 'properties': {'mail.smtp.quitwait': False, 'mail.smtp.sendpartial': True}},
         'sender': {'from_address': 'confluence@example.com'},
     }))
     assert attrs == {
@@ -112,7 +112,7 @@ def test_confluence_smtps_anonymous_and_debug():
         'mail.transport.protocol': 'smtp', 'mail.smtp.host': 'relay.example.com', 'mail.smtp.port': '465',
         'mail.smtp.ssl.enable': 'true', 'mail.smtp.from': 'confluence@example.com',
         'mail.from': 'confluence@example.com', 'mail.debug': 'true',
-        'mail.smtp.ssl.trust': '*', 'mail.smtp.sendpartial': 'true',
+        'mail.smtp.quitwait': 'false', 'mail.smtp.sendpartial': 'true',
     }
 
 
