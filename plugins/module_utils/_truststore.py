@@ -620,7 +620,10 @@ def _write_jvm_options(module, plan: _JvmPlan) -> dict[str, t.Any]:
     file_args.update(mode=None, seuser=None, serole=None, setype=None, selevel=None, attributes=None,
                      secontext=[None] * len(file_args['secontext']))
     if module.check_mode:
-        return {'path': plan.path, 'changed': plan.outcome.changed}
+        info = {'path': plan.path, 'changed': plan.outcome.changed}
+        if not plan.outcome.changed and plan.before is not None:
+            info['changed'] = module.set_fs_attributes_if_different(file_args, False)
+        return info
     try:
         with locked_target(params['jvm_options_file'], option='jvm_options_file') as target:
             before = None if target.data is None else target.data.decode('utf-8', 'surrogateescape')

@@ -219,6 +219,37 @@ def test_full_disk_fails_cleanly(target, full_disk):
     target.verify_new(path)
 
 
+def test_backup_on_a_full_disk_fails_cleanly(target, full_disk):
+    """backup: true with no room left: no truncated backup stays, the file is intact, the message
+    names the file and the backup option."""
+    path = full_disk / target.filename
+    path.write_bytes(target.initial)
+    full_disk.fill()
+    outcome = run_module_raw(target.module, dict(target.args(path), backup=True))
+    result = _clean_failure(outcome, path)
+    assert 'backup' in result['msg'] and 'space' in result['msg'].lower(), result['msg']
+    assert path.read_bytes() == target.initial
+    target.verify_old(path)
+    assert sorted(set(_leftovers(full_disk.path, target.filename)) - {'filler', 'crumbs'}) == []
+    full_disk.free()
+    outcome = run_module_raw(target.module, dict(target.args(path), backup=True))
+    assert outcome.returncode == 0 and outcome.result['changed'], outcome.stdout[-2000:]
+    target.verify_new(path)
+    assert pathlib.Path(outcome.result['backup_file']).read_bytes() == target.initial
+
+
+def test_backup_past_the_file_size_limit_fails_cleanly(target, workdir):
+    """RLIMIT_FSIZE below the file's size: the backup is cut short (EFBIG) and removed again."""
+    path = workdir / target.filename
+    path.write_bytes(target.initial)
+    outcome = run_module_raw(target.module, dict(target.args(path), backup=True),
+                             preexec_fn=fsize_limit(len(target.initial) // 2))
+    result = _clean_failure(outcome, path)
+    assert 'backup' in result['msg'] and 'too large' in result['msg'].lower(), result['msg']
+    assert path.read_bytes() == target.initial
+    assert _leftovers(workdir, target.filename) == []
+
+
 # --- truststores ------------------------------------------------------------------------------
 
 def _certificate_pem(cn: str) -> str:
