@@ -17,13 +17,18 @@ description:
     TLS version and cipher, the certificate chain verified against the system CAs or O(ca_path),
     whether the certificate names the host, and the days left until it expires."
   - Enforces the settings' TLS policy. C(server.tls=required) with no STARTTLS offered is a failure
-    (nothing else is sent); C(opportunistic) without STARTTLS is a warning (mail would travel in
-    plaintext).
+    (nothing else is sent). C(opportunistic) left in clear (no STARTTLS offered, or STARTTLS answered
+    with an error) is a warning without authentication (mail would travel in plaintext), and a
+    failure at step C(tls) with C(kind=policy) when the settings authenticate - the application,
+    set to "use TLS if available", would send the password in clear to that server or to a man in
+    the middle who strips STARTTLS; use C(server.tls=required).
   - With O(check_credentials=true) the relay's credentials from the settings are tried with AUTH,
     then the conversation ends with QUIT. No MAIL FROM is ever sent, so no mail is sent.
-    Credentials are never sent before TLS when TLS is required or the server offers STARTTLS, and
-    never over a TLS session whose certificate failed verification (with O(validate_certs=false)
-    nothing is verified, so they go over whatever TLS session was established).
+    Credentials are sent only over TLS, or in clear when C(server.tls=none) says so explicitly (and
+    the server offers no STARTTLS); under C(opportunistic) the target fails at step C(tls)
+    (C(kind=policy)) before AUTH. They are never sent over a TLS session whose certificate failed
+    verification (with O(validate_certs=false) nothing is verified, so they go over whatever TLS
+    session was established).
   - All targets are probed at the same time (one thread each, up to 256) under one overall
     O(deadline). A server that accepts the connection and never speaks costs one O(timeout), not one
     per server, so 200 targets of which 100 are silent finish in about one O(timeout). Targets still

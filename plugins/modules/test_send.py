@@ -20,10 +20,19 @@ description:
     The same fingerprint, not older than C(settings.test.max_age), means no message, C(changed=false),
     and the last proof in RV(proof). Changed settings, O(force=true) or an older proof send again."
   - AUTH follows C(settings.auth) - none, basic (PLAIN, LOGIN or CRAM-MD5; C(auth.mechanism) forces
-    one) or OAuth 2.0 (XOAUTH2 with C(settings.auth.oauth2.token) or O(token)). Credentials are never
-    sent over an unencrypted connection when the server offers STARTTLS or TLS is required.
+    one) or OAuth 2.0 (XOAUTH2 with C(settings.auth.oauth2.token) or O(token)).
+  - "Credentials are sent only over TLS (STARTTLS or SMTPS), or in clear when the settings say
+    C(server.tls: none) explicitly (a trusted relay, for example on loopback; even then not when the
+    server offers STARTTLS). Under C(server.tls: opportunistic) with authentication configured, a
+    server that does not offer STARTTLS, or answers it with an error - what a man in the middle who
+    strips STARTTLS produces - is a failure at step C(tls) with C(kind=policy), not retried, and
+    nothing more is sent: no AUTH, no MAIL FROM, no message. The message explains that the
+    application itself, set to \"use TLS if available\", would send the password in clear there;
+    the fix is C(server.tls: required)."
+  - Without authentication, C(opportunistic) may go on in clear; the run then warns (in the task
+    output and the result's C(warnings)) that the message went unencrypted.
   - "Failures name the step: C(connect), C(tls), C(auth), C(mail), C(rcpt), C(data) or C(policy),
-    with the server's code and text. Transient failures (4xx replies, timeouts, dropped connections)
+    with the server's code and text, and C(kind=policy) when mailwright itself refused to go on. Transient failures (4xx replies, timeouts, dropped connections)
     are retried O(retries) times, waiting O(retry_delay) seconds and doubling each time; permanent
     ones (5xx, certificate or policy problems) are not. No marker is written after a failure, so the
     next run tries again."
@@ -41,7 +50,8 @@ attributes:
     description:
       - When a message would be sent, runs the whole conversation up to RCPT TO (TLS, AUTH, sender
         and every recipient accepted), then RSET and QUIT, so the path is proven without delivering,
-        and reports the message that would be sent. When the marker proves the settings already,
+        and reports the message that would be sent. The same TLS rule holds - no credentials in
+        clear unless C(server.tls) is C(none). When the marker proves the settings already,
         reports C(changed=false) without connecting. Writes nothing, neither the marker nor the key.
   diff_mode:
     support: full
@@ -199,6 +209,13 @@ step:
   returned: failure
   type: str
   sample: rcpt
+kind:
+  description:
+    - On a failed conversation, C(policy) when mailwright refused to go on (for example credentials
+      that would travel in clear under C(server.tls=opportunistic), reported at step C(tls)), else null.
+  returned: failure
+  type: str
+  sample: policy
 code:
   description: On failure, the server's reply code (null when the server did not answer).
   returned: failure

@@ -59,15 +59,17 @@ def no_secret(result: dict) -> None:
 
 @pytest.fixture
 def relay(smtp_server):
-    """A relay with a fault (or none): relay('rcpt_550'), relay(cert='expired'), relay(mitm=True)."""
+    """A relay with a fault (or none): relay('rcpt_550'), relay(cert='expired'), relay(mitm=True),
+    relay(mitm={'refuse_starttls': True, 'advertise_auth': 'PLAIN LOGIN'})."""
     opened: list[StripStartTLS] = []
 
-    def start(fault: str | None = None, *, cert: str = 'good', mitm: bool = False):
+    def start(fault: str | None = None, *, cert: str = 'good', mitm: bool | dict = False):
         server = smtp_server('starttls', cert=cert, credentials={'alice': CANARY}, fault=fault)
         server.endpoint = server.port
         server.mitm = None
         if mitm:
-            proxy = StripStartTLS(server.host, server.port).start()
+            # mitm=True strips STARTTLS; a dict passes StripStartTLS options (refuse_starttls, advertise_auth)
+            proxy = StripStartTLS(server.host, server.port, **(mitm if isinstance(mitm, dict) else {})).start()
             opened.append(proxy)
             server.endpoint = proxy.port
             server.mitm = proxy
@@ -125,17 +127,55 @@ def test_probe_meets_the_fault_then_recovers(relay, smtp_pki, fault):
     assert result['results'][0]['credentials']['ok'] is True
 
 
-def test_probe_with_opportunistic_tls_behind_a_stripping_mitm_sends_no_password(relay, smtp_pki):
+# The downgrade attacks on tls: opportunistic: STARTTLS stripped from EHLO, or STARTTLS answered
+# with 454; either way the man in the middle advertises AUTH in clear to collect the password.
+DOWNGRADES = {
+    'strip': ({'advertise_auth': 'PLAIN LOGIN'}, 'the server does not offer STARTTLS'),
+    'refuse': ({'refuse_starttls': True, 'advertise_auth': 'PLAIN LOGIN'}, 'the server answered STARTTLS with 454'),
+}
+
+
+def nothing_after_ehlo(mitm: StripStartTLS) -> None:
+    """The man in the middle read EHLO (a STARTTLS, QUIT) and nothing else: no AUTH, MAIL or DATA."""
+    sent = bytes(mitm.client_bytes)
+    assert CANARY.encode() not in sent
+    verbs = {line.split()[0].upper() for line in sent.decode('utf-8', 'replace').split('\r\n') if line.strip()}
+    assert verbs and verbs <= {'EHLO', 'STARTTLS', 'QUIT'}, verbs
+
+
+@pytest.mark.parametrize('attack', list(DOWNGRADES))
+def test_probe_with_opportunistic_tls_behind_a_downgrading_mitm_sends_no_password(relay, smtp_pki, attack):
     """tls: opportunistic is what the stripping attack targets; the password must still stay home."""
-    server = relay(mitm=True)
+    options, reason = DOWNGRADES[attack]
+    server = relay(mitm=options)
     rc, result = run_module('smtp_probe', {'settings': settings_for(server.endpoint, tls='opportunistic'),
                                            'ca_path': smtp_pki.ca_file, 'check_credentials': True,
                                            'timeout': TIMEOUT})
     no_secret(result)
     target = result['results'][0]
-    assert rc == 1 and target['status'] == 'fail' and target['starttls_offered'] is False, target
-    assert server.mitm.stripped >= 1 and not server.auth_attempts
-    assert b'AUTH' not in bytes(server.mitm.client_bytes).upper()
+    assert rc == 1 and (target['status'], target['step']) == ('fail', 'tls'), target
+    error = target['errors'][0]
+    assert (error['step'], error['kind'], error['code']) == ('tls', 'policy', None), target['errors']
+    assert error['text'].startswith(reason) and 'would send the password in clear' in error['text']
+    assert target['credentials']['checked'] and target['credentials']['ok'] is None
+    assert 'PLAIN' in target['auth_mechanisms']  # the bait was offered, and not taken
+    assert not server.auth_attempts and not server.messages
+    nothing_after_ehlo(server.mitm)
+
+
+@pytest.mark.parametrize('attack', list(DOWNGRADES))
+def test_test_send_with_opportunistic_tls_behind_a_downgrading_mitm_sends_nothing(relay, smtp_pki, tmp_path, attack):
+    options, reason = DOWNGRADES[attack]
+    server = relay(mitm=options)
+    marker = tmp_path / 'state' / 'test-send.json'
+    rc, result = _send(server.endpoint, marker, smtp_pki.ca_file, retries=2,
+                       settings=settings_for(server.endpoint, tls='opportunistic'))
+    no_secret(result)
+    assert rc == 1 and (result['step'], result['kind']) == ('tls', 'policy'), result
+    assert result['msg'].startswith(f'test send failed at step tls: {reason}'), result['msg']
+    assert len(result['attempts']) == 1 and not marker.exists()
+    assert not server.auth_attempts and not server.messages
+    nothing_after_ehlo(server.mitm)
 
 
 @pytest.mark.parametrize('fault', DELIVERY_FAULTS)
@@ -299,7 +339,8 @@ SEND_FAULTS = {
 
 
 def _send(endpoint: int, marker: pathlib.Path, ca_file: str, **extra) -> tuple[int, dict]:
-    args = dict({'settings': settings_for(endpoint), 'marker_path': str(marker), 'ca_path': ca_file,
+    args = dict({'settings': extra.pop('settings', None) or settings_for(endpoint), 'marker_path': str(marker),
+                 'ca_path': ca_file,
                  'timeout': TIMEOUT, 'retries': 0, 'retry_delay': 0.1}, **extra)
     return run_module('test_send', args)
 

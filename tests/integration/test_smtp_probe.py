@@ -359,6 +359,38 @@ def test_no_starttls_with_tls_opportunistic_warns(peer):
     assert 'does not offer STARTTLS' in json.dumps(result['warnings'])
 
 
+def test_opportunistic_credential_check_without_starttls_fails_at_tls_before_auth(peer):
+    # The relay offers AUTH in clear and would accept the password: only mailwright's rule stops it.
+    server = peer('plain', auth_require_tls=False)
+    outcome = probe({'settings': settings(server.port, tls='opportunistic', password=CANARY),
+                     'check_credentials': True})
+    rc, result = outcome
+    relay = only(result)
+    assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls'), relay
+    error = relay['errors'][0]
+    assert (error['step'], error['kind'], error['code'], error['transient']) == ('tls', 'policy', None, False)
+    assert error['text'].startswith('the server does not offer STARTTLS, and tls is opportunistic')
+    assert 'would send the password in clear' in error['text'] and 'server.tls: required' in error['text']
+    assert relay['credentials']['checked'] and relay['credentials']['ok'] is None
+    assert 'PLAIN' in relay['auth_mechanisms']
+    assert not any(line.startswith('C: AUTH') for line in relay['transcript'])
+    # what the server read: EHLO and nothing after it, no secret
+    assert [line.split()[0] for line in server.commands()] == ['EHLO'], server.commands()
+    assert CANARY.encode() not in bytes(server.received) and server.auth_attempts == []
+    assert_no_canary(outcome)
+
+
+def test_opportunistic_without_starttls_and_a_password_is_a_policy_failure_without_a_credential_check(peer):
+    server = peer('plain', auth_require_tls=False)
+    rc, result = probe({'settings': settings(server.port, tls='opportunistic', password=CANARY)})
+    relay = only(result)
+    assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls'), relay
+    assert (relay['errors'][0]['step'], relay['errors'][0]['kind']) == ('tls', 'policy')
+    assert 'would send the password in clear' in relay['errors'][0]['text']
+    assert 'fail at tls' in result['msg'] and relay['credentials']['checked'] is False
+    assert server.auth_attempts == [] and CANARY.encode() not in bytes(server.received)
+
+
 def test_fail_on_warn_fails_the_task_for_a_warning(peer):
     server = peer('plain')
     rc, result = probe({'settings': settings(server.port, tls='opportunistic'), 'fail_on': 'warn'})

@@ -107,6 +107,21 @@ def test_opportunistic_without_starttls_is_a_warning():
     assert not errors and 'plaintext' in warnings[0]['text']
 
 
+@pytest.mark.parametrize('offered', [False, True], ids=['not-offered', 'refused'])
+def test_opportunistic_without_tls_but_with_credentials_is_a_policy_error_at_tls(offered):
+    errors, warnings = assess_policy(tls_policy='opportunistic', protocol='smtp', starttls_offered=offered,
+                                     tls_established=False, has_credentials=True)
+    assert [(e['step'], e['kind']) for e in errors] == [('tls', 'policy')] and not warnings
+    assert 'would send the password in clear' in errors[0]['text']
+    assert 'server.tls: required' in errors[0]['text']
+
+
+def test_opportunistic_with_starttls_offered_but_not_established_warns_without_credentials():
+    errors, warnings = assess_policy(tls_policy='opportunistic', protocol='smtp', starttls_offered=True,
+                                     tls_established=False)
+    assert not errors and 'plaintext' in warnings[0]['text']
+
+
 def test_none_while_server_offers_starttls_is_a_warning_and_password_in_clear_too():
     errors, warnings = assess_policy(tls_policy='none', protocol='smtp', starttls_offered=True,
                                      tls_established=False, has_credentials=True)
