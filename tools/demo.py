@@ -62,6 +62,10 @@ def main() -> int:
     if sandbox.exists():
         shutil.rmtree(sandbox)
     shutil.copytree(ROOT / 'demo' / 'sandbox', sandbox)
+    # Files that will hold the SMTP and store passwords must not be readable by every user
+    # (the modules refuse to write a secret into one): harden the copy as a real host should be.
+    for path in sandbox.rglob('*'):
+        path.chmod(path.stat().st_mode & ~0o007)
     peer_env = dict(env, MAILWRIGHT_RELAY_USER='demo', MAILWRIGHT_RELAY_PASSWORD='demo-password-not-secret')
     if subprocess.call([sys.executable, str(PEERS), 'start', '--dir', str(BUILD / 'peers')], env=peer_env,
                        stdout=subprocess.DEVNULL) != 0:

@@ -20,7 +20,7 @@ import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
 
-__all__ = ['settings_argument_spec', 'register_secrets', 'load_module_settings']
+__all__ = ['settings_argument_spec', 'register_secrets', 'register_settings_secrets', 'load_module_settings']
 
 # AnsibleModule deep-copies its arguments (recursively) before any module code runs, so with
 # Python's default limit of 1000 frames a settings document nested ~500 levels deep ends in a
@@ -42,6 +42,14 @@ def register_secrets(module, values: t.Iterable[str]) -> None:
     for value in values:
         if value:
             module.no_log_values.add(value)
+
+
+def register_settings_secrets(module, option: str = 'settings') -> None:
+    """Register the secrets of a settings option a module does not otherwise load (state=absent)."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import secret_values
+
+    if module.params.get(option) is not None:
+        register_secrets(module, secret_values(module.params[option]))
 
 
 def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:

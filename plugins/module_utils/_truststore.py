@@ -42,6 +42,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._keytool import (
     KeytoolError,
     detect_store_type,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._module import load_module_settings, register_secrets
 from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
 from ansible_collections.mailwright.smtp.plugins.module_utils._tls import sha256_fingerprint
 
@@ -533,8 +534,6 @@ class _JvmPlan:
 
 def _check_jvm_options(module) -> None:
     """Refuse what the block cannot hold before anything is fetched or written."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._module import register_secrets
-
     params = module.params
     password = params['store_password']
     variable = params['jvm_options_variable']
@@ -660,9 +659,10 @@ def run_module(module) -> None:
 
 def _run(module) -> dict[str, t.Any]:
     from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
-    from ansible_collections.mailwright.smtp.plugins.module_utils._module import load_module_settings
 
     params = module.params
+    # Settings first: their secrets are registered before anything else can fail.
+    effective = load_module_settings(module) if params['settings'] is not None else None
     state = params['state']
     password = params['store_password']
     # Follow a symlink (Debian's <jre>/lib/security/cacerts -> /etc/ssl/certs/java/cacerts): the
@@ -670,7 +670,6 @@ def _run(module) -> dict[str, t.Any]:
     path = os.path.realpath(params['path'])
     if params['pem_path'] and params['pem_content']:
         raise TruststoreError('pem_path and pem_content are mutually exclusive')
-    effective = load_module_settings(module) if params['settings'] is not None else None
     host = params['host'] or ((effective or {}).get('server') or {}).get('host')
     alias = params['alias'] or (default_alias(host) if host else None)
     if not alias:

@@ -177,6 +177,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._http import (
 from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
     load_module_settings,
     register_secrets,
+    register_settings_secrets,
     settings_argument_spec,
 )
 
@@ -199,7 +200,11 @@ def main() -> None:
         required_together=[('url_username', 'url_password')],
         required_one_of=[('token', 'url_username')],
     )
-    effective = load_module_settings(module) if module.params['state'] == 'present' else None
+    if module.params['state'] == 'present':
+        effective = load_module_settings(module)
+    else:  # the settings are not needed to remove, but their secrets must stay hidden
+        register_settings_secrets(module)
+        effective = None
     try:
         client = client_from_params(module.params, status_hints=STATUS_HINTS)
     except HttpError as exc:

@@ -281,8 +281,8 @@ def main() -> None:
         fail_on=dict(type='str', choices=['fail', 'warn', 'never'], default='fail'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    effective = load_module_settings(module)  # first: it registers the secrets before any failure
     require_lib(module, 'dnspython')
-    effective = load_module_settings(module)
 
     from ansible_collections.mailwright.smtp.plugins.module_utils._dns import (
         DnsClient,

@@ -466,10 +466,10 @@ def main() -> None:
         expiry_warning_days=dict(type='int', default=30),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    effective = load_module_settings(module)  # first: it registers the secrets before any failure
     require_lib(module, 'cryptography')
     if module.params['mx_of']:
         require_lib(module, 'dnspython')
-    effective = load_module_settings(module)
 
     from ansible_collections.mailwright.smtp.plugins.module_utils._probe import failure_message, run, should_fail
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings import secret_values

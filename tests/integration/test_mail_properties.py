@@ -64,7 +64,7 @@ def test_our_parser_reads_what_java_reads(tmp_path, java_load):
 
 NASTY = {
     'mail.smtp.ehlo.note': 'grüße ☃ 😀 host',
-    'mail.smtp.ssl.trust': '  leading spaces and trailing  ',
+    'mail.smtp.sasl.realm': '  leading spaces and trailing  ',
     'mail.smtp.sendpartial': 'a=b:c#d!e\\f',
     'mail.mime.charset': 'tab\there',
     'mail.smtp.dsn.notify': '\\u0041 not an escape',

@@ -168,13 +168,7 @@ def test_unknown_secret_looking_fields_never_reach_the_output(name):
     assert 'Typo-Canary' not in shown and 'List-Canary' not in shown and '424242' not in shown
 
 
-# truststore_cert imports _module only once it runs, after AnsibleModule has deep-copied its
-# arguments with Python's default recursion limit: it needs _module imported at the top.
-_LATE_IMPORT = pytest.mark.xfail(strict=True, reason='truststore_cert imports _module after AnsibleModule()')
-
-
-@pytest.mark.parametrize('name', [pytest.param(n, marks=_LATE_IMPORT) if n == 'truststore_cert' else n
-                                  for n in sorted(SETTINGS_MODULES)])
+@pytest.mark.parametrize('name', sorted(SETTINGS_MODULES))
 def test_settings_nested_500_deep_fail_cleanly_naming_depth_and_path(name):
     deep = inner = {}
     for _ in range(500):
