@@ -239,7 +239,10 @@ def test_plan_is_idempotent_by_fingerprint_and_ignores_other_aliases(certs):
     # Missing: add. Different: replace, naming both fingerprints.
     (add,) = ts.plan_actions([other], state='present', alias='relay', wanted=[certs[0]])
     assert (add.action, add.alias, add.sha256_before, add.der) == ('add', 'relay', None, certs[0])
-    (rep,) = ts.plan_actions([other, mine], state='present', alias='relay', wanted=[certs[2]])
+    # A different certificate nobody vouches for is refused (rotation policy) unless allowed.
+    with pytest.raises(ts.TruststoreError, match='differs from the stored one'):
+        ts.plan_actions([other, mine], state='present', alias='relay', wanted=[certs[2]])
+    (rep,) = ts.plan_actions([other, mine], state='present', alias='relay', wanted=[certs[2]], allow_replace=True)
     assert (rep.action, rep.sha256_before, rep.sha256_after) == ('replace', mine.sha256, sha256_fingerprint(certs[2]))
     # Absent removes only our alias; absent twice is a no-op.
     (rem,) = ts.plan_actions([other, mine], state='absent', alias='relay')
@@ -267,7 +270,7 @@ def test_plan_refuses_to_touch_a_private_key_entry(certs):
 
 def test_predicted_entries_and_summary(certs):
     entries = [_trusted('b-other', certs[1]), _trusted('relay', certs[0])]
-    actions = ts.plan_actions(entries, state='present', alias='relay', wanted=[certs[2]])
+    actions = ts.plan_actions(entries, state='present', alias='relay', wanted=[certs[2]], allow_replace=True)
     after = ts.apply_plan_to_entries(entries, actions)
     summary = ts.entries_summary(after)
     assert summary == f'b-other: {sha256_fingerprint(certs[1])}\nrelay: {sha256_fingerprint(certs[2])}\n'
