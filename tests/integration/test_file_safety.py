@@ -232,8 +232,12 @@ def test_group_readable_is_allowed(writer, tmp_path):
 
 # --- jvm_options_file -------------------------------------------------------------------------
 
+_RELAY_PEM: dict[pathlib.Path, str] = {}
+
+
 def _truststore_args(tmp_path: pathlib.Path, setenv: pathlib.Path, keytool: str, **extra) -> dict:
-    pem = self_signed_identity().chain_pem()
+    # One relay certificate per test: a new one for the same alias would be a rotation, refused.
+    pem = _RELAY_PEM.setdefault(tmp_path, self_signed_identity().chain_pem())
     return dict({'path': str(tmp_path / 'trust.p12'), 'store_password': STORE_CANARY, 'pem_content': pem,
                  'alias': 'relay', 'keytool': keytool, 'jvm_options_file': str(setenv),
                  'jvm_options_variable': 'CATALINA_OPTS'}, **extra)
