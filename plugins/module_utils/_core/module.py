@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
 
 __all__ = ['settings_argument_spec', 'register_secrets', 'register_settings_secrets', 'load_module_settings']
 
@@ -46,7 +46,7 @@ def register_secrets(module, values: t.Iterable[str]) -> None:
 
 def register_settings_secrets(module, option: str = 'settings') -> None:
     """Register the secrets of a settings option a module does not otherwise load (state=absent)."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import secret_values
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
 
     if module.params.get(option) is not None:
         register_secrets(module, secret_values(module.params[option]))
@@ -54,7 +54,7 @@ def register_settings_secrets(module, option: str = 'settings') -> None:
 
 def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     """Effective settings from a module option, or fail_json listing every error by JSON path."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import (
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import (
         effective_settings,
         insecure_property_warnings,
         secret_values,
