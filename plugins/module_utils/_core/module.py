@@ -19,8 +19,10 @@ import sys
 import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 
-__all__ = ['settings_argument_spec', 'register_secrets', 'register_settings_secrets', 'load_module_settings']
+__all__ = ['settings_argument_spec', 'register_secrets', 'register_settings_secrets', 'load_module_settings',
+           'run_backend']
 
 # AnsibleModule deep-copies its arguments (recursively) before any module code runs, so with
 # Python's default limit of 1000 frames a settings document nested ~500 levels deep ends in a
@@ -80,3 +82,19 @@ def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     for warning in insecure_property_warnings(result.effective):
         module.warn(str(warning))
     return result.effective
+
+
+def run_backend(module, backend: t.Callable[..., dict[str, t.Any]], *args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+    """Run a backend and end the module with its result: the one adapter every module uses.
+
+    The backend takes plain values (never the AnsibleModule), returns the result dict and raises
+    MailwrightError for expected failures. Its `warnings` (a list of text) are emitted through
+    module.warn so Ansible shows them once; every other key goes to exit_json as it is.
+    """
+    try:
+        result = backend(*args, **kwargs)
+    except MailwrightError as exc:
+        module.fail_json(**exc.to_result())
+    for warning in result.pop('warnings', None) or ():
+        module.warn(str(warning))
+    module.exit_json(**result)
