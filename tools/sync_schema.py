@@ -1,8 +1,8 @@
-"""Copy schemas/mail-settings.schema.json into plugins/module_utils/_schema.py.
+"""Copy schemas/mail-settings.schema.json into plugins/module_utils/_settings/schema.py.
 
 Modules run on managed hosts inside AnsiballZ, where only module_utils travel with them, so
 the published schema ships as a Python module. tests/unit/test_schema_sync.py keeps the two equal.
-Usage: python python tools/sync_schema.py [--check]
+Usage: python tools/sync_schema.py [--check]
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCE = ROOT / 'schemas' / 'mail-settings.schema.json'
-TARGET = ROOT / 'plugins' / 'module_utils' / '_schema.py'
+TARGET = ROOT / 'plugins' / 'module_utils' / '_settings' / 'schema.py'
 
 TEMPLATE = '''\
 # Copyright (c) mailwright contributors

@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
         namespace.mkdir(parents=True)
         os.symlink(ROOT, namespace / 'smtp')
         sys.path.insert(0, tmp)
-        from ansible_collections.mailwright.smtp.plugins.module_utils._validate import _validate_file
+        from ansible_collections.mailwright.smtp.plugins.module_utils._settings.validate import _validate_file
 
         status = 0
         for path in argv:

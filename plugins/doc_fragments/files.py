@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # How every mailwright module writes a file (plugins/module_utils/_files.py), said once.
+    # How every mailwright module writes a file (plugins/module_utils/_core/files.py), said once.
     DOCUMENTATION = r"""
 options: {}
 notes:

@@ -168,13 +168,13 @@ notes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._bitbucket import STATUS_HINTS, run
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.bitbucket import STATUS_HINTS, run
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import (
     HttpError,
     client_from_params,
     connection_argument_spec,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     register_secrets,
     register_settings_secrets,

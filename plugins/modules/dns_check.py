@@ -261,8 +261,8 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
-from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     settings_argument_spec,
 )
@@ -284,7 +284,7 @@ def main() -> None:
     effective = load_module_settings(module)  # first: it registers the secrets before any failure
     require_lib(module, 'dnspython')
 
-    from ansible_collections.mailwright.smtp.plugins.module_utils._dns import (
+    from ansible_collections.mailwright.smtp.plugins.module_utils._reach.dns import (
         DnsClient,
         DnsSetupError,
         run_checks,

@@ -229,18 +229,18 @@ notes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._ghes import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.ghes import (
     STATUS_HINTS,
     GhesError,
     render,
     run,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import (
     HttpError,
     client_from_params,
     connection_argument_spec,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     register_secrets,
     settings_argument_spec,

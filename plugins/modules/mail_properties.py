@@ -147,25 +147,25 @@ manual_steps:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
     FileSafetyError,
     Target,
     check_secret_mode,
     fs_attributes,
     locked_target,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     register_secrets,
     settings_argument_spec,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._properties import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import (
     FLAVOURS,
     PropertiesError,
     apply_properties,
     redact_text,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 _NEW_FILE_MODE = 0o640
 

@@ -94,8 +94,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._files import FileSafetyError, locked_target
-from ansible_collections.mailwright.smtp.plugins.module_utils._report import build_reports
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import FileSafetyError, locked_target
+from ansible_collections.mailwright.smtp.plugins.module_utils._report.report import build_reports
 
 
 def _previous(dest: str, host: str) -> dict | None:

@@ -208,8 +208,8 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._deps import missing_libraries, require_lib
-from ansible_collections.mailwright.smtp.plugins.module_utils._module import register_secrets
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import missing_libraries, require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import register_secrets
 
 
 def _summarise(reports, limit: int = 5) -> str:
@@ -241,7 +241,7 @@ def main() -> None:
         required_one_of=[('settings', 'path', 'paths')],
         supports_check_mode=True,
     )
-    from ansible_collections.mailwright.smtp.plugins.module_utils import _validate
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import validate as _validate
 
     if module.params['settings'] is not None:
         # Before anything can fail: Ansible's failure result echoes the module arguments.

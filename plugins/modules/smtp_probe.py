@@ -435,8 +435,8 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
-from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     settings_argument_spec,
 )
@@ -471,8 +471,8 @@ def main() -> None:
     if module.params['mx_of']:
         require_lib(module, 'dnspython')
 
-    from ansible_collections.mailwright.smtp.plugins.module_utils._probe import failure_message, run, should_fail
-    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import secret_values
+    from ansible_collections.mailwright.smtp.plugins.module_utils._reach.probe import failure_message, run, should_fail
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
 
     try:
         result = run(module.params, effective, secrets=secret_values(module.params['settings']))

@@ -230,7 +230,7 @@ text:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._module import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     settings_argument_spec,
 )
@@ -252,8 +252,8 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     effective = load_module_settings(module)
 
-    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import secret_values
-    from ansible_collections.mailwright.smtp.plugins.module_utils._test_send import SendOptions, run_test_send
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
+    from ansible_collections.mailwright.smtp.plugins.module_utils._prove.test_send import SendOptions, run_test_send
 
     params = module.params
     if params['retries'] < 0 or params['retry_delay'] < 0:

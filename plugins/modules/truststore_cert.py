@@ -477,7 +477,7 @@ cacerts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._truststore import argument_spec, run_module
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.truststore import argument_spec, run_module
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import zlib
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._report import build_reports, drift, summarise
+from ansible_collections.mailwright.smtp.plugins.module_utils._report.report import build_reports, drift, summarise
 from tests.support.modrun import run_module
 
 pytestmark = pytest.mark.integration
@@ -177,7 +177,7 @@ def test_a_blank_page_fails_the_distinct_rows_check(tmp_path):
 
 
 def test_scrub_hides_secret_keys_whatever_the_value():
-    from ansible_collections.mailwright.smtp.plugins.module_utils._report import scrub
+    from ansible_collections.mailwright.smtp.plugins.module_utils._report.report import scrub
 
     facts = {'auth': {'password': 12345678, 'store_password': ['old-1', 'old-2'], 'trustStorePassword': 'x-1',
                       'client_secret': {'value': 'x-2'}, 'mail.smtp.password': 'x-3', 'API_TOKEN': 987654,

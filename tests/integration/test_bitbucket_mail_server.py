@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._bitbucket import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.bitbucket import (
     MAIL_SERVER_PATH,
     SENDER_ADDRESS_PATH,
     STATUS_HINTS,
     run,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 from tests.support.bitbucket_api import REFLECT_STYLES, BitbucketServer, spellings
 from tests.support.modrun import module_process, run_module
 

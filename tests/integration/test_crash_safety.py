@@ -31,7 +31,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._properties import PropertiesFile
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import PropertiesFile
 from tests.support.crash import crash_env, fsize_limit, run_module_raw
 
 pytestmark = pytest.mark.integration

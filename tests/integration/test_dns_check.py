@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._dns import DnsClient, run_checks
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach.dns import DnsClient, run_checks
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 from tests.support.modrun import run_module
 
 pytest_plugins = ["tests.support.fixtures_dns"]

@@ -1,7 +1,7 @@
 # Copyright (c) mailwright contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Writing files next to a hostile neighbour and a parallel run (plugins/module_utils/_files.py).
+"""Writing files next to a hostile neighbour and a parallel run (plugins/module_utils/_core/files.py).
 
 The real modules run as processes on real files:
 
@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._properties import PropertiesFile
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import PropertiesFile
 from tests.integration.conftest_truststore import CANARY as STORE_CANARY, self_signed_identity
 from tests.support.modrun import module_process
 

@@ -11,9 +11,9 @@ import urllib.parse
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._ghes import run
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.ghes import run
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 from tests.support.bitbucket_api import spellings
 from tests.support.ghes_api import GhesServer
 from tests.support.modrun import module_process, run_module

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._keytool import Keytool, read_store
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import Keytool, read_store
 
 pytest_plugins = ['tests.support.fixtures_smtp']
 pytestmark = [pytest.mark.integration,

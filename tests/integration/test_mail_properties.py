@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._properties import PropertiesFile
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import PropertiesFile
 from tests.support.java_properties import JavaPropertiesReader, jdk_missing
 from tests.support.modrun import run_module
 

@@ -29,7 +29,7 @@ def modules_taking_settings() -> set[str]:
         source = path.read_text()
         if 'settings_argument_spec' in source or "'settings': {" in source:
             found.add(path.stem)
-    truststore = (ROOT / 'plugins' / 'module_utils' / '_truststore.py').read_text()
+    truststore = (ROOT / 'plugins' / 'module_utils' / '_trust' / 'truststore.py').read_text()
     if "'settings': {" in truststore:
         found.add('truststore_cert')
     return found

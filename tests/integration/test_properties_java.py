@@ -14,13 +14,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._properties import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import (
     FLAVOURS,
     PropertiesError,
     PropertiesFile,
     apply_properties,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import effective_settings
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import effective_settings
 from tests.support.java_properties import JavaPropertiesReader, jdk_missing
 from tests.unit.test_hostile_corpus import mutated_documents
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     REDACTED,
     SMTPClient,
     SMTPStepError,

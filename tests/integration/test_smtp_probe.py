@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._probe import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach.probe import (
     ProbeOptions,
     Target,
     probe_many,

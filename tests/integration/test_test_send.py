@@ -449,7 +449,7 @@ def test_a_send_process_stays_import_light(smtp_server, smtp_pki, tmp_path):
                           capture_output=True, text=True, env=module_env(), timeout=60, check=False)
     assert proc.returncode == 0 and json.loads(proc.stdout)['sent'], proc.stdout[-2000:]
     imported = {line.rsplit('|', 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith('import time:')}
-    assert 'ansible_collections.mailwright.smtp.plugins.module_utils._test_send' in imported  # the probe works
+    assert 'ansible_collections.mailwright.smtp.plugins.module_utils._prove.test_send' in imported  # the probe works
     assert not {name for name in imported if name.split('.')[0] in ('cryptography', 'yaml')}
     assert len(server.messages) == 1
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 from tests.support import tomcat as tc
 from tests.support.modrun import run_module
 

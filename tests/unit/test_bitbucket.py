@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _bitbucket as bb
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render import bitbucket as bb
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import (
     HttpClient,
     HttpError,
     _excerpt,
     safe_url,
     status_message,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 
 CANARY = 'Canary-5ecret-Pa55'
 
@@ -206,7 +206,7 @@ def test_client_sends_token_as_bearer_and_never_both():
 
 
 def test_connection_options_are_checked_before_any_request(tmp_path):
-    from ansible_collections.mailwright.smtp.plugins.module_utils._http import client_from_params
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import client_from_params
 
     base = {'url': 'https://h.example', 'url_username': 'u', 'url_password': 'p', 'validate_certs': True}
     with pytest.raises(HttpError, match='ca_path .* is not a readable file'):

@@ -6,8 +6,8 @@ import dns.message
 import dns.resolver
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _dns
-from ansible_collections.mailwright.smtp.plugins.module_utils._dns import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach import dns as _dns
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach.dns import (
     DnsSetupError,
     default_checks,
     make_resolver,

@@ -1,7 +1,7 @@
 # Copyright (c) mailwright contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The shared file writer (plugins/module_utils/_files.py) on real files: symlink policy, backups,
+"""The shared file writer (plugins/module_utils/_core/files.py) on real files: symlink policy, backups,
 the directory lock, and the secret-file rule. No filesystem call is mocked; time is frozen where
 the backup name must be known in advance."""
 
@@ -17,8 +17,8 @@ import time
 import pytest
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _files
-from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core import files as _files
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
     FileSafetyError,
     check_secret_mode,
     directory_lock,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _ghes as gh
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._render import ghes as gh
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 
 CANARY = 'Canary-5ecret-Pa55'
 

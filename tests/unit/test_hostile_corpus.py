@@ -30,14 +30,14 @@ import xml.etree.ElementTree as ET
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._properties import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import (
     FLAVOURS,
     PropertiesError,
     PropertiesFile,
     apply_properties,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import effective_settings
-from ansible_collections.mailwright.smtp.plugins.module_utils._tomcat import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import effective_settings
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.tomcat import (
     TomcatError,
     apply_resource,
     new_context_file,

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _validate
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings import validate as _validate
 from tests.support.modrun import module_process
 
 GOOD = ('product: jira\nserver: {host: smtp.example.com, port: 587, tls: required}\n'

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from hypothesis import given, settings as hsettings, strategies as st
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._jvm_options import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import (
     MARKER_BEGIN,
     MARKER_END,
     JvmOptionsError,

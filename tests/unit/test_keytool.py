@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _keytool as kt
-from ansible_collections.mailwright.smtp.plugins.module_utils._tls import sha256_fingerprint
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust import keytool as kt
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
 
 CANARY = 'Canary-5ecret-Pa55'
 
@@ -209,7 +209,7 @@ def test_find_cacerts_java8_layout(tmp_path):
 
 # --- the module backend's planning (pure functions over keytool listings) -------------------
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _truststore as ts  # noqa: E402
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust import truststore as ts  # noqa: E402
 
 
 def _trusted(alias, der):

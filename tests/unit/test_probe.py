@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _probe
-from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import Transcript
-from ansible_collections.mailwright.smtp.plugins.module_utils._probe import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach import probe as _probe
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import Transcript
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach.probe import (
     Target,
     assess_certificate,
     assess_policy,

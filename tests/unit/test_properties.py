@@ -13,7 +13,7 @@ import stat
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._properties import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import (
     MARKER,
     PropertiesError,
     PropertiesFile,
@@ -25,7 +25,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._properties import
     redact_text,
     unescape,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 from tests.support.modrun import run_module
 
 CANARY = 'Canary-5ecret-Pa55'

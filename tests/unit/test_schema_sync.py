@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._schema import schema
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.schema import schema
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

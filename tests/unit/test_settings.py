@@ -8,7 +8,7 @@ import pathlib
 import pytest
 import yaml
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import (
     REDACTED,
     SettingsError,
     effective_settings,
@@ -452,8 +452,8 @@ def test_schema_and_semantic_errors_come_in_one_run():
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
 from jsonschema import Draft202012Validator  # noqa: E402
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._schema import schema  # noqa: E402
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import _quick_valid  # noqa: E402
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.schema import schema  # noqa: E402
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import _quick_valid  # noqa: E402
 
 _REFERENCE = Draft202012Validator(schema())
 _LEAVES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2, max_value=70000), st.floats(allow_nan=False),
@@ -531,7 +531,7 @@ def test_characters_xml_cannot_carry_are_refused(char, parts):
 
 # --- server.properties: derived keys and TLS-weakening keys (issue 11, finding 7) ----------------
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import (  # noqa: E402
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import (  # noqa: E402
     insecure_property_warnings,
     looks_secret,
 )
@@ -556,7 +556,7 @@ def test_every_derived_property_refused_even_with_the_escape_hatch(key, value, a
 
 
 def test_every_rendered_javamail_key_is_refused():
-    from ansible_collections.mailwright.smtp.plugins.module_utils._properties import javamail_properties
+    from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import javamail_properties
 
     eff = load_effective(base(server={'host': 'h.example', 'timeout_ms': 5000, 'helo_domain': 'me.example',
                                       'jndi': {'debug': True}}, auth__mechanism='login'))

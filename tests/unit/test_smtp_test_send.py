@@ -6,10 +6,10 @@ import email.policy
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
-from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import SMTPStepError
-from ansible_collections.mailwright.smtp.plugins.module_utils._state import fingerprint
-from ansible_collections.mailwright.smtp.plugins.module_utils._test_send import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import SMTPStepError
+from ansible_collections.mailwright.smtp.plugins.module_utils._prove.marker import fingerprint
+from ansible_collections.mailwright.smtp.plugins.module_utils._prove.test_send import (
     SendFailure,
     SendOptions,
     build_message,
@@ -173,7 +173,7 @@ class FlakyConverse:
 
 
 def test_retries_transient_failures_with_doubling_backoff(monkeypatch):
-    from ansible_collections.mailwright.smtp.plugins.module_utils import _test_send
+    from ansible_collections.mailwright.smtp.plugins.module_utils._prove import test_send as _test_send
 
     flaky = FlakyConverse([SMTPStepError('rcpt', 'greylisted', code=451), SMTPStepError('banner', 'busy', code=421)])
     monkeypatch.setattr(_test_send, 'converse', flaky)
@@ -186,7 +186,7 @@ def test_retries_transient_failures_with_doubling_backoff(monkeypatch):
 
 
 def test_permanent_failures_are_not_retried(monkeypatch):
-    from ansible_collections.mailwright.smtp.plugins.module_utils import _test_send
+    from ansible_collections.mailwright.smtp.plugins.module_utils._prove import test_send as _test_send
 
     flaky = FlakyConverse([SMTPStepError('rcpt', 'no such user', code=550)])
     monkeypatch.setattr(_test_send, 'converse', flaky)
@@ -198,7 +198,7 @@ def test_permanent_failures_are_not_retried(monkeypatch):
 
 
 def test_retries_run_out(monkeypatch):
-    from ansible_collections.mailwright.smtp.plugins.module_utils import _test_send
+    from ansible_collections.mailwright.smtp.plugins.module_utils._prove import test_send as _test_send
 
     flaky = FlakyConverse([SMTPStepError('starttls', 'later', code=454)] * 3)
     monkeypatch.setattr(_test_send, 'converse', flaky)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._spf import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach.spf import (
     DnsAnswer,
     SpfSyntaxError,
     check_host,

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._state import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._prove.marker import (
     KEY_FILE_NAME,
     MarkerError,
     canonical_json,

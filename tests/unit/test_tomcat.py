@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import load_effective
-from ansible_collections.mailwright.smtp.plugins.module_utils._tomcat import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.tomcat import (
     TomcatError,
     apply_resource,
     manual_steps,
@@ -449,7 +449,7 @@ def test_module_refuses_broken_xml_and_leaves_it(tmp_path):
 
 
 def test_a_new_context_file_is_checked_before_it_is_written():
-    from ansible_collections.mailwright.smtp.plugins.module_utils._tomcat import TomcatError, apply_resource
+    from ansible_collections.mailwright.smtp.plugins.module_utils._render.tomcat import TomcatError, apply_resource
 
     with pytest.raises(TomcatError, match='would not parse'):
         apply_resource(None, 'ctx.xml', state='present', attrs={'name': 'mail/X', 'password': 'a\x01b'})

@@ -8,9 +8,9 @@ import ssl
 
 import pytest
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._keytool import Entry
-from ansible_collections.mailwright.smtp.plugins.module_utils._tls import sha256_fingerprint
-from ansible_collections.mailwright.smtp.plugins.module_utils._truststore import TruststoreError, plan_actions
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import Entry
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.truststore import TruststoreError, plan_actions
 from tests.support.certs import CertificateAuthority, self_signed
 
 

@@ -34,7 +34,7 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import redact_text
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import redact_text
 
 __all__ = [
     'DEFAULT_VARIABLE',

@@ -50,8 +50,8 @@ import time
 import typing as t
 import uuid
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError, as_failure
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, as_failure
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
     'APIS',

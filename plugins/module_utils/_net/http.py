@@ -30,7 +30,7 @@ import typing as t
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import (
     credential_forms,
     encoded_forms,
     is_secret_name,

@@ -35,8 +35,8 @@ from __future__ import annotations
 import copy
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._http import HttpClient, HttpError, as_failure
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, as_failure
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
     'MAIL_SERVER_PATH',

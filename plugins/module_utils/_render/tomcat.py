@@ -22,11 +22,11 @@ import typing as t
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._properties import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import (
     format_from_header,
     javamail_properties,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, is_secret_name, redact_text
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED, is_secret_name, redact_text
 
 __all__ = [
     'TomcatError',

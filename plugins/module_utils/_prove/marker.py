@@ -26,7 +26,7 @@ import tempfile
 import time
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._files import locked_target, read_bytes
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import locked_target, read_bytes
 
 __all__ = [
     'DEFAULT_MARKER_DIR',

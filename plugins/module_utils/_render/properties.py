@@ -27,8 +27,8 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.mailwright.smtp.plugins.module_utils import _redact
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import is_secret_name
+from ansible_collections.mailwright.smtp.plugins.module_utils._core import redact as _redact
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import is_secret_name
 
 __all__ = [
     'FLAVOURS',

@@ -32,7 +32,7 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     SMTPClient,
     SMTPStepError,
     Transcript,
@@ -366,7 +366,7 @@ def _describe_chain(chain_der: list[bytes]) -> tuple[dict | None, list[dict]]:
     if not chain_der:
         return None, []
     try:
-        from ansible_collections.mailwright.smtp.plugins.module_utils._tls import describe_certificate
+        from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import describe_certificate
     except ImportError:  # cryptography missing: the module checked it already; be defensive
         return None, []
     described = []

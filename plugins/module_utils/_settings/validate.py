@@ -24,7 +24,7 @@ import stat
 import time
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import (
     Finding,
     effective_settings,
     redact,
@@ -295,7 +295,7 @@ def validate_files(files: t.Sequence[str], *, workers: int | None = None, option
 
 def _validator_ready() -> None:
     """Compile the schema and load the YAML loader once, before forking, so workers inherit them."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import effective_settings as check
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import effective_settings as check
 
     check({'product': 'generic', 'server': {'host': 'localhost'}, 'sender': {'from_address': 'a@localhost'}})
     _loader()

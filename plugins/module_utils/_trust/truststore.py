@@ -23,7 +23,7 @@ import tempfile
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._jvm_options import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import (
     DEFAULT_VARIABLE as DEFAULT_JVM_OPTIONS_VARIABLE,
     BlockResult,
     JvmOptionsError,
@@ -36,15 +36,15 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._jvm_options impor
     render_block,
     secret_forms,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._keytool import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import (
     Entry,
     Keytool,
     KeytoolError,
     detect_store_type,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._module import load_module_settings, register_secrets
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
-from ansible_collections.mailwright.smtp.plugins.module_utils._tls import sha256_fingerprint
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import load_module_settings, register_secrets
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
 
 __all__ = [
     'Action',
@@ -290,7 +290,7 @@ def entries_summary(entries: list[Entry]) -> str:
 
 def certificates_from_pem(data: bytes | str, *, where: str) -> list[bytes]:
     """DER certificates from PEM text (a bundle, leaf first) or from one DER certificate."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._tls import pem_to_der_list
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import pem_to_der_list
 
     raw = data.encode('utf-8') if isinstance(data, str) else data
     if b'-----BEGIN CERTIFICATE-----' in raw:
@@ -340,7 +340,7 @@ def argument_spec() -> dict[str, t.Any]:
 
 
 def _describe(der: bytes) -> dict[str, t.Any]:
-    from ansible_collections.mailwright.smtp.plugins.module_utils._tls import describe_certificate
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import describe_certificate
 
     try:
         return describe_certificate(der)
@@ -370,7 +370,7 @@ def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str,
     if protocol == 'smtp' and server.get('tls') == 'none':
         module.warn('settings say server.tls is none: the application sends in clear text and never '
                     'consults the truststore; importing the certificate anyway (fetched over STARTTLS)')
-    from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
         SMTPStepError,
         Transcript,
         fetch_peer_chain,
@@ -391,7 +391,7 @@ def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str,
 
 def _check_pin(fingerprint: str, chosen: list[bytes], which: str) -> str:
     """The pinned fingerprint, normalised; refuses a chain in which the chosen certificate(s) miss it."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._tls import normalize_fingerprint
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import normalize_fingerprint
 
     try:
         pinned = normalize_fingerprint(fingerprint)
@@ -429,7 +429,7 @@ def _store_type_for(path: str, requested: str) -> tuple[str, bool]:
 @contextlib.contextmanager
 def _directory_lock(directory: str, *, timeout: float, enabled: bool = True):
     """An exclusive flock on the store's directory for the duration of a run (_files.directory_lock)."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._files import FileSafetyError, directory_lock
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import FileSafetyError, directory_lock
 
     if not enabled or not os.path.isdir(directory):
         yield
@@ -455,7 +455,7 @@ def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool
 
     The caller holds the store directory's lock (_directory_lock), so the write takes none.
     """
-    from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
         FileSafetyError,
         locked_target,
         resolve_target,
@@ -554,7 +554,7 @@ def _check_jvm_options(module) -> None:
 
 def _jvm_options_secret(module, target) -> None:
     """The file holds the store password: refuse one every user can read (_files.check_secret_mode)."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._files import check_secret_mode
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import check_secret_mode
 
     check_secret_mode(module, target, what='the truststore password', new_mode=DEFAULT_NEW_JVM_OPTIONS_MODE,
                       allow_world_readable=module.params['allow_world_readable'], warn=False)
@@ -565,7 +565,7 @@ def _plan_jvm_options(module, store_type: str) -> _JvmPlan:
 
     Refusals (symlink policy, a world-readable file) come here, before the store is touched.
     """
-    from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
         FileSafetyError,
         check_secret_mode,
         locked_target,
@@ -606,7 +606,7 @@ def _jvm_options_diff(module, plan: _JvmPlan) -> dict[str, str]:
 
 def _write_jvm_options(module, plan: _JvmPlan) -> dict[str, t.Any]:
     """Write the planned block under the file's directory lock, re-planned if the file moved on."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._files import (
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
         FileSafetyError,
         fs_attributes,
         locked_target,
@@ -658,7 +658,7 @@ def run_module(module) -> None:
 
 
 def _run(module) -> dict[str, t.Any]:
-    from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
 
     params = module.params
     # Settings first: their secrets are registered before anything else can fail.

@@ -27,8 +27,8 @@ import tempfile
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, redact_text
-from ansible_collections.mailwright.smtp.plugins.module_utils._tls import sha256_fingerprint
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED, redact_text
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
 
 __all__ = [
     'STORE_TYPES',

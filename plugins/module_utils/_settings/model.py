@@ -19,8 +19,8 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
-from ansible_collections.mailwright.smtp.plugins.module_utils._schema import schema
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.schema import schema
 
 __all__ = [
     'REDACTED',

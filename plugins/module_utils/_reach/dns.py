@@ -20,7 +20,7 @@ import re
 import time
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._spf import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach.spf import (
     DnsAnswer,
     check_host,
 )

@@ -18,9 +18,11 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 
-__all__ = ['settings_argument_spec', 'register_secrets', 'register_settings_secrets', 'load_module_settings']
+__all__ = ['settings_argument_spec', 'register_secrets', 'register_settings_secrets', 'load_module_settings',
+           'run_backend']
 
 # AnsibleModule deep-copies its arguments (recursively) before any module code runs, so with
 # Python's default limit of 1000 frames a settings document nested ~500 levels deep ends in a
@@ -46,7 +48,7 @@ def register_secrets(module, values: t.Iterable[str]) -> None:
 
 def register_settings_secrets(module, option: str = 'settings') -> None:
     """Register the secrets of a settings option a module does not otherwise load (state=absent)."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import secret_values
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
 
     if module.params.get(option) is not None:
         register_secrets(module, secret_values(module.params[option]))
@@ -54,7 +56,7 @@ def register_settings_secrets(module, option: str = 'settings') -> None:
 
 def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     """Effective settings from a module option, or fail_json listing every error by JSON path."""
-    from ansible_collections.mailwright.smtp.plugins.module_utils._settings import (
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import (
         effective_settings,
         insecure_property_warnings,
         secret_values,
@@ -80,3 +82,19 @@ def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     for warning in insecure_property_warnings(result.effective):
         module.warn(str(warning))
     return result.effective
+
+
+def run_backend(module, backend: t.Callable[..., dict[str, t.Any]], *args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+    """Run a backend and end the module with its result: the one adapter every module uses.
+
+    The backend takes plain values (never the AnsibleModule), returns the result dict and raises
+    MailwrightError for expected failures. Its `warnings` (a list of text) are emitted through
+    module.warn so Ansible shows them once; every other key goes to exit_json as it is.
+    """
+    try:
+        result = backend(*args, **kwargs)
+    except MailwrightError as exc:
+        module.fail_json(**exc.to_result())
+    for warning in result.pop('warnings', None) or ():
+        module.warn(str(warning))
+    module.exit_json(**result)

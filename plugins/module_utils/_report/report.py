@@ -27,7 +27,7 @@ import json
 import re
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED, is_secret_name, redact_text
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED, is_secret_name, redact_text
 
 __all__ = [
     'REDACTED',

@@ -26,8 +26,8 @@ import time
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._redact import REDACTED
-from ansible_collections.mailwright.smtp.plugins.module_utils._tls import make_context, peer_chain_der
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import make_context, peer_chain_der
 
 __all__ = [
     'SMTPStepError',

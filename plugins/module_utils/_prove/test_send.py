@@ -24,12 +24,12 @@ import typing as t
 from dataclasses import dataclass, field
 from email.utils import format_datetime, formataddr, make_msgid
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._smtp import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     SMTPStepError,
     Transcript,
     client_from_settings,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._state import (
+from ansible_collections.mailwright.smtp.plugins.module_utils._prove.marker import (
     MarkerError,
     default_marker_path,
     fingerprint,
