@@ -106,7 +106,7 @@ options:
     description:
       - Seconds to wait for each step (connect, each reply, the TLS handshake).
       - Defaults to C(settings.server.timeout_ms). When that is 0 or less (the products then wait
-        forever) the probe waits 10 seconds.
+        forever) the probe waits 60 seconds.
     type: float
   deadline:
     description:

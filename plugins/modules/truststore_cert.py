@@ -87,8 +87,9 @@ options:
   timeout:
     description:
       - Seconds each network step (connect, banner, EHLO, STARTTLS, handshake) may take.
+      - Defaults to C(settings.server.timeout_ms) (10 seconds without O(settings)); when that is 0 or
+        less (the products then wait forever) 60 seconds.
     type: float
-    default: 10.0
   pem_path:
     description:
       - Read the certificate(s) from this PEM file (a bundle, leaf first) or DER file on the managed

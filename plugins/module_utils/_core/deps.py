@@ -4,29 +4,79 @@
 
 # Private to the mailwright.smtp collection: other collections must not build on it.
 
-"""Optional third-party libraries: import once, remember why it failed, fail modules cleanly.
+"""Optional third-party libraries: import once, check the version floor, fail modules cleanly.
 
 Keep this file free of heavy imports: each check imports its library only when asked, so a
-module pays only for what it uses.
+module pays only for what it uses. The floors are the lowest versions whose APIs the code uses;
+requirements.txt, the README and the doc fragments state the same numbers (a unit test holds
+requirements.txt to them). An older library fails the module with missing_required_lib naming
+the floor, instead of an AttributeError deep inside a run.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import traceback
+import typing as t
 
-__all__ = ['LIBRARIES', 'import_lib', 'missing_libraries', 'require_lib']
+__all__ = ['LIBRARIES', 'FLOORS', 'import_lib', 'installed_version', 'version_problem', 'missing_libraries',
+           'require_lib']
 
-# import name -> (pip name, what it is used for)
+# import name -> (pip name, what it is used for: read after "This is required ...")
 LIBRARIES = {
-    'jsonschema': ('jsonschema', 'validating mail settings against the published schema'),
-    'dnspython': ('dnspython', 'DNS checks'),
-    'cryptography': ('cryptography', 'reading certificates'),
-    'yaml': ('PyYAML', 'reading settings files'),
+    'jsonschema': ('jsonschema', 'for validating mail settings against the published schema'),
+    'dnspython': ('dnspython', 'for the DNS checks'),
+    'cryptography': ('cryptography', 'for reading certificates'),
+    'yaml': ('PyYAML', 'for reading settings files'),
+}
+# import name -> the floor requirements.txt states (a unit test keeps the two equal). Newer APIs
+# than a floor go through a shim, never straight into the code: cryptography's
+# not_valid_after_utc (42) is read through _net/tls, so 41 stays the floor.
+FLOORS: dict[str, tuple[int, ...]] = {
+    'jsonschema': (4, 18),   # Draft202012Validator, iter_errors, error.absolute_path
+    'dnspython': (2, 4),     # Resolver.resolve, LifetimeTimeout, NoNameservers
+    'cryptography': (41,),   # x509 loading and extensions, pkcs12 serialization
+    'yaml': (6,),            # SafeLoader / CSafeLoader only
 }
 _IMPORT_NAMES = {'dnspython': 'dns.resolver', 'cryptography': 'cryptography.x509'}
 _failures: dict[str, str] = {}
+_VERSION = re.compile(r'\d+(?:\.\d+)*')
+
+
+def _floor_text(name: str) -> str:
+    return '.'.join(str(part) for part in FLOORS[name])
+
+
+def installed_version(name: str) -> str | None:
+    """The installed distribution's version string (from its metadata), or None when unknown."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(LIBRARIES[name][0])
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _parse(version: str) -> tuple[int, ...] | None:
+    """The release numbers of a version string ('41.0.7' -> (41, 0, 7); '6.0b1' -> (6, 0)).
+
+    Deliberately without the packaging library, which managed hosts need not have; pre-release
+    tags are ignored, which is as strict as a floor of whole release numbers needs.
+    """
+    match = _VERSION.match(version.strip())
+    return tuple(int(part) for part in match.group().split('.')) if match else None
+
+
+def version_problem(name: str) -> str | None:
+    """Why the installed `name` is too old for the code, or None (also when the version is unknown:
+    a library that imports but carries no metadata, e.g. vendored, is given the benefit of the doubt)."""
+    version = installed_version(name)
+    parsed = _parse(version) if version else None
+    if parsed is None or parsed >= FLOORS[name]:
+        return None
+    return f'version {version} is installed, older than {_floor_text(name)}'
 
 
 def import_lib(name: str):
@@ -39,13 +89,17 @@ def import_lib(name: str):
 
 
 def require_lib(module, name: str):
-    """Import a library or fail the module with missing_required_lib naming the pip package."""
+    """Import a library or fail the module with missing_required_lib naming the pip package and its floor."""
     lib = import_lib(name)
-    if lib is None:
+    problem = version_problem(name) if lib is not None else None
+    if lib is None or problem is not None:
         from ansible.module_utils.basic import missing_required_lib
 
         pip_name, purpose = LIBRARIES[name]
-        module.fail_json(msg=missing_required_lib(pip_name, reason=purpose), exception=_failures[name])
+        requirement = f'{pip_name} >= {_floor_text(name)}'
+        reason = purpose if problem is None else f'{purpose} ({problem})'
+        details: dict[str, t.Any] = {'exception': _failures[name]} if lib is None else {}
+        module.fail_json(msg=missing_required_lib(requirement, reason=reason), **details)
     return lib
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import make_context, peer_chain_der
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import WAIT_FOREVER_SECONDS, timeout_seconds
 
 __all__ = [
     'SMTPStepError',
@@ -44,7 +45,7 @@ __all__ = [
 
 # The products treat timeout_ms <= 0 as "wait forever"; a check that can hang is no check, so we
 # wait this long instead (and say so in the module docs).
-UNBOUNDED_TIMEOUT = 60.0
+UNBOUNDED_TIMEOUT = WAIT_FOREVER_SECONDS
 
 # Bounds against a peer that talks forever: RFC 5321 allows 512 octets per reply line; we are
 # lenient but finite.
@@ -607,12 +608,11 @@ class SMTPClient:
 def client_from_settings(effective: dict[str, t.Any], **overrides: t.Any) -> SMTPClient:
     """A client for the server described by effective settings; keyword overrides win."""
     server = effective['server']
-    timeout_ms = server.get('timeout_ms')
     kwargs: dict[str, t.Any] = {
-        'protocol': server.get('protocol') or 'smtp',
-        'tls': server.get('tls') or 'opportunistic',
-        'helo': server.get('helo_domain'),
-        'timeout': (timeout_ms / 1000.0) if timeout_ms and timeout_ms > 0 else UNBOUNDED_TIMEOUT,
+        'protocol': server['protocol'],
+        'tls': server['tls'],
+        'helo': server['helo_domain'],
+        'timeout': timeout_seconds(server),
     }
     kwargs.update(overrides)
     host = kwargs.pop('host', server['host'])

@@ -32,6 +32,7 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import WAIT_FOREVER_SECONDS, timeout_seconds
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     SMTPClient,
     SMTPStepError,
@@ -69,7 +70,7 @@ __all__ = [
 # One thread per target up to this many; more targets queue behind them (still within the deadline).
 MAX_WORKERS = 256
 # When the settings say "wait forever" (timeout_ms <= 0) a probe still has to end.
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = WAIT_FOREVER_SECONDS
 
 _STATUS_ORDER = {'pass': 0, 'warn': 1, 'fail': 2}
 
@@ -610,9 +611,9 @@ def target_from_settings(effective: dict[str, t.Any]) -> Target:
         creds = Credentials('basic', auth['username'], auth['password'], auth.get('mechanism'))
     elif method == 'oauth2' and auth.get('username') and (auth.get('oauth2') or {}).get('token'):
         creds = Credentials('oauth2', auth['username'], auth['oauth2']['token'], 'xoauth2')
-    protocol = server.get('protocol') or 'smtp'
+    protocol = server['protocol']
     return Target(host=server['host'], port=int(server['port']), protocol=protocol,
-                  tls='required' if protocol == 'smtps' else (server.get('tls') or 'opportunistic'),
+                  tls=server['tls'],
                   name=effective.get('name') or 'relay', source='settings', helo=server.get('helo_domain'),
                   credentials=creds)
 
@@ -778,13 +779,10 @@ def should_fail(results: list[dict[str, t.Any]], fail_on: str) -> bool:
 
 
 def probe_timeout(effective: dict[str, t.Any] | None, timeout: float | None) -> float:
-    """The per-step timeout: the option, else the settings' timeout_ms, else DEFAULT_TIMEOUT."""
+    """The per-step timeout: the option, else the settings' rule (_settings.model.timeout_seconds)."""
     if timeout is not None and timeout > 0:
         return float(timeout)
-    timeout_ms = ((effective or {}).get('server') or {}).get('timeout_ms')
-    if timeout_ms and timeout_ms > 0:
-        return timeout_ms / 1000.0
-    return DEFAULT_TIMEOUT
+    return timeout_seconds(effective['server'] if effective else None)
 
 
 def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Iterable[str] = ()) -> dict[str, t.Any]:
@@ -809,7 +807,7 @@ def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Ite
     if params.get('mx_of'):
         dns_settings = effective.get('dns') or {}
         mx, dns_failures = mx_targets(params['mx_of'], nameservers=dns_settings.get('nameservers') or [],
-                                      dns_port=dns_settings.get('port') or 53,
+                                      dns_port=effective['dns']['port'],
                                       mx_port=params.get('mx_port') or 25,
                                       timeout=timeout, helo=helo, deadline_at=started + deadline)
         targets.extend(mx)

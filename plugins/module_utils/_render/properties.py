@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core import redact as _redact
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import is_secret_name
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import JAVAMAIL_KEYS
 
 __all__ = [
     'FLAVOURS',
@@ -369,7 +370,7 @@ def javamail_properties(effective: dict[str, t.Any], *, notes: list[str] | None 
             props['mail.smtp.auth.mechanisms'] = _MECHANISMS[mechanism]
         elif mechanism:
             notes.append(f"JavaMail has no {mechanism} mechanism; it picks one the server offers")
-    timeout = server.get('timeout_ms') or 0
+    timeout = server['timeout_ms']
     if timeout > 0:
         for key in ('connectiontimeout', 'timeout', 'writetimeout'):
             props[f'mail.smtp.{key}'] = str(timeout)
@@ -387,12 +388,7 @@ def javamail_properties(effective: dict[str, t.Any], *, notes: list[str] | None 
 
 # Every key a flavour may write from settings: state=absent removes these, and keys of this set
 # that the current settings no longer produce are removed on state=present.
-_JAVAMAIL_KEYS = (
-    'mail.transport.protocol', 'mail.smtp.host', 'mail.smtp.port', 'mail.smtp.ssl.enable',
-    'mail.smtp.starttls.enable', 'mail.smtp.starttls.required', 'mail.smtp.auth', 'mail.smtp.user',
-    'mail.smtp.auth.mechanisms', 'mail.smtp.connectiontimeout', 'mail.smtp.timeout',
-    'mail.smtp.writetimeout', 'mail.smtp.localhost', 'mail.smtp.from', 'mail.from', 'mail.debug',
-)
+_JAVAMAIL_KEYS = JAVAMAIL_KEYS  # owned by _settings.model, which refuses them in server.properties
 _SPRING_KEYS = ('spring.mail.host', 'spring.mail.port', 'spring.mail.protocol', 'spring.mail.username',
                 'spring.mail.password') + tuple(
     'spring.mail.properties.' + k for k in _JAVAMAIL_KEYS
@@ -450,7 +446,7 @@ def managed_keys(effective: dict[str, t.Any], flavour: str) -> ManagedKeys:
             values['spring.mail.properties.' + key] = value
     elif flavour == 'bitbucket':
         values = {}
-        timeout = server.get('timeout_ms') or 0
+        timeout = server['timeout_ms']
         if timeout > 0:
             seconds = str(max(1, -(-timeout // 1000)))  # round up: never shorter than asked
             values['mail.timeout.connect'] = seconds

@@ -24,6 +24,21 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._settings.schema i
 
 __all__ = [
     'REDACTED',
+    'EffectiveSettings',
+    'Server',
+    'Jndi',
+    'Auth',
+    'OAuth2',
+    'Sender',
+    'Ghes',
+    'Test',
+    'TestUser',
+    'Dns',
+    'DEFAULT_TIMEOUT_MS',
+    'WAIT_FOREVER_SECONDS',
+    'timeout_seconds',
+    'JAVAMAIL_KEYS',
+    'DERIVED_PROPERTIES',
     'Finding',
     'SettingsError',
     'Validation',
@@ -83,20 +98,29 @@ _DEFAULT_JNDI_NAME = {
     'generic': 'mail/Session',
 }
 
-# JavaMail keys derived from first-class fields (everything _properties.javamail_properties
-# writes, plus the host-name check TLS sessions get): setting them through server.properties
-# would make two sources of truth for one value, and the property would win. Each `mail.smtp.`
-# key has a `mail.smtps.` twin that JavaMail reads for protocol smtps; both are refused.
-_DERIVED_SMTP_KEYS = (
-    'host', 'port', 'user', 'auth', 'auth.mechanisms', 'starttls.enable', 'starttls.required',
-    'ssl.enable', 'ssl.checkserveridentity', 'localhost', 'from', 'connectiontimeout', 'timeout',
-    'writetimeout',
+# The JavaMail keys the settings render to (_render/properties.javamail_properties), in the order
+# they are written: the renderer imports this tuple, so the keys it writes, the keys it removes
+# and the keys server.properties may not set are one list.
+JAVAMAIL_KEYS: tuple[str, ...] = (
+    'mail.transport.protocol', 'mail.smtp.host', 'mail.smtp.port', 'mail.smtp.ssl.enable',
+    'mail.smtp.starttls.enable', 'mail.smtp.starttls.required', 'mail.smtp.auth', 'mail.smtp.user',
+    'mail.smtp.auth.mechanisms', 'mail.smtp.connectiontimeout', 'mail.smtp.timeout',
+    'mail.smtp.writetimeout', 'mail.smtp.localhost', 'mail.smtp.from', 'mail.from', 'mail.debug',
 )
-_DERIVED_PROPERTIES = frozenset(
+# JavaMail keys derived from first-class fields (JAVAMAIL_KEYS, plus the host-name check TLS
+# sessions get): setting them through server.properties would make two sources of truth for one
+# value, and the property would win. Each `mail.smtp.` key has a `mail.smtps.` twin that JavaMail
+# reads for protocol smtps; both are refused.
+_DERIVED_SMTP_KEYS = tuple(key[len('mail.smtp.'):] for key in JAVAMAIL_KEYS if key.startswith('mail.smtp.')) + (
+    'ssl.checkserveridentity',
+)
+DERIVED_PROPERTIES = frozenset(
     {f'mail.{proto}.{key}' for proto in ('smtp', 'smtps') for key in _DERIVED_SMTP_KEYS}
+    | {key for key in JAVAMAIL_KEYS if not key.startswith('mail.smtp.')}
     # mail.host and mail.user are JavaMail's protocol-independent fallbacks for host and user.
-    | {'mail.transport.protocol', 'mail.from', 'mail.debug', 'mail.host', 'mail.user'}
+    | {'mail.host', 'mail.user'}
 )
+_DERIVED_PROPERTIES = DERIVED_PROPERTIES  # the historical private name
 # Where to set a derived key instead, by the part after mail.smtp(s).
 _DERIVED_HINTS = {
     'ssl.enable': 'set server.protocol: smtps for TLS from the first byte',
@@ -112,7 +136,7 @@ _DERIVED_HINTS = {
 }
 # TLS versions no relay should be offered any more (RFC 8996).
 _WEAK_TLS_PROTOCOLS = frozenset({'sslv2', 'sslv3', 'tlsv1', 'tlsv1.1'})
-INSECURE_PROPERTIES_FLAG = 'allow_insecure_properties'
+INSECURE_PROPERTIES_FLAG: t.Final = 'allow_insecure_properties'
 
 # Characters no XML 1.0 document can carry, even as a character reference: a settings value
 # with one could never be written into server.xml. Tab, CR and LF are handled on their own.
@@ -123,6 +147,117 @@ _HOST_LABEL = re.compile(r'(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z')
 _EMAIL_LOCAL = re.compile(r'[^\s@<>()\[\]\\,;:"]+\Z')
 _DURATION = re.compile(r'([0-9]{1,6})([smhdw])\Z')
 _DURATION_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+
+
+# --- the effective settings, typed ------------------------------------------------------------
+# What effective_settings() returns, key for key: every key is always present (None where the
+# document leaves an optional value out), so consumers index (server['protocol']) and never
+# re-apply a default. A default lives in _effective() and nowhere else.
+
+Protocol = t.Literal['smtp', 'smtps']
+TlsPolicy = t.Literal['none', 'opportunistic', 'required']
+
+
+class Jndi(t.TypedDict):
+    name: str
+    session_type: str
+    debug: bool
+
+
+class Server(t.TypedDict):
+    host: str
+    port: int
+    protocol: Protocol
+    tls: TlsPolicy           # 'required' whenever protocol is smtps
+    timeout_ms: int          # <= 0: the product waits forever; see timeout_seconds()
+    helo_domain: str | None
+    jndi: Jndi | None        # set for jira and confluence, and wherever the document gives one
+    properties: dict[str, t.Any]
+    allow_insecure_properties: bool
+
+
+class OAuth2(t.TypedDict):
+    provider: str
+    scopes: list[str]
+    client_id: str | None
+    token: str | None
+
+
+class Auth(t.TypedDict):
+    method: t.Literal['none', 'basic', 'oauth2']
+    username: str | None     # None unless method is basic or oauth2
+    password: str | None     # None unless method is basic
+    mechanism: str | None    # 'xoauth2' for oauth2
+    oauth2: OAuth2 | None    # None unless method is oauth2
+
+
+class Sender(t.TypedDict):
+    from_address: str
+    from_name: str | None
+    subject_prefix: str | None
+    noreply_address: str | None
+    discard_to_noreply: bool
+    support: str | None
+
+
+class Ghes(t.TypedDict):
+    hostname: str | None
+    email_enabled: bool
+
+
+class TestUser(t.TypedDict):
+    fullname: str | None
+    email: str | None
+
+
+class Test(t.TypedDict):
+    recipients: list[str]
+    max_age: str
+    max_age_seconds: int
+    user: TestUser
+
+
+class Dns(t.TypedDict):
+    check_mx: bool
+    check_spf: bool
+    check_dmarc: bool
+    check_ptr: bool
+    check_ghes_reply: bool
+    sending_ips: list[str]
+    nameservers: list[str]
+    port: int
+    expect: list[dict[str, t.Any]]
+
+
+class EffectiveSettings(t.TypedDict):
+    product: t.Literal['jira', 'confluence', 'bitbucket', 'ghes', 'generic']
+    name: str | None
+    description: str | None
+    provider: str | None
+    server: Server
+    auth: Auth
+    sender: Sender
+    ghes: Ghes
+    test: Test
+    dns: Dns
+
+
+# The one timeout rule. The products read timeout_ms <= 0 as "wait forever" (Jira's meaning,
+# JavaMail's default); a check that can hang is no check, so mailwright's own network steps
+# (probe, test send, certificate fetch) wait WAIT_FOREVER_SECONDS instead. The settings doc
+# fragment, the schema description and the validation warning state the same number.
+DEFAULT_TIMEOUT_MS = 10000   # Jira's default, and the settings' default
+WAIT_FOREVER_SECONDS = 60.0
+
+
+def timeout_seconds(server: Server | t.Mapping[str, t.Any] | None) -> float:
+    """Seconds one network step may take under the effective settings' server.timeout_ms.
+
+    timeout_ms / 1000 when positive, WAIT_FOREVER_SECONDS when 0 or less ("wait forever"), and
+    the settings' default when there are no settings at all (a probe of explicit targets only).
+    """
+    timeout_ms = DEFAULT_TIMEOUT_MS if server is None else server['timeout_ms']
+    return timeout_ms / 1000.0 if timeout_ms > 0 else WAIT_FOREVER_SECONDS
 
 
 @dataclass(frozen=True)
@@ -143,7 +278,7 @@ class Finding:
 
 @dataclass
 class Validation:
-    effective: dict[str, t.Any] | None
+    effective: EffectiveSettings | None
     errors: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
 
@@ -562,7 +697,8 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
                                 'use port 465 for smtps, or protocol smtp with tls: required'))
     if server.get('timeout_ms') == 0:
         warnings.append(Finding('$.server.timeout_ms', 'is 0: the product will wait forever on a stuck relay',
-                                "mailwright's own checks still stop after 60 s; 10000 is Jira's default"))
+                                f"mailwright's own checks still stop after {WAIT_FOREVER_SECONDS:g} s; "
+                                f"{DEFAULT_TIMEOUT_MS} is Jira's default"))
 
     encrypted = protocol == 'smtps' or tls == 'required' or (tls is None and doc.get('provider') not in (None, 'custom'))
     method = auth.get('method', 'none')
@@ -693,7 +829,7 @@ def _compact(value: t.Any) -> t.Any:
     return value
 
 
-def _effective(doc: dict) -> dict[str, t.Any]:
+def _effective(doc: dict) -> EffectiveSettings:
     product = doc['product']
     provider = doc.get('provider')
     server = doc.get('server', {})
@@ -753,7 +889,7 @@ def _effective(doc: dict) -> dict[str, t.Any]:
             'port': port,
             'protocol': protocol,
             'tls': tls,
-            'timeout_ms': server.get('timeout_ms', 10000),
+            'timeout_ms': server.get('timeout_ms', DEFAULT_TIMEOUT_MS),
             'helo_domain': server.get('helo_domain'),
             'jndi': jndi,
             'properties': dict(server.get('properties', {})),
@@ -844,7 +980,7 @@ def effective_settings(document: t.Any) -> Validation:
     return Validation(effective, [], warnings)
 
 
-def load_effective(document: t.Any) -> dict[str, t.Any]:
+def load_effective(document: t.Any) -> EffectiveSettings:
     """Effective settings of a raw or already-effective document; SettingsError when invalid."""
     result = effective_settings(document)
     if result.errors:

@@ -45,6 +45,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool imp
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import load_module_settings, register_secrets
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import timeout_seconds
 
 __all__ = [
     'Action',
@@ -314,7 +315,7 @@ def argument_spec() -> dict[str, t.Any]:
         'settings': {'type': 'dict'},
         'host': {'type': 'str'},
         'port': {'type': 'int'},
-        'timeout': {'type': 'float', 'default': 10.0},
+        'timeout': {'type': 'float'},
         'pem_path': {'type': 'path'},
         'pem_content': {'type': 'str'},
         'certificate': {'type': 'str', 'default': 'leaf', 'choices': list(CERTIFICATE_CHOICES)},
@@ -363,7 +364,7 @@ def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str,
     server = (effective or {}).get('server') or {}
     host = params['host'] or server.get('host')
     port = params['port'] or server.get('port')
-    protocol = server.get('protocol') or 'smtp'
+    protocol = server['protocol'] if server else 'smtp'  # no settings: only host and port given
     if not host or not port:
         raise TruststoreError('no certificate source: give settings (with server.host), or pem_path, '
                               'or pem_content')
@@ -380,7 +381,7 @@ def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str,
     transcript = Transcript(secrets=list(module.no_log_values))
     try:
         chain = fetch_peer_chain(host, int(port), protocol=protocol, helo=server.get('helo_domain'),
-                                 timeout=params['timeout'], server_hostname=host, transcript=transcript)
+                                 timeout=params['timeout'] or timeout_seconds(server or None), server_hostname=host, transcript=transcript)
     except SMTPStepError as exc:
         how = 'SMTPS' if protocol == 'smtps' else 'STARTTLS'
         raise TruststoreError(f'cannot fetch the certificate of {host}:{port} over {how}: {exc}',
