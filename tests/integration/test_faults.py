@@ -310,16 +310,16 @@ def test_dns_check_faults_then_recovers(dns_server_process, fault):
     elapsed = time.monotonic() - start
     no_secret(result)
     assert rc == 1 and result.get('failed'), result
-    checks = {c['name']: c for c in result['checks']}
+    checks = {c['check']: c for c in result['checks']}
     for name in ('sender_mx', 'dmarc'):
-        assert (checks[name]['status'], checks[name]['error_kind']) == ('fail', error_kind), checks[name]
-    assert ('SERVFAIL' if fault == 'servfail' else 'TIMED OUT') in checks['sender_mx']['summary']
+        assert (checks[name]['status'], checks[name]['kind']) == ('fail', error_kind), checks[name]
+    assert ('SERVFAIL' if fault == 'servfail' else 'TIMED OUT') in checks['sender_mx']['message']
     assert f'sender_mx fail: sender domain {domain} could not be resolved' in result['msg'], result['msg']
     assert elapsed < 4 * TIMEOUT + 5, elapsed
     # Recovery: a healthy domain through a nameserver that answers.
     rc, result = run_module('dns_check', dict(args, checks=['sender_mx'],
                                               settings=_dns_settings(ip, port, 'example.test')))
-    assert rc == 0 and {c['name']: c['status'] for c in result['checks']} == {'sender_mx': 'pass'}, result['msg']
+    assert rc == 0 and {c['check']: c['status'] for c in result['checks']} == {'sender_mx': 'pass'}, result['msg']
 
 
 # --- test_send ----------------------------------------------------------------------------------
