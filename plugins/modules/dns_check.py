@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Looks up, from the host the task runs on, the DNS records that decide whether mail sent with
     the given settings is delivered and trusted, and returns one result per check with status
-    C(pass), C(warn) or C(fail), a one-line summary, the records seen and the kind of DNS error.
+    C(pass), C(warn) or C(fail), a one-line message, the records seen and the kind of DNS error.
   - "C(relay_address): the relay C(server.host) has A and/or AAAA records (an IP address passes as is)."
   - "C(sender_mx): the domain of C(sender.from_address) has an MX whose hosts resolve, so bounces and
     replies come back. No MX but an A/AAAA record is a warning (RFC 5321 implicit MX); a null MX
@@ -35,7 +35,7 @@ description:
   - "C(expect): each entry of C(dns.expect) (name, type, optional text an answer must contain)."
   - Every lookup tells apart NXDOMAIN (the name does not exist), NODATA (the name exists without
     records of that type), SERVFAIL, REFUSED, an unreachable nameserver and a timeout; the result's
-    C(error_kind) says which.
+    C(kind) says which.
   - Read-only. C(changed) is always false.
 author:
   - mailwright maintainers (@mailwright)
@@ -150,12 +150,14 @@ counts:
   type: dict
   sample: {"pass": 4, "warn": 1, "fail": 0}
 checks:
-  description: One entry per check, in the order they ran.
+  description:
+    - One entry per check, in the order they ran; the finding shape smtp_probe's
+      RV(results[].errors) share, with C(check) where those have C(step).
   returned: always
   type: list
   elements: dict
   contains:
-    name:
+    check:
       description: >-
         The check - relay_address, sender_mx, relay_ptr, spf, dmarc, ghes_reply_a, ghes_reply_mx,
         ghes_noreply_mx, or C(expect <name> <type> ...) for custom expectations.
@@ -165,7 +167,7 @@ checks:
       description: pass, warn or fail.
       type: str
       sample: pass
-    summary:
+    message:
       description: What was found, in one line.
       type: str
       sample: "SPF of example.com (relay smtp.example.com): 192.0.2.10 pass"
@@ -174,7 +176,7 @@ checks:
       type: list
       elements: str
       sample: ['example.com TXT "v=spf1 include:_spf.example.com -all"']
-    error_kind:
+    kind:
       description: >-
         The DNS outcome behind a warn or fail - nxdomain, nodata, servfail, refused, unreachable,
         timeout, error - or null.
@@ -190,7 +192,7 @@ checks:
       description: >-
         spf only - one evaluation per address - result, reason, ip, domain, record, path (the terms
         followed, indented by include depth), lookups (DNS-querying terms used, limit 10),
-        void_lookups (limit 2), error_kind.
+        void_lookups (limit 2), kind.
       type: list
       elements: dict
       returned: for spf when there was an address to check
@@ -208,7 +210,7 @@ checks:
             - "include:_spf.example.com matches 192.0.2.10 -> pass"
           lookups: 1
           void_lookups: 0
-          error_kind: null
+          kind: null
     dmarc:
       description: dmarc only - record_name, policy, inherited (found at a parent domain), tags.
       type: dict
@@ -216,7 +218,7 @@ checks:
       sample: {"record_name": "_dmarc.example.com", "policy": "reject", "inherited": false,
                "tags": {"v": "DMARC1", "p": "reject"}}
 report:
-  description: One line per check (STATUS, name, summary), for printing.
+  description: One line per check (STATUS, check, message), for printing.
   returned: always
   type: list
   elements: str
@@ -247,11 +249,11 @@ queries:
   returned: always
   type: int
   sample: 14
-elapsed:
-  description: Seconds the checks took.
+elapsed_ms:
+  description: Milliseconds the checks took.
   returned: always
-  type: float
-  sample: 0.041
+  type: int
+  sample: 41
 msg:
   description: What failed the task, or a one-line summary.
   returned: always
@@ -264,6 +266,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    run_backend,
     settings_argument_spec,
 )
 
@@ -284,39 +287,9 @@ def main() -> None:
     effective = load_module_settings(module)  # first: it registers the secrets before any failure
     require_lib(module, 'dnspython')
 
-    from ansible_collections.mailwright.smtp.plugins.module_utils._reach.dns import (
-        DnsClient,
-        DnsSetupError,
-        run_checks,
-    )
+    from ansible_collections.mailwright.smtp.plugins.module_utils._reach.dns import run
 
-    params = module.params
-    dns_settings = effective.get('dns') or {}
-    nameservers = params['nameservers'] if params['nameservers'] is not None else dns_settings.get('nameservers')
-    port = params['port'] if params['port'] is not None else dns_settings.get('port')
-    if port is not None and not 1 <= port <= 65535:
-        module.fail_json(msg=f'port must be between 1 and 65535, got {port}', changed=False)
-    try:
-        client = DnsClient(nameservers=nameservers or None, port=port, timeout=params['timeout'],
-                           retries=params['retries'])
-        result = run_checks(effective, client, params['checks'])
-    except (DnsSetupError, ValueError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
-
-    counts = result['counts']
-    result['changed'] = False
-    result['msg'] = f'DNS checks: {counts["pass"]} pass, {counts["warn"]} warn, {counts["fail"]} fail'
-    fail_on = params['fail_on']
-    failing = [c for c in result['checks']
-               if c['status'] == 'fail' or (fail_on == 'warn' and c['status'] == 'warn')]
-    # What does not fail the task is still worth a line in the play output.
-    for check in result['checks']:
-        if check['status'] == 'warn' or (check['status'] == 'fail' and fail_on == 'never'):
-            module.warn(f'{check["name"]}: {check["summary"]}')
-    if fail_on != 'never' and failing:
-        result['msg'] += ' - ' + '; '.join(f'{c["name"]} {c["status"]}: {c["summary"]}' for c in failing)
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_backend(module, run, module.params, effective)
 
 
 if __name__ == '__main__':

@@ -192,16 +192,17 @@ msg:
   returned: always
   type: str
   sample: "3 target(s): 2 pass, 0 warn, 1 fail, 1 timed out in 2.0s"
-summary:
-  description: Counts over all targets and the time taken.
+status:
+  description: The worst status over all targets.
+  returned: always
+  type: str
+  choices: [pass, warn, fail]
+  sample: fail
+counts:
+  description: How many targets ended with each status (as dns_check's RV(counts)), how many there were and timed out.
   returned: always
   type: dict
   contains:
-    total:
-      description: Number of results.
-      type: int
-      returned: always
-      sample: 3
     pass:
       description: Targets that passed.
       type: int
@@ -217,31 +218,31 @@ summary:
       type: int
       returned: always
       sample: 1
+    total:
+      description: Number of results.
+      type: int
+      returned: always
+      sample: 3
     timed_out:
       description: Targets that timed out, at one step or at the overall deadline.
       type: int
       returned: always
       sample: 1
-    status:
-      description: The worst status over all targets.
-      type: str
-      returned: always
-      sample: fail
-    timeout_s:
-      description: The per-step timeout used.
-      type: float
-      returned: always
-      sample: 10.0
-    deadline_s:
-      description: The overall deadline used.
-      type: float
-      returned: always
-      sample: 30.0
-    elapsed_ms:
-      description: Wall time of the whole probe.
-      type: float
-      returned: always
-      sample: 2013.4
+timeout_ms:
+  description: The per-step timeout used, in milliseconds.
+  returned: always
+  type: int
+  sample: 10000
+deadline_ms:
+  description: The overall deadline used, in milliseconds.
+  returned: always
+  type: int
+  sample: 30000
+elapsed_ms:
+  description: Wall time of the whole probe, in milliseconds.
+  returned: always
+  type: int
+  sample: 2013
 results:
   description:
     - One result per target, the relay first, then O(targets), then MX hosts and failed MX lookups.
@@ -317,15 +318,15 @@ results:
       returned: always
       sample: false
     elapsed_ms:
-      description: Time spent on this target.
-      type: float
+      description: Milliseconds spent on this target.
+      type: int
       returned: always
-      sample: 84.2
+      sample: 84
     connect_ms:
-      description: TCP connect time.
-      type: float
+      description: TCP connect time in milliseconds.
+      type: int
       returned: always
-      sample: 1.3
+      sample: 1
     banner:
       description: The server's greeting text.
       type: str
@@ -406,19 +407,21 @@ results:
         text: 235 2.7.0 Authentication successful
     errors:
       description:
-        - What failed, each with C(step), C(code), C(text), C(transient) and C(kind); C(kind) is one of
+        - What failed, each with C(step), C(status) (C(fail)), C(message), C(code), C(transient) and C(kind)
+          (the finding shape dns_check's RV(checks) share); C(kind) is one of
           C(timeout), C(refused), C(unreachable), C(policy), C(certificate), C(tls), C(auth), C(smtp), C(dns).
       type: list
       elements: dict
       returned: always
       sample:
         - step: banner
+          status: fail
+          message: no reply within 2s
           code: null
-          text: no reply within 2s
           transient: true
           kind: timeout
     warnings:
-      description: What deserves a look, in the same shape as RV(results[].errors).
+      description: What deserves a look, in the same shape as RV(results[].errors), with C(status) C(warn).
       type: list
       elements: dict
       returned: always
@@ -438,11 +441,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    run_backend,
     settings_argument_spec,
 )
-
-# Enough to show what is wrong without flooding the play output for a large fan-out.
-_MAX_WARNING_LINES = 20
 
 
 def main() -> None:
@@ -471,25 +472,10 @@ def main() -> None:
     if module.params['mx_of']:
         require_lib(module, 'dnspython')
 
-    from ansible_collections.mailwright.smtp.plugins.module_utils._reach.probe import failure_message, run, should_fail
+    from ansible_collections.mailwright.smtp.plugins.module_utils._reach.probe import run
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
 
-    try:
-        result = run(module.params, effective, secrets=secret_values(module.params['settings']))
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-
-    warned = [r for r in result['results'] if r['status'] == 'warn']
-    for item in warned[:_MAX_WARNING_LINES]:
-        module.warn(f'{item["target"]} ({item["host"]}:{item["port"]}): '
-                    + '; '.join(w['text'] for w in item['warnings']))
-    if len(warned) > _MAX_WARNING_LINES:
-        module.warn(f'{len(warned) - _MAX_WARNING_LINES} more target(s) with warnings; see results')
-
-    if should_fail(result['results'], module.params['fail_on']):
-        result['msg'] = result['msg'] + '\n' + failure_message(result['results'], module.params['fail_on'])
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_backend(module, run, module.params, effective, secrets=secret_values(module.params['settings']))
 
 
 if __name__ == '__main__':

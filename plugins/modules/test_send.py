@@ -211,8 +211,9 @@ step:
   sample: rcpt
 kind:
   description:
-    - On a failed conversation, C(policy) when mailwright refused to go on (for example credentials
-      that would travel in clear under C(server.tls=opportunistic), reported at step C(tls)), else null.
+    - On failure, what went wrong as a word code can branch on - C(policy) when mailwright refused to
+      go on (for example credentials that would travel in clear under C(server.tls=opportunistic),
+      reported at step C(tls)), C(tls), C(network), C(server) (the relay refused), C(invalid) or C(file).
   returned: failure
   type: str
   sample: policy
@@ -232,6 +233,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    run_backend,
     settings_argument_spec,
 )
 
@@ -250,24 +252,19 @@ def main() -> None:
         timeout=dict(type='float'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    effective = load_module_settings(module)
+    effective = load_module_settings(module)  # first: it registers the secrets before any failure
 
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
     from ansible_collections.mailwright.smtp.plugins.module_utils._prove.test_send import SendOptions, run_test_send
 
     params = module.params
-    if params['retries'] < 0 or params['retry_delay'] < 0:
-        module.fail_json(msg='retries and retry_delay must not be negative')
     options = SendOptions(
         recipients=params['recipients'], force=params['force'], token=params['token'],
         marker_path=params['marker_path'], ca_path=params['ca_path'], validate_certs=params['validate_certs'],
         retries=params['retries'], retry_delay=params['retry_delay'], timeout=params['timeout'],
-        check_mode=module.check_mode,
+        check_mode=module.check_mode, diff=module._diff,
     )
-    result = run_test_send(module, effective, options, secrets=secret_values(params['settings']))
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+    run_backend(module, run_test_send, effective, options, secrets=secret_values(params['settings']))
 
 
 if __name__ == '__main__':

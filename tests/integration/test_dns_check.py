@@ -44,7 +44,7 @@ def _client(dns_server, *, timeout=1.0, retries=0, port=None) -> DnsClient:
 def _run(dns_server, checks, **kwargs) -> dict[str, dict]:
     effective = load_effective(_settings(dns_server, **kwargs))
     result = run_checks(effective, _client(dns_server), checks)
-    return {c["name"]: c for c in result["checks"]}
+    return {c["check"]: c for c in result["checks"]}
 
 
 def _closed_udp_port() -> int:
@@ -138,8 +138,8 @@ def test_each_name_and_type_is_asked_once(dns_server):
 ])
 def test_relay_address(dns_server, host, status, error_kind, fragment):
     check = _run(dns_server, ["relay_address"], host=host)["relay_address"]
-    assert (check["status"], check["error_kind"]) == (status, error_kind), check
-    assert fragment in check["summary"]
+    assert (check["status"], check["kind"]) == (status, error_kind), check
+    assert fragment in check["message"]
 
 
 @pytest.mark.parametrize("domain, status, error_kind, fragment", [
@@ -152,8 +152,8 @@ def test_relay_address(dns_server, host, status, error_kind, fragment):
 ])
 def test_sender_mx(dns_server, domain, status, error_kind, fragment):
     check = _run(dns_server, ["sender_mx"], sender=f"jira@{domain}")["sender_mx"]
-    assert (check["status"], check["error_kind"]) == (status, error_kind), check
-    assert fragment in check["summary"]
+    assert (check["status"], check["kind"]) == (status, error_kind), check
+    assert fragment in check["message"]
     if status == "pass":
         assert "example.test MX 10 mx1.example.test" in check["records"]
         assert "mx1.example.test A 192.0.2.25" in check["records"]
@@ -167,8 +167,8 @@ def test_sender_mx(dns_server, domain, status, error_kind, fragment):
 ])
 def test_relay_ptr(dns_server, host, status, error_kind, fragment):
     check = _run(dns_server, ["relay_ptr"], host=host)["relay_ptr"]
-    assert (check["status"], check["error_kind"]) == (status, error_kind), check
-    assert fragment in check["summary"]
+    assert (check["status"], check["kind"]) == (status, error_kind), check
+    assert fragment in check["message"]
 
 
 @pytest.mark.parametrize("domain, sending_ips, status, results, error_kind", [
@@ -191,7 +191,7 @@ def test_spf(dns_server, domain, sending_ips, status, results, error_kind):
     check = _run(dns_server, ["spf"], sender=f"jira@{domain}", sending_ips=sending_ips)["spf"]
     assert check["status"] == status, check
     assert {r["result"] for r in check["spf"]} == results, check["spf"]
-    assert check["error_kind"] == error_kind
+    assert check["kind"] == error_kind
     checked = sending_ips or ["192.0.2.10", "2001:db8::10"]
     assert [r["ip"] for r in check["spf"]] == checked
 
@@ -214,7 +214,7 @@ def test_spf_too_deep_chain_stops_at_the_eleventh_lookup(dns_server):
 
 def test_spf_broken_chain_names_the_include(dns_server):
     check = _run(dns_server, ["spf"], sender="jira@brokenspf.test")["spf"]
-    assert "include:nospf.test" in check["summary"]
+    assert "include:nospf.test" in check["message"]
 
 
 def test_spf_timeout_is_temperror(dns_server):
@@ -222,7 +222,7 @@ def test_spf_timeout_is_temperror(dns_server):
     started = time.monotonic()
     result = run_checks(effective, _client(dns_server, timeout=0.3), ["spf"])
     check = result["checks"][0]
-    assert (check["status"], check["error_kind"]) == ("fail", "timeout")
+    assert (check["status"], check["kind"]) == ("fail", "timeout")
     assert {r["result"] for r in check["spf"]} == {"temperror"}
     assert time.monotonic() - started < 3
 
@@ -236,7 +236,7 @@ def test_spf_timeout_is_temperror(dns_server):
 ])
 def test_dmarc(dns_server, domain, status, policy, inherited, error_kind):
     check = _run(dns_server, ["dmarc"], sender=f"jira@{domain}")["dmarc"]
-    assert (check["status"], check["error_kind"]) == (status, error_kind), check
+    assert (check["status"], check["kind"]) == (status, error_kind), check
     if policy:
         assert (check["dmarc"]["policy"], check["dmarc"]["inherited"]) == (policy, inherited)
     else:
@@ -253,8 +253,8 @@ def test_ghes_reply_records(dns_server, hostname, expected):
     checks = _run(dns_server, ["ghes_reply"], product="ghes", ghes_hostname=hostname)
     assert {name: c["status"] for name, c in checks.items()} == expected
     if hostname == "ghes-bare.example.test":
-        assert checks["ghes_reply_a"]["error_kind"] == "nxdomain"
-        assert "wildcard" in checks["ghes_reply_a"]["summary"]
+        assert checks["ghes_reply_a"]["kind"] == "nxdomain"
+        assert "wildcard" in checks["ghes_reply_a"]["message"]
 
 
 def test_custom_expectations(dns_server):
@@ -268,17 +268,17 @@ def test_custom_expectations(dns_server):
     ]
     effective = load_effective(_settings(dns_server, expect=expect))
     results = run_checks(effective, _client(dns_server), ["expect"])["checks"]
-    assert [(c["status"], c["error_kind"]) for c in results] == [
+    assert [(c["status"], c["kind"]) for c in results] == [
         ("pass", None), ("fail", None), ("pass", None), ("pass", None), ("fail", "nxdomain"), ("fail", "servfail")]
     assert results[3]["records"] == ["10.2.0.192.in-addr.arpa PTR relay.example.test"]
 
 
 def test_default_checks_follow_the_settings(dns_server):
     effective = load_effective(_settings(dns_server, check_ptr=True, check_dmarc=False))
-    names = [c["name"] for c in run_checks(effective, _client(dns_server))["checks"]]
+    names = [c["check"] for c in run_checks(effective, _client(dns_server))["checks"]]
     assert names == ["relay_address", "sender_mx", "relay_ptr", "spf"]
     ghes = load_effective(_settings(dns_server, product="ghes", ghes_hostname="ghes.example.test"))
-    names = [c["name"] for c in run_checks(ghes, _client(dns_server))["checks"]]
+    names = [c["check"] for c in run_checks(ghes, _client(dns_server))["checks"]]
     assert names[-3:] == ["ghes_reply_a", "ghes_reply_mx", "ghes_noreply_mx"]
 
 
@@ -318,7 +318,7 @@ def test_module_fail_on(dns_server, sender, fail_on, failed):
     assert result["changed"] is False
     assert result["checks"], "the checks come back even when the task fails"
     if failed:
-        bad = [c["name"] for c in result["checks"]
+        bad = [c["check"] for c in result["checks"]
                if c["status"] == "fail" or (fail_on == "warn" and c["status"] == "warn")]
         assert all(name in result["msg"] for name in bad)
     if sender == "nospf.test" and fail_on == "never":
@@ -336,7 +336,7 @@ def test_module_overrides_nameserver_port_and_bounds_timeouts(dns_server, dns_si
     rc, result = run_module("dns_check", {"settings": silent, "checks": ["relay_address"], "timeout": 0.3,
                                           "retries": 0})
     assert rc != 0 and time.monotonic() - started < 10
-    assert result["checks"][0]["error_kind"] == "timeout"
+    assert result["checks"][0]["kind"] == "timeout"
     rc, result = run_module("dns_check", {"settings": silent, "checks": ["relay_address"], "port": dns_server[1]})
     assert rc == 0 and result["checks"][0]["status"] == "pass"
 

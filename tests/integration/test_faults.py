@@ -156,7 +156,7 @@ def test_probe_with_opportunistic_tls_behind_a_downgrading_mitm_sends_no_passwor
     assert rc == 1 and (target['status'], target['step']) == ('fail', 'tls'), target
     error = target['errors'][0]
     assert (error['step'], error['kind'], error['code']) == ('tls', 'policy', None), target['errors']
-    assert error['text'].startswith(reason) and 'would send the password in clear' in error['text']
+    assert error['message'].startswith(reason) and 'would send the password in clear' in error['message']
     assert target['credentials']['checked'] and target['credentials']['ok'] is None
     assert 'PLAIN' in target['auth_mechanisms']  # the bait was offered, and not taken
     assert not server.auth_attempts and not server.messages
@@ -292,9 +292,9 @@ def test_probe_mx_lookup_faults(dns_server_process, fault):
     assert len(mx) == 1, result['results']
     error = mx[0]['errors'][0]
     assert (mx[0]['step'], error['kind'], mx[0]['timed_out']) == ('dns', kind, timed_out), mx[0]
-    assert f'MX lookup for {domain}' in error['text'], error
+    assert f'MX lookup for {domain}' in error['message'], error
     if fault == 'servfail':
-        assert 'SERVFAIL' in error['text'] and error['transient'] is False
+        assert 'SERVFAIL' in error['message'] and error['transient'] is False
     assert elapsed < 2 * TIMEOUT + 5, elapsed
 
 
@@ -310,16 +310,16 @@ def test_dns_check_faults_then_recovers(dns_server_process, fault):
     elapsed = time.monotonic() - start
     no_secret(result)
     assert rc == 1 and result.get('failed'), result
-    checks = {c['name']: c for c in result['checks']}
+    checks = {c['check']: c for c in result['checks']}
     for name in ('sender_mx', 'dmarc'):
-        assert (checks[name]['status'], checks[name]['error_kind']) == ('fail', error_kind), checks[name]
-    assert ('SERVFAIL' if fault == 'servfail' else 'TIMED OUT') in checks['sender_mx']['summary']
+        assert (checks[name]['status'], checks[name]['kind']) == ('fail', error_kind), checks[name]
+    assert ('SERVFAIL' if fault == 'servfail' else 'TIMED OUT') in checks['sender_mx']['message']
     assert f'sender_mx fail: sender domain {domain} could not be resolved' in result['msg'], result['msg']
     assert elapsed < 4 * TIMEOUT + 5, elapsed
     # Recovery: a healthy domain through a nameserver that answers.
     rc, result = run_module('dns_check', dict(args, checks=['sender_mx'],
                                               settings=_dns_settings(ip, port, 'example.test')))
-    assert rc == 0 and {c['name']: c['status'] for c in result['checks']} == {'sender_mx': 'pass'}, result['msg']
+    assert rc == 0 and {c['check']: c['status'] for c in result['checks']} == {'sender_mx': 'pass'}, result['msg']
 
 
 # --- test_send ----------------------------------------------------------------------------------

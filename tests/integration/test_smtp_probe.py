@@ -143,7 +143,7 @@ def test_listener_that_accepts_and_never_speaks_times_out_at_the_banner(smtp_ser
     assert rc == 1 and result['failed']
     assert (relay['status'], relay['step'], relay['timed_out']) == ('fail', 'banner', True)
     assert relay['errors'][0]['kind'] == 'timeout'
-    assert relay['errors'][0]['text'] == f'no reply within {TIMEOUT:g}s'
+    assert relay['errors'][0]['message'] == f'no reply within {TIMEOUT:g}s'
     assert relay['connect_ms'] is not None and relay['banner'] is None
     assert TIMEOUT <= relay['elapsed_ms'] / 1000 < TIMEOUT + 1
     assert wall < TIMEOUT + 10  # plus one Python start on a possibly loaded machine
@@ -156,14 +156,14 @@ def test_closed_port_is_connection_refused(smtp_closed_port):
     assert rc == 1
     assert (relay['status'], relay['step']) == ('fail', 'connect')
     assert relay['errors'][0]['kind'] == 'refused'
-    assert 'Connection refused' in relay['errors'][0]['text']
+    assert 'Connection refused' in relay['errors'][0]['message']
     assert relay['elapsed_ms'] < 1000
 
 
 def test_fail_on_never_reports_without_failing(smtp_closed_port):
     rc, result = probe({'settings': settings(smtp_closed_port), 'timeout': TIMEOUT, 'fail_on': 'never'})
     assert rc == 0 and not result.get('failed') and result['changed'] is False
-    assert result['summary']['fail'] == 1
+    assert result['counts']['fail'] == 1
 
 
 def test_overall_deadline_cuts_a_slow_conversation_and_names_the_step():
@@ -177,8 +177,8 @@ def test_overall_deadline_cuts_a_slow_conversation_and_names_the_step():
     assert wall < 2.0
     assert (result['status'], result['timed_out']) == ('fail', True)
     assert result['step'] == 'ehlo'
-    assert result['errors'][0] == {'step': 'ehlo', 'code': None, 'transient': True, 'kind': 'timeout',
-                                   'text': 'overall deadline of 1s reached while at step ehlo'}
+    assert result['errors'][0] == {'step': 'ehlo', 'status': 'fail', 'code': None, 'transient': True,
+                                   'kind': 'timeout', 'message': 'overall deadline of 1s reached while at step ehlo'}
     assert result['banner'] == 'slow.test ESMTP'
     assert result['transcript'][-1].startswith('* abandoned: overall deadline')
 
@@ -190,11 +190,11 @@ def test_module_process_ends_at_the_deadline_even_with_a_slow_peer():
         wall = time.monotonic() - started
     relay = only(result)
     assert rc == 1 and relay['timed_out'] and relay['step'] == 'ehlo'
-    assert relay['errors'][0]['text'] == 'overall deadline of 1s reached while at step ehlo'
+    assert relay['errors'][0]['message'] == 'overall deadline of 1s reached while at step ehlo'
     assert 'relay (127.0.0.1:' in result['msg'] and 'fail at ehlo' in result['msg']
     # The probing itself ends at the deadline; the process around it must not hang on the stuck
     # worker (the wall bound is loose: starting Python on a loaded machine takes seconds).
-    assert result['summary']['elapsed_ms'] < 1500
+    assert result['elapsed_ms'] < 1500
     assert wall < 1.0 + 10
 
 
@@ -207,7 +207,7 @@ def test_targets_that_never_start_are_reported_as_queued(smtp_server):
     assert wall < 2.0
     assert [r['step'] for r in results] == ['banner', 'queued', 'queued']
     assert all(r['timed_out'] and r['status'] == 'fail' for r in results)
-    assert 'not started within the overall deadline' in results[1]['errors'][0]['text']
+    assert 'not started within the overall deadline' in results[1]['errors'][0]['message']
 
 
 # --- mx_of against a real DNS server -------------------------------------------------------------
@@ -274,9 +274,9 @@ def test_mx_of_probes_each_mx_host_found_through_the_configured_nameserver(dnsma
     assert by_target['mx:implicit.test:implicit.test']['status'] == 'warn'  # RFC 5321 implicit MX
     missing = by_target['mx:nothere.test']
     assert (missing['status'], missing['step'], missing['errors'][0]['kind']) == ('fail', 'dns', 'dns')
-    assert 'NXDOMAIN' in missing['errors'][0]['text']
+    assert 'NXDOMAIN' in missing['errors'][0]['message']
     ghost = by_target['mx:noaddress.test']
-    assert 'ghost.noaddress.test' in ghost['errors'][0]['text'] and 'no A/AAAA' in ghost['errors'][0]['text']
+    assert 'ghost.noaddress.test' in ghost['errors'][0]['message'] and 'no A/AAAA' in ghost['errors'][0]['message']
     assert result['results'][0]['target'] == 'relay'
 
 
@@ -331,7 +331,7 @@ def test_system_cas_do_not_trust_a_private_ca(peer):
     assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls')
     assert relay['errors'][0]['kind'] == 'certificate'
     # the relay sends its private root along: OpenSSL names that root as the problem
-    assert 'self-signed certificate in certificate chain' in relay['errors'][0]['text']
+    assert 'self-signed certificate in certificate chain' in relay['errors'][0]['message']
     assert relay['certificate']['issuer'] == 'CN=mailwright test CA'  # read again to show it
 
 
@@ -342,7 +342,7 @@ def test_no_starttls_with_tls_required_fails_before_anything_is_sent(peer):
     relay = only(result)
     assert rc == 1
     assert (relay['status'], relay['step'], relay['errors'][0]['kind']) == ('fail', 'policy', 'policy')
-    assert 'does not offer STARTTLS and tls is required' in relay['errors'][0]['text']
+    assert 'does not offer STARTTLS and tls is required' in relay['errors'][0]['message']
     assert not any(line.startswith('C: AUTH') or line.startswith('C: MAIL') for line in relay['transcript'])
     assert server.auth_attempts == []
     assert relay['credentials']['ok'] is None
@@ -354,7 +354,7 @@ def test_no_starttls_with_tls_opportunistic_warns(peer):
     relay = only(result)
     assert rc == 0
     assert relay['status'] == 'warn' and relay['step'] == 'quit'
-    assert 'does not offer STARTTLS' in relay['warnings'][0]['text']
+    assert 'does not offer STARTTLS' in relay['warnings'][0]['message']
     assert relay['tls']['established'] is False and relay['certificate'] is None
     assert 'does not offer STARTTLS' in json.dumps(result['warnings'])
 
@@ -369,8 +369,8 @@ def test_opportunistic_credential_check_without_starttls_fails_at_tls_before_aut
     assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls'), relay
     error = relay['errors'][0]
     assert (error['step'], error['kind'], error['code'], error['transient']) == ('tls', 'policy', None, False)
-    assert error['text'].startswith('the server does not offer STARTTLS, and tls is opportunistic')
-    assert 'would send the password in clear' in error['text'] and 'server.tls: required' in error['text']
+    assert error['message'].startswith('the server does not offer STARTTLS, and tls is opportunistic')
+    assert 'would send the password in clear' in error['message'] and 'server.tls: required' in error['message']
     assert relay['credentials']['checked'] and relay['credentials']['ok'] is None
     assert 'PLAIN' in relay['auth_mechanisms']
     assert not any(line.startswith('C: AUTH') for line in relay['transcript'])
@@ -386,7 +386,7 @@ def test_opportunistic_without_starttls_and_a_password_is_a_policy_failure_witho
     relay = only(result)
     assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls'), relay
     assert (relay['errors'][0]['step'], relay['errors'][0]['kind']) == ('tls', 'policy')
-    assert 'would send the password in clear' in relay['errors'][0]['text']
+    assert 'would send the password in clear' in relay['errors'][0]['message']
     assert 'fail at tls' in result['msg'] and relay['credentials']['checked'] is False
     assert server.auth_attempts == [] and CANARY.encode() not in bytes(server.received)
 
@@ -462,7 +462,7 @@ def test_credentials_are_not_sent_in_plaintext_when_starttls_is_offered(peer, sm
     relay = only(result)
     assert rc == 1
     assert (relay['step'], relay['errors'][0]['kind']) == ('policy', 'policy')
-    assert 'refusing to send credentials over an unencrypted connection' in relay['errors'][0]['text']
+    assert 'refusing to send credentials over an unencrypted connection' in relay['errors'][0]['message']
     assert server.auth_attempts == []
     assert_no_canary(outcome)
 
@@ -490,7 +490,7 @@ def test_wrong_name_certificate_fails_with_the_names_it_has(peer, smtp_pki, prot
                         'ca_path': smtp_pki.ca_file})
     relay = only(result)
     assert rc == 1 and (relay['status'], relay['step']) == ('fail', 'tls')
-    texts = [e['text'] for e in relay['errors']]
+    texts = [e['message'] for e in relay['errors']]
     assert 'certificate verification failed' in texts[0] and "'127.0.0.1'" in texts[0]
     assert "the certificate does not name '127.0.0.1': it is for wrong-name.example.test" in texts
     assert relay['certificate']['sans'] == ['wrong-name.example.test']
@@ -502,7 +502,7 @@ def test_expired_certificate_fails_with_its_date(peer, smtp_pki):
     rc, result = probe({'settings': settings(server.port, tls='required'), 'ca_path': smtp_pki.ca_file})
     relay = only(result)
     assert rc == 1 and relay['step'] == 'tls'
-    texts = ' | '.join(e['text'] for e in relay['errors'])
+    texts = ' | '.join(e['message'] for e in relay['errors'])
     assert 'certificate has expired' in texts
     assert f'the certificate expired on {relay["certificate"]["not_after"]}' in texts
     assert relay['certificate']['days_left'] < 0
@@ -514,7 +514,7 @@ def test_expired_certificate_only_warns_without_validation(peer):
     relay = only(result)
     assert rc == 0 and relay['status'] == 'warn' and relay['tls']['established']
     assert relay['tls']['verified'] is False
-    assert any('expired on' in w['text'] for w in relay['warnings'])
+    assert any('expired on' in w['message'] for w in relay['warnings'])
 
 
 def test_certificate_expiring_soon_warns(peer, smtp_pki):
@@ -523,7 +523,7 @@ def test_certificate_expiring_soon_warns(peer, smtp_pki):
                         'expiry_warning_days': 30})
     relay = only(result)
     assert rc == 0 and relay['status'] == 'warn'
-    assert 'expires in' in relay['warnings'][0]['text'] and relay['certificate']['days_left'] <= 10
+    assert 'expires in' in relay['warnings'][0]['message'] and relay['certificate']['days_left'] <= 10
 
 
 def test_extra_targets_never_get_credentials(peer, smtp_pki):
@@ -556,7 +556,7 @@ def test_forty_targets_with_twenty_silent_finish_within_two_timeouts(peer, smtp_
     assert len(silent_results) == 20
     assert all((r['status'], r['step'], r['timed_out']) == ('fail', 'banner', True) for r in silent_results)
     assert all(r['status'] == 'warn' and r['step'] == 'quit' for r in results if r not in silent_results)
-    assert result['summary']['elapsed_ms'] < 2 * TIMEOUT * 1000
+    assert result['elapsed_ms'] < 2 * TIMEOUT * 1000
     assert wall < 2 * TIMEOUT + 10  # plus one Python process start, slow on a loaded machine
 
 
@@ -578,6 +578,6 @@ def test_mx_lookups_against_a_silent_nameserver_cost_one_timeout_together():
     assert [r['target'] for r in lookups] == ['mx:one.test', 'mx:two.test', 'mx:three.test']
     for lookup in lookups:
         assert (lookup['step'], lookup['timed_out'], lookup['errors'][0]['kind']) == ('dns', True, 'timeout')
-        assert lookup['errors'][0]['text'] == f'MX lookup for {lookup["domain"]} timed out after 1s'
+        assert lookup['errors'][0]['message'] == f'MX lookup for {lookup["domain"]} timed out after 1s'
     assert result['results'][0]['status'] == 'warn'  # the relay was still probed
-    assert result['summary']['elapsed_ms'] < 1800 and wall < 1.0 + 10
+    assert result['elapsed_ms'] < 1800 and wall < 1.0 + 10

@@ -110,4 +110,4 @@ def test_worst_status():
 def test_dmarc_policy(record, found_at, status, fragment):
     check = _dns._Checks._dmarc_policy("example.test", found_at, record, [])
     assert check["status"] == status, check
-    assert fragment in check["summary"]
+    assert fragment in check["message"]

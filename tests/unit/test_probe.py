@@ -35,8 +35,8 @@ def _cert(**overrides):
 
 def _result(status_errors=(), status_warnings=()):
     result = empty_result(Target('mail.test', 25))
-    result['errors'] = [{'step': 'banner', 'text': e} for e in status_errors]
-    result['warnings'] = [{'step': 'policy', 'text': w} for w in status_warnings]
+    result['errors'] = [{'step': 'banner', 'message': e} for e in status_errors]
+    result['warnings'] = [{'step': 'policy', 'message': w} for w in status_warnings]
     result['status'] = classify(result)
     return result
 
@@ -69,9 +69,9 @@ def test_error_kind(step, text, code, kind):
 def test_summarize_counts_and_worst_status():
     results = [_result(), _result((), ['w']), _result(['e'])]
     results[2]['timed_out'] = True
-    summary = summarize(results)
-    assert summary == {'total': 3, 'timed_out': 1, 'status': 'fail', 'pass': 1, 'warn': 1, 'fail': 1}
-    assert summarize([])['status'] == 'pass'
+    counts = summarize(results)
+    assert counts == {'total': 3, 'timed_out': 1, 'pass': 1, 'warn': 1, 'fail': 1}
+    assert summarize([]) == {'total': 0, 'timed_out': 0, 'pass': 0, 'warn': 0, 'fail': 0}
 
 
 @pytest.mark.parametrize('statuses,fail_on,expected', [
@@ -104,7 +104,7 @@ def test_required_without_tls_is_an_error():
 def test_opportunistic_without_starttls_is_a_warning():
     errors, warnings = assess_policy(tls_policy='opportunistic', protocol='smtp', starttls_offered=False,
                                      tls_established=False)
-    assert not errors and 'plaintext' in warnings[0]['text']
+    assert not errors and 'plaintext' in warnings[0]['message']
 
 
 @pytest.mark.parametrize('offered', [False, True], ids=['not-offered', 'refused'])
@@ -112,21 +112,21 @@ def test_opportunistic_without_tls_but_with_credentials_is_a_policy_error_at_tls
     errors, warnings = assess_policy(tls_policy='opportunistic', protocol='smtp', starttls_offered=offered,
                                      tls_established=False, has_credentials=True)
     assert [(e['step'], e['kind']) for e in errors] == [('tls', 'policy')] and not warnings
-    assert 'would send the password in clear' in errors[0]['text']
-    assert 'server.tls: required' in errors[0]['text']
+    assert 'would send the password in clear' in errors[0]['message']
+    assert 'server.tls: required' in errors[0]['message']
 
 
 def test_opportunistic_with_starttls_offered_but_not_established_warns_without_credentials():
     errors, warnings = assess_policy(tls_policy='opportunistic', protocol='smtp', starttls_offered=True,
                                      tls_established=False)
-    assert not errors and 'plaintext' in warnings[0]['text']
+    assert not errors and 'plaintext' in warnings[0]['message']
 
 
 def test_none_while_server_offers_starttls_is_a_warning_and_password_in_clear_too():
     errors, warnings = assess_policy(tls_policy='none', protocol='smtp', starttls_offered=True,
                                      tls_established=False, has_credentials=True)
     assert not errors
-    texts = ' '.join(w['text'] for w in warnings)
+    texts = ' '.join(w['message'] for w in warnings)
     assert 'offers STARTTLS' in texts and 'password' in texts
 
 
@@ -153,7 +153,7 @@ def test_good_certificate_passes():
 
 def test_expiring_soon_warns_with_days():
     errors, warnings = _assess(_cert(days_left=12))
-    assert not errors and 'expires in 12 days' in warnings[0]['text']
+    assert not errors and 'expires in 12 days' in warnings[0]['message']
 
 
 def test_expiry_threshold_is_inclusive_and_configurable():
@@ -164,30 +164,30 @@ def test_expiry_threshold_is_inclusive_and_configurable():
 
 def test_expired_is_an_error_when_validating_and_a_warning_when_not():
     errors = _assess(_cert(days_left=-3, not_after='2026-11-20T00:00:00Z'), verified=False)[0]
-    assert any('expired on 2026-11-20T00:00:00Z (3 days ago)' in e['text'] for e in errors)
+    assert any('expired on 2026-11-20T00:00:00Z (3 days ago)' in e['message'] for e in errors)
     errors, warnings = _assess(_cert(days_left=-3), validate_certs=False, verified=False)
-    assert not errors and any('expired' in w['text'] for w in warnings)
-    assert any('validation is disabled' in w['text'] for w in warnings)
+    assert not errors and any('expired' in w['message'] for w in warnings)
+    assert any('validation is disabled' in w['message'] for w in warnings)
 
 
 def test_wrong_name_says_which_names_the_certificate_has():
     errors = _assess(_cert(sans=['other.test', 'www.other.test']), verified=False)[0]
-    assert errors[0]['text'] == "the certificate does not name 'mail.test': it is for other.test, www.other.test"
+    assert errors[0]['message'] == "the certificate does not name 'mail.test': it is for other.test, www.other.test"
     assert errors[0]['kind'] == 'certificate'
 
 
 def test_verification_error_is_reported():
     errors = _assess(_cert(), verified=False, verify_error='unable to get local issuer certificate')[0]
-    assert errors[0]['text'] == 'certificate verification failed: unable to get local issuer certificate'
+    assert errors[0]['message'] == 'certificate verification failed: unable to get local issuer certificate'
 
 
 def test_self_signed_is_mentioned_only_when_not_validating():
     warnings = _assess(_cert(self_signed=True), validate_certs=False, verified=False)[1]
-    assert any('self-signed' in w['text'] for w in warnings)
+    assert any('self-signed' in w['message'] for w in warnings)
 
 
 def test_no_certificate_only_reports_the_verify_error():
-    assert _assess(None, verified=False, verify_error='boom')[0][0]['text'].endswith('boom')
+    assert _assess(None, verified=False, verify_error='boom')[0][0]['message'].endswith('boom')
     assert _assess(None) == ([], [])
 
 

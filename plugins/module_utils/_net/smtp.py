@@ -26,16 +26,19 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import make_context, peer_chain_der
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import WAIT_FOREVER_SECONDS, timeout_seconds
 
 __all__ = [
+    'CAUSES',
     'SMTPStepError',
     'SMTPReply',
     'Transcript',
     'SMTPClient',
     'client_from_settings',
+    'connection_from_settings',
     'fetch_peer_chain',
     'plaintext_credentials_refusal',
     'REDACTED',
@@ -56,32 +59,43 @@ _TLS_POLICIES = ('none', 'opportunistic', 'required')
 _PROTOCOLS = ('smtp', 'smtps')
 
 
-class SMTPStepError(Exception):
-    """A failed step of an SMTP conversation: which step, the server's code and text, retry hint."""
+# Why a step failed, in the words the probe's findings use; set where the failure is raised.
+CAUSES = ('timeout', 'refused', 'unreachable', 'policy', 'certificate', 'tls', 'auth', 'smtp', 'dns')
+# The cause a step stands for when the raiser had nothing more precise to say.
+_STEP_CAUSE = {'connect': 'unreachable', 'policy': 'policy', 'tls': 'tls', 'certificate': 'certificate',
+               'auth': 'auth', 'dns': 'dns'}
+# The error family's kind (_core.errors.KINDS) of each cause.
+_CAUSE_KIND = {'timeout': 'network', 'refused': 'network', 'unreachable': 'network', 'dns': 'network',
+               'policy': 'policy', 'certificate': 'tls', 'tls': 'tls', 'auth': 'server', 'smtp': 'server'}
+
+
+class SMTPStepError(MailwrightError):
+    """A failed step of an SMTP conversation: which step, the server's code and text, retry hint.
+
+    `cause` is the fine reason (CAUSES) the probe reports per finding; `kind` the family's coarse
+    one for the module result. Both are decided where the error is raised, never read back from
+    the text: a server reply that says "within" is not our timeout.
+    """
 
     def __init__(self, step: str, text: str, *, code: int | None = None, transient: bool | None = None,
-                 kind: str | None = None):
-        self.step = step
+                 kind: str | None = None, cause: str | None = None):
         self.code = code
         self.text = text
-        # Why, when the step alone does not say it: a refusal at step tls is a policy decision
-        # ('policy'), not a failed handshake. None lets the caller derive it from the step.
-        self.kind = kind if kind is not None else ('policy' if step == 'policy' else None)
+        # A refusal at step tls is a policy decision (kind policy), not a failed handshake.
+        self.cause = cause or ('policy' if kind == 'policy' else _STEP_CAUSE.get(step, 'smtp'))
         # 4xx replies, timeouts and dropped connections may succeed on a later attempt; 5xx never.
         self.transient = bool(transient) if transient is not None else (code is not None and 400 <= code < 500)
-        super().__init__(str(self))
+        super().__init__(self._describe(step), kind=kind or _CAUSE_KIND[self.cause], step=step)
 
-    def __str__(self) -> str:
-        where = f'SMTP step {self.step} failed'
+    def _describe(self, step: str) -> str:
+        where = f'SMTP step {step} failed'
         if self.code is not None:
             return f'{where}: server replied {self.code} {self.text}'.rstrip()
         return f'{where}: {self.text}'
 
     def to_dict(self) -> dict[str, t.Any]:
-        found = {'step': self.step, 'code': self.code, 'text': self.text, 'transient': self.transient}
-        if self.kind is not None:
-            found['kind'] = self.kind
-        return found
+        return {'step': self.step, 'code': self.code, 'text': self.text, 'transient': self.transient,
+                'kind': self.kind, 'cause': self.cause}
 
 
 def plaintext_credentials_refusal(reason: str) -> SMTPStepError:
@@ -162,6 +176,11 @@ class Transcript:
         return len(self.lines)
 
 
+def _ms_since(started: float) -> int:
+    """Whole milliseconds since a time.monotonic() reading: the one duration unit of every result."""
+    return int(round((time.monotonic() - started) * 1000))
+
+
 def _default_helo() -> str:
     # getfqdn() may block on DNS for seconds; the host name is what a product announces too.
     name = socket.gethostname()
@@ -216,8 +235,9 @@ class SMTPClient:
         self.banner = ''
         self.extensions: dict[str, str] = {}
         self.tls_info: dict[str, t.Any] | None = None
-        self.connect_ms: float = 0.0
-        self.timings: dict[str, float] = {}
+        self.connect_ms: int = 0
+        self.timings: dict[str, int] = {}
+        self.auth_mechanism: str | None = None  # set by a successful auth()
         self.authenticated = False
         self.starttls_offered = False
         self.starttls_refused: int | None = None  # the code of a refused STARTTLS (opportunistic goes on)
@@ -267,7 +287,7 @@ class SMTPClient:
             self.sock.sendall(line.encode('utf-8') + b'\r\n')
         except (socket.timeout, TimeoutError) as exc:
             raise SMTPStepError(step, f'timed out after {self.timeout:g}s sending to the server',
-                                transient=True) from exc
+                                transient=True, cause='timeout') from exc
         except OSError as exc:
             raise SMTPStepError(step, f'connection lost while sending: {self._os_reason(exc)}',
                                 transient=True) from exc
@@ -282,12 +302,13 @@ class SMTPClient:
                 raise SMTPStepError(step, f'server sent a line longer than {_MAX_LINE} bytes')
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise SMTPStepError(step, f'no reply within {self.timeout:g}s', transient=True)
+                raise SMTPStepError(step, f'no reply within {self.timeout:g}s', transient=True, cause='timeout')
             try:
                 self.sock.settimeout(remaining)
                 chunk = self.sock.recv(4096)
             except (socket.timeout, TimeoutError) as exc:
-                raise SMTPStepError(step, f'no reply within {self.timeout:g}s', transient=True) from exc
+                raise SMTPStepError(step, f'no reply within {self.timeout:g}s', transient=True,
+                                    cause='timeout') from exc
             except OSError as exc:
                 raise SMTPStepError(step, f'connection lost: {self._os_reason(exc)}', transient=True) from exc
             if not chunk:
@@ -342,20 +363,22 @@ class SMTPClient:
             self.transcript.note(f'TLS handshake failed: certificate verification: {reason}')
             self.sock = None
             raise SMTPStepError('tls', f'certificate verification failed: {reason} '
-                                       f'(server name {self.server_hostname!r})') from exc
+                                       f'(server name {self.server_hostname!r})', cause='certificate') from exc
         except (socket.timeout, TimeoutError) as exc:
             self.transcript.note('TLS handshake timed out')
             raise SMTPStepError('tls', f'TLS handshake not finished within {self.timeout:g}s',
-                                transient=True) from exc
+                                transient=True, cause='timeout') from exc
         except ssl.SSLError as exc:
             reason = exc.reason or str(exc)
             self.transcript.note(f'TLS handshake failed: {reason}')
-            raise SMTPStepError('tls', f'TLS handshake failed: {reason}') from exc
+            # An alert about our or their certificate (BAD_CERTIFICATE, UNKNOWN_CA) is about trust.
+            raise SMTPStepError('tls', f'TLS handshake failed: {reason}',
+                                cause='certificate' if 'certificate' in str(reason).lower() else 'tls') from exc
         except OSError as exc:
             self.transcript.note('connection lost during the TLS handshake')
             raise SMTPStepError('tls', f'connection lost during the TLS handshake: {self._os_reason(exc)}',
                                 transient=True) from exc
-        self.timings['tls_ms'] = round((time.monotonic() - started) * 1000, 1)
+        self.timings['tls_ms'] = _ms_since(started)
         self._buffer = b''  # nothing sent in clear before the handshake may be trusted after it
         cipher = self.sock.cipher() or (None, None, None)
         verified = self.verify
@@ -382,13 +405,14 @@ class SMTPClient:
             self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except (socket.timeout, TimeoutError) as exc:
             raise SMTPStepError('connect', f'no TCP connection to {self.host}:{self.port} within '
-                                           f'{self.timeout:g}s', transient=True) from exc
+                                           f'{self.timeout:g}s', transient=True, cause='timeout') from exc
         except socket.gaierror as exc:
             raise SMTPStepError('connect', f'cannot resolve {self.host!r}: {exc.strerror}') from exc
         except OSError as exc:
             raise SMTPStepError('connect', f'cannot connect to {self.host}:{self.port}: '
-                                           f'{self._os_reason(exc)}') from exc
-        self.connect_ms = round((time.monotonic() - started) * 1000, 1)
+                                           f'{self._os_reason(exc)}',
+                                cause='refused' if isinstance(exc, ConnectionRefusedError) else 'unreachable') from exc
+        self.connect_ms = _ms_since(started)
         self.timings['connect_ms'] = self.connect_ms
         peer = self.sock.getpeername()
         self.transcript.note(f'connected to {peer[0]} port {peer[1]} in {self.connect_ms} ms')
@@ -538,7 +562,7 @@ class SMTPClient:
         else:
             raise SMTPStepError('auth', f'mechanism {chosen} is not supported by this client '
                                         '(PLAIN, LOGIN, CRAM-MD5, XOAUTH2)')
-        self.timings['auth_ms'] = round((time.monotonic() - started) * 1000, 1)
+        self.timings['auth_ms'] = _ms_since(started)
         if reply.code != 235:
             if reply.code == 334:  # still challenged: abort the exchange cleanly
                 self._auth_command('*', '*')
@@ -579,7 +603,7 @@ class SMTPClient:
             self.sock.sendall(body + b'.\r\n')
         except (socket.timeout, TimeoutError) as exc:
             raise SMTPStepError('data', f'timed out after {self.timeout:g}s sending the message',
-                                transient=True) from exc
+                                transient=True, cause='timeout') from exc
         except OSError as exc:
             raise SMTPStepError('data', f'connection lost while sending the message: {self._os_reason(exc)}',
                                 transient=True) from exc
@@ -605,19 +629,28 @@ class SMTPClient:
             self.sock = None
 
 
-def client_from_settings(effective: dict[str, t.Any], **overrides: t.Any) -> SMTPClient:
-    """A client for the server described by effective settings; keyword overrides win."""
+def connection_from_settings(effective: dict[str, t.Any]) -> dict[str, t.Any]:
+    """host, port, protocol, tls, helo and timeout (s) of the server the settings describe.
+
+    The one reading of server.* for a conversation (test_send, the probe's relay target); the
+    timeout follows the settings' one rule (_settings.model.timeout_seconds).
+    """
     server = effective['server']
-    kwargs: dict[str, t.Any] = {
+    return {
+        'host': server['host'],
+        'port': int(server['port']),
         'protocol': server['protocol'],
         'tls': server['tls'],
         'helo': server['helo_domain'],
         'timeout': timeout_seconds(server),
     }
+
+
+def client_from_settings(effective: dict[str, t.Any], **overrides: t.Any) -> SMTPClient:
+    """A client for the server described by effective settings; keyword overrides win."""
+    kwargs = connection_from_settings(effective)
     kwargs.update(overrides)
-    host = kwargs.pop('host', server['host'])
-    port = kwargs.pop('port', server['port'])
-    return SMTPClient(host, port, **kwargs)
+    return SMTPClient(kwargs.pop('host'), kwargs.pop('port'), **kwargs)
 
 
 def fetch_peer_chain(host: str, port: int, *, protocol: str = 'smtp', helo: str | None = None,

@@ -4,11 +4,13 @@
 
 # Private to the mailwright.smtp collection: other collections must not build on it.
 
-"""TLS helpers shared by the SMTP client, the probe and the truststore: contexts, the peer's
-chain, certificate details and fingerprints.
+"""TLS helpers shared by the SMTP client, the probe and the truststore: contexts, the CA bundle
+an option names, the peer's chain, certificate details and fingerprints.
 
 Only the stdlib at import time; `cryptography` is imported when a certificate is described, so
-a plain test send never pays for it.
+a plain test send never pays for it. The requirements say cryptography >= 41, whose certificates
+have no `not_valid_after_utc` (added in 42): every reader of a validity date goes through
+get_not_valid_after / get_not_valid_before, as community.crypto's cryptography_support does.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import os
 import re
 import ssl
 import typing as t
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+
 __all__ = [
+    'CaBundleError',
+    'load_ca_bundle',
+    'get_not_valid_after',
+    'get_not_valid_before',
     'make_context',
     'peer_chain_der',
     'sha256_fingerprint',
@@ -31,6 +40,56 @@ __all__ = [
 
 _PEM_BLOCK = re.compile(r'-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----', re.S)
 _ENCODING_DER = getattr(ssl, '_ssl', ssl).__dict__.get('ENCODING_DER', 2)
+_CA_SUFFIXES = ('.pem', '.crt', '.cer')
+
+
+class CaBundleError(MailwrightError, ValueError):
+    """A ca_path that names nothing usable; a ValueError too, for callers that predate the family."""
+
+    kind = 'file'
+
+
+def load_ca_bundle(ca_path: str | None, *, option: str = 'ca_path') -> tuple[str | None, str | None]:
+    """(cafile, cadata) for ssl.create_default_context from a PEM file or a directory of them.
+
+    A directory is read as the *.pem, *.crt and *.cer files that hold a certificate, in name
+    order; one without any is an error rather than an empty trust (which would fail every
+    handshake with a message about the server instead of the option).
+    """
+    if not ca_path:
+        return None, None
+    if os.path.isfile(ca_path):
+        return ca_path, None
+    if not os.path.isdir(ca_path):
+        raise CaBundleError(f'{option} {ca_path}: no such file or directory')
+    parts = []
+    for entry in sorted(os.listdir(ca_path)):
+        full = os.path.join(ca_path, entry)
+        if os.path.isfile(full) and entry.lower().endswith(_CA_SUFFIXES):
+            with open(full, encoding='ascii', errors='replace') as handle:
+                text = handle.read()
+            if '-----BEGIN CERTIFICATE-----' in text:
+                parts.append(text)
+    if not parts:
+        raise CaBundleError(f'{option} {ca_path}: no PEM certificates (*.pem, *.crt, *.cer) in this directory')
+    return None, '\n'.join(parts)
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    # cryptography < 42 returns naive datetimes that are UTC by definition (RFC 5280)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def get_not_valid_after(cert) -> dt.datetime:
+    """The certificate's notAfter as an aware UTC datetime, on every supported cryptography."""
+    value = getattr(cert, 'not_valid_after_utc', None)
+    return _as_utc(value if value is not None else cert.not_valid_after)
+
+
+def get_not_valid_before(cert) -> dt.datetime:
+    """The certificate's notBefore as an aware UTC datetime, on every supported cryptography."""
+    value = getattr(cert, 'not_valid_before_utc', None)
+    return _as_utc(value if value is not None else cert.not_valid_before)
 
 
 def make_context(*, verify: bool = True, cafile: str | None = None, cadata: str | None = None,
@@ -114,8 +173,8 @@ def describe_certificate(der: bytes, *, now: dt.datetime | None = None) -> dict[
 
     cert = x509.load_der_x509_certificate(der)
     now = now or dt.datetime.now(dt.timezone.utc)
-    not_before = cert.not_valid_before_utc
-    not_after = cert.not_valid_after_utc
+    not_before = get_not_valid_before(cert)
+    not_after = get_not_valid_after(cert)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         sans = [str(v) for v in san.get_values_for_type(x509.DNSName)]

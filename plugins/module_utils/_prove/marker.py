@@ -26,6 +26,7 @@ import tempfile
 import time
 import typing as t
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import locked_target, read_bytes
 
 __all__ = [
@@ -51,8 +52,13 @@ MARKER_VERSION = 1
 _KEY_BYTES = 32
 
 
-class MarkerError(Exception):
+class MarkerError(MailwrightError):
     """A marker or key that exists but cannot be used (unreadable, corrupt, wrong size)."""
+
+    kind = 'file'
+
+    def __init__(self, message: str):
+        super().__init__(message, step='marker')
 
 
 def canonical_json(value: t.Any) -> bytes:

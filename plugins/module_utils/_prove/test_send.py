@@ -24,11 +24,13 @@ import typing as t
 from dataclasses import dataclass, field
 from email.utils import format_datetime, formataddr, make_msgid
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     SMTPStepError,
     Transcript,
     client_from_settings,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import load_ca_bundle
 from ansible_collections.mailwright.smtp.plugins.module_utils._prove.marker import (
     MarkerError,
     default_marker_path,
@@ -81,6 +83,7 @@ class SendOptions:
     retry_delay: float = 1.0
     timeout: float | None = None
     check_mode: bool = False
+    diff: bool = True
 
 
 @dataclass
@@ -118,20 +121,25 @@ class TestMessage:
                 'size': len(self.as_bytes())}
 
 
-class SendFailure(Exception):
-    """The test send failed after its attempts; carries the last step error and the history."""
+class SendFailure(MailwrightError):
+    """The test send failed after its attempts; carries the last step error and the history.
+
+    Its kind is the step error's (policy for a refusal such as credentials in clear), its step
+    the product vocabulary of REPORT_STEPS; the adapter adds what to_dict says to the result.
+    """
 
     def __init__(self, error: SMTPStepError, attempts: list[dict[str, t.Any]]):
         self.error = error
         self.attempts = attempts
-        self.step = REPORT_STEPS.get(error.step, error.step)
-        super().__init__(self.message)
+        step = REPORT_STEPS.get(error.step, error.step)
+        super().__init__(self._describe(error, step, len(attempts)), kind=error.kind, step=step,
+                         smtp_step=error.step, code=error.code, text=error.text, transient=error.transient,
+                         attempts=attempts)
 
-    @property
-    def message(self) -> str:
-        detail = f'{self.error.code} {self.error.text}' if self.error.code is not None else self.error.text
-        tries = len(self.attempts)
-        return f'test send failed at step {self.step}: {detail}' + (f' (after {tries} attempts)' if tries > 1 else '')
+    @staticmethod
+    def _describe(error: SMTPStepError, step: str, tries: int) -> str:
+        detail = f'{error.code} {error.text}' if error.code is not None else error.text
+        return f'test send failed at step {step}: {detail}' + (f' (after {tries} attempts)' if tries > 1 else '')
 
     def to_dict(self) -> dict[str, t.Any]:
         return {'step': self.step, 'smtp_step': self.error.step, 'kind': self.error.kind, 'code': self.error.code,
@@ -273,25 +281,13 @@ def decide(key: bytes | None, material: dict[str, t.Any], marker: dict[str, t.An
     return Decision(False, None, value, marker, age)
 
 
-def _cadata(ca_path: str) -> tuple[str | None, str | None]:
-    """(cafile, cadata) for a CA file or a directory of *.pem / *.crt / *.cer files."""
-    if not os.path.isdir(ca_path):
-        return ca_path, None
-    texts = []
-    for name in sorted(os.listdir(ca_path)):
-        if name.lower().endswith(('.pem', '.crt', '.cer')):
-            with open(os.path.join(ca_path, name), encoding='ascii', errors='replace') as handle:
-                texts.append(handle.read())
-    return None, '\n'.join(texts)
-
-
 def converse(effective: dict[str, t.Any], message: TestMessage, options: SendOptions,
              transcript: Transcript) -> dict[str, t.Any]:
     """One conversation: open, AUTH, MAIL, RCPT (each), then DATA, or RSET in check mode."""
     overrides: dict[str, t.Any] = {'transcript': transcript, 'verify': options.validate_certs,
                                    'check_hostname': options.validate_certs}
     if options.ca_path:
-        overrides['cafile'], overrides['cadata'] = _cadata(options.ca_path)
+        overrides['cafile'], overrides['cadata'] = load_ca_bundle(options.ca_path)
     if options.timeout:
         overrides['timeout'] = options.timeout
     client = client_from_settings(effective, **overrides)
@@ -324,10 +320,14 @@ def converse(effective: dict[str, t.Any], message: TestMessage, options: SendOpt
         tls = client.tls_info or {}
         outcome['tls'] = {'version': tls.get('version'), 'cipher': tls.get('cipher'),
                           'verified': tls.get('verified')} if tls else None
-        outcome['auth_mechanism'] = getattr(client, 'auth_mechanism', None) if client.authenticated else None
+        outcome['auth_mechanism'] = client.auth_mechanism
         outcome['banner'] = client.banner
         outcome['timings'] = dict(client.timings)
     return outcome
+
+
+def _ms_since(started: float) -> int:
+    return int(round((time.monotonic() - started) * 1000))
 
 
 def send_with_retries(effective, message, options, transcript, *, sleep=time.sleep) -> tuple[dict, list[dict]]:
@@ -340,7 +340,7 @@ def send_with_retries(effective, message, options, transcript, *, sleep=time.sle
         try:
             outcome = converse(effective, message, options, transcript)
         except SMTPStepError as error:
-            record = {'attempt': number, 'ok': False, 'elapsed_ms': round((time.monotonic() - started) * 1000, 1),
+            record = {'attempt': number, 'ok': False, 'elapsed_ms': _ms_since(started),
                       'step': REPORT_STEPS.get(error.step, error.step), 'code': error.code, 'text': error.text,
                       'transient': error.transient}
             attempts.append(record)
@@ -351,7 +351,7 @@ def send_with_retries(effective, message, options, transcript, *, sleep=time.sle
             transcript.note(f'{error} - transient, retrying in {delay:g}s')
             sleep(delay)
             continue
-        attempts.append({'attempt': number, 'ok': True, 'elapsed_ms': round((time.monotonic() - started) * 1000, 1)})
+        attempts.append({'attempt': number, 'ok': True, 'elapsed_ms': _ms_since(started)})
         return outcome, attempts
     raise RuntimeError('unreachable: the loop returns or raises')  # pragma: no cover
 
@@ -364,26 +364,54 @@ def _proof_view(marker: dict[str, t.Any] | None, age: float | None) -> dict[str,
     return view
 
 
-def run_test_send(module, effective: dict[str, t.Any], options: SendOptions, secrets: t.Iterable[str] = ()) -> dict[str, t.Any]:
-    """The whole module run; returns the result dict or calls module.fail_json."""
-    server = effective['server']
+def _check_inputs(effective: dict[str, t.Any], options: SendOptions) -> list[str]:
+    """The recipients; MailwrightError (step policy) for what makes a send impossible."""
+    if options.retries < 0 or options.retry_delay < 0:
+        raise MailwrightError('retries and retry_delay must not be negative', kind='invalid')
     recipients = recipients_of(effective, options.recipients)
     if not recipients:
-        module.fail_json(msg='no recipient for the test message: set settings.test.recipients or the recipients option',
-                         step='policy')
+        raise MailwrightError('no recipient for the test message: set settings.test.recipients or the recipients '
+                              'option', kind='invalid', step='policy')
     if effective['auth']['method'] == 'oauth2' and not _token(effective, options):
-        module.fail_json(msg='auth.method is oauth2 but there is no token: set settings.auth.oauth2.token or the token option',
-                         step='policy')
+        raise MailwrightError('auth.method is oauth2 but there is no token: set settings.auth.oauth2.token or the '
+                              'token option', kind='invalid', step='policy')
+    return recipients
+
+
+def _previous_proof(key_path: str, marker_path: str, warnings: list[str]) -> tuple[bytes | None, dict | None]:
+    try:
+        return read_key(key_path), read_marker(marker_path)
+    except MarkerError as exc:
+        # A marker we cannot read proves nothing: send again and replace it.
+        warnings.append(str(exc))
+        return read_key_quietly(key_path), None
+
+
+def _signing_key(key: bytes | None, key_path: str, options: SendOptions, warnings: list[str]) -> bytes:
+    if options.check_mode and key is None:
+        # Nothing may be written in check mode, the key included: preview with a throwaway key.
+        return os.urandom(32)
+    try:
+        return key if key is not None else load_or_create_key(key_path)
+    except (MarkerError, OSError) as exc:
+        raise MailwrightError(f'cannot create the fingerprint key {key_path}: {exc}', kind='file', step='marker',
+                              warnings=warnings) from None
+
+
+def _diff(before: dict[str, t.Any] | None, after: dict[str, t.Any] | None, marker_path: str) -> dict[str, str]:
+    return {'before': _diff_text(before), 'after': _diff_text(after),
+            'before_header': marker_path, 'after_header': marker_path}
+
+
+def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.Iterable[str] = ()) -> dict[str, t.Any]:
+    """The whole module run: the result dict (`warnings` as text), or a MailwrightError."""
+    server = effective['server']
+    recipients = _check_inputs(effective, options)
     marker_path = options.marker_path or default_marker_path(effective['product'], server['host'], server['port'])
     key_path = key_path_for(marker_path)
     transcript = Transcript(list(secrets) + [s for s in (options.token,) if s])
-    try:
-        key = read_key(key_path)
-        marker = read_marker(marker_path)
-    except MarkerError as exc:
-        # A marker we cannot read proves nothing: send again and replace it.
-        module.warn(str(exc))
-        key, marker = read_key_quietly(key_path), None
+    warnings: list[str] = []
+    key, marker = _previous_proof(key_path, marker_path, warnings)
     material = fingerprint_material(effective, recipients, options)
     now = time.time()
     decision = decide(key, material, marker, max_age=effective['test']['max_age_seconds'], force=options.force, now=now)
@@ -391,31 +419,22 @@ def run_test_send(module, effective: dict[str, t.Any], options: SendOptions, sec
         'changed': False, 'sent': False, 'reason': decision.reason, 'marker_path': marker_path,
         'fingerprint': decision.fingerprint, 'recipients': recipients,
         'relay': f'{server["host"]}:{server["port"]}', 'proof': _proof_view(decision.previous, decision.age),
-        'transcript': [], 'attempts': [],
+        'transcript': [], 'attempts': [], 'warnings': warnings,
     }
     if not decision.send:
         result['msg'] = f'already proven at {decision.previous.get("time")} (message {decision.previous.get("message_id")})'
         return result
 
-    if options.check_mode and key is None:
-        # Nothing may be written in check mode, the key included: preview with a throwaway key.
-        preview_key = os.urandom(32)
-    else:
-        try:
-            preview_key = key if key is not None else load_or_create_key(key_path)
-        except (MarkerError, OSError) as exc:
-            module.fail_json(msg=f'cannot create the fingerprint key {key_path}: {exc}', step='marker')
-    value = fingerprint(preview_key, material)
+    value = fingerprint(_signing_key(key, key_path, options, warnings), material)
     message = build_message(effective, recipients, value, now=now)
     result['message'] = message.summary()
     try:
         outcome, attempts = send_with_retries(effective, message, options, transcript)
     except SendFailure as failure:
-        module.fail_json(msg=failure.message, **failure.to_dict(), attempts=failure.attempts,
-                         transcript=transcript.lines, reason=decision.reason, marker_path=marker_path,
-                         proof=result['proof'])
-    for warning in outcome['warnings']:
-        module.warn(warning)  # Ansible shows it and puts it in the result's warnings
+        failure.details.update(transcript=transcript.lines, reason=decision.reason, marker_path=marker_path,
+                               proof=result['proof'], warnings=warnings)
+        raise
+    warnings.extend(outcome['warnings'])
     result.update(attempts=attempts, transcript=transcript.lines, tls=outcome['tls'],
                   auth_mechanism=outcome['auth_mechanism'], server_reply=outcome['reply'])
     if options.check_mode:
@@ -425,23 +444,24 @@ def run_test_send(module, effective: dict[str, t.Any], options: SendOptions, sec
         would_be = {'fingerprint': decision.fingerprint, 'time': '(check mode: not sent)',
                     'message_id': message.message_id, 'reply': None, 'recipients': recipients,
                     'relay': result['relay']}
-        result['diff'] = {'before': _diff_text(result['proof']), 'after': _diff_text(would_be),
-                          'before_header': marker_path, 'after_header': marker_path}
+        if options.diff:
+            result['diff'] = _diff(result['proof'], would_be, marker_path)
         return result
     record = {'fingerprint': value, 'epoch': now, 'time': iso_utc(now), 'message_id': message.message_id,
               'reply': outcome['reply'], 'recipients': recipients, 'relay': result['relay'],
               'product': effective['product']}
     before = result['proof']  # the previous proof, as reported before this send
     try:
-        write_marker(module, marker_path, record)
+        write_marker(None, marker_path, record)  # mode 0600 given: no AnsibleModule needed
     except OSError as exc:
-        module.fail_json(msg=f'the message was sent (Message-ID {message.message_id}) but the marker {marker_path} '
-                             f'could not be written: {exc.strerror}; the next run will send again',
-                         step='marker', message=result['message'], transcript=transcript.lines)
+        raise MailwrightError(f'the message was sent (Message-ID {message.message_id}) but the marker {marker_path} '
+                              f'could not be written: {exc.strerror}; the next run will send again',
+                              kind='file', step='marker', message=result['message'], transcript=transcript.lines,
+                              warnings=warnings) from None
     result.update(changed=True, sent=True, fingerprint=value, proof=_proof_view(record, 0.0),
                   msg=f'sent the test message ({decision.reason}): {outcome["reply"]["code"]} {outcome["reply"]["text"]}')
-    result['diff'] = {'before': _diff_text(before), 'after': _diff_text(result['proof']),
-                      'before_header': marker_path, 'after_header': marker_path}
+    if options.diff:
+        result['diff'] = _diff(before, result['proof'], marker_path)
     return result
 
 

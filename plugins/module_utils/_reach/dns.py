@@ -10,7 +10,8 @@ dnspython is imported only when a resolver is built, so this file imports on a
 host without it (the module reports ``missing_required_lib`` instead). Every
 lookup becomes a :class:`DnsAnswer` that tells NXDOMAIN, NODATA, SERVFAIL,
 REFUSED, an unreachable nameserver and a timeout apart; every check returns
-``{name, status, summary, records, error_kind}`` with status pass, warn or fail.
+``{check, status, message, records, kind}`` with status pass, warn or fail: the finding shape
+smtp_probe's errors and warnings share (there ``step`` where here ``check``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ import re
 import time
 import typing as t
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach.findings import (
+    STATUS_ORDER,
+    count_statuses,
+    trips,
+    worst_status,
+)
 from ansible_collections.mailwright.smtp.plugins.module_utils._reach.spf import (
     DnsAnswer,
     check_host,
@@ -33,21 +41,34 @@ __all__ = [
     "STATUS_ORDER",
     "default_checks",
     "make_resolver",
+    "run",
     "run_checks",
     "worst_status",
 ]
 
 # The checks a caller can ask for, in the order they run.
 CHECK_NAMES = ("relay_address", "sender_mx", "relay_ptr", "spf", "dmarc", "ghes_reply", "expect")
-STATUS_ORDER = {"pass": 0, "warn": 1, "fail": 2}
 # RFC 7489 bis "tree walk": at most this many _dmarc queries per domain.
 _DMARC_MAX_QUERIES = 8
 _DMARC_VERSION_RE = re.compile(r"^\s*v\s*=\s*DMARC1\s*(;|$)")
 _MX_HOSTS_TO_RESOLVE = 5
 
 
-class DnsSetupError(ValueError):
-    """The resolver cannot be built (bad nameserver address, no resolv.conf)."""
+class DnsSetupError(MailwrightError, ValueError):
+    """The resolver cannot be built (bad nameserver address, no resolv.conf); a ValueError too."""
+
+    kind = "invalid"
+
+
+class DnsChecksFailed(MailwrightError):
+    """Checks tripped fail_on; the details are the whole result, so nothing is lost.
+
+    Its kind is network when the first failing lookup got no answer, else server (the DNS
+    answered, with records that do not do).
+    """
+
+
+_NETWORK_KINDS = ("servfail", "refused", "unreachable", "timeout", "error")
 
 
 def _dnspython():
@@ -186,16 +207,11 @@ class DnsClient:
 
 # -- results -----------------------------------------------------------------
 
-def _check(name: str, status: str, summary: str, records: t.Iterable[str] = (),
-           error_kind: str | None = None, **details: t.Any) -> dict[str, t.Any]:
-    result = {"name": name, "status": status, "summary": summary, "records": list(records),
-              "error_kind": error_kind}
+def _check(name: str, status: str, message: str, records: t.Iterable[str] = (),
+           kind: str | None = None, **details: t.Any) -> dict[str, t.Any]:
+    result = {"check": name, "status": status, "message": message, "records": list(records), "kind": kind}
     result.update(details)
     return result
-
-
-def worst_status(statuses: t.Iterable[str]) -> str:
-    return max(statuses, key=STATUS_ORDER.__getitem__, default="pass")
 
 
 def _zone_lines(answer: DnsAnswer) -> list[str]:
@@ -331,7 +347,7 @@ class _Checks:
         if not addresses:
             failure = _first_failure(*answers) or (answers[0] if answers else None)
             return [_check("relay_ptr", "fail", f"relay {self.host} has no addresses to look up",
-                           error_kind=failure.kind if failure is not None else None)]
+                           kind=failure.kind if failure is not None else None)]
         records, statuses, notes, kinds = [], [], [], []
         for address in addresses:
             reverse = self.client.reverse(address)
@@ -371,7 +387,7 @@ class _Checks:
                 failure = _first_failure(*answers) or (answers[0] if answers else None)
                 return [_check("spf", "fail",
                                f"no address to check: {source} has no addresses and dns.sending_ips is empty",
-                               error_kind=failure.kind if failure is not None else None)]
+                               kind=failure.kind if failure is not None else None)]
         results = []
         for ip in sending_ips:
             try:
@@ -522,29 +538,58 @@ def run_checks(settings: dict[str, t.Any], client: DnsClient,
     """Run the chosen checks (default: what the settings ask for) against ``client``.
 
     Returns ``{checks, counts, status, report, sender_domain, relay, nameservers, port, queries,
-    elapsed}``; ``status`` is the worst check status.
+    elapsed_ms}``; ``status`` is the worst check status.
     """
     chosen = list(checks) if checks else default_checks(settings)
     unknown = [c for c in chosen if c not in CHECK_NAMES]
     if unknown:
-        raise ValueError(f"unknown checks {', '.join(unknown)}; choose from {', '.join(CHECK_NAMES)}")
+        raise DnsSetupError(f"unknown checks {', '.join(unknown)}; choose from {', '.join(CHECK_NAMES)}")
     runner = _Checks(settings, client)
     started = time.monotonic()
     results: list[dict] = []
     for name in CHECK_NAMES:
         if name in chosen:
             results.extend(getattr(runner, name)())
-    counts = {status: sum(1 for r in results if r["status"] == status) for status in STATUS_ORDER}
-    width = max((len(r["name"]) for r in results), default=0)
+    width = max((len(r["check"]) for r in results), default=0)
     return {
         "checks": results,
-        "counts": counts,
+        "counts": count_statuses(r["status"] for r in results),
         "status": worst_status(r["status"] for r in results),
-        "report": [f"{r['status'].upper():<4}  {r['name']:<{width}}  {r['summary']}" for r in results],
+        "report": [f"{r['status'].upper():<4}  {r['check']:<{width}}  {r['message']}" for r in results],
         "sender_domain": runner.sender_domain,
         "relay": runner.host,
         "nameservers": client.nameservers,
         "port": client.port,
         "queries": client.queries,
-        "elapsed": round(time.monotonic() - started, 3),
+        "elapsed_ms": int(round((time.monotonic() - started) * 1000)),
     }
+
+
+def run(params: t.Mapping[str, t.Any], effective: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Everything dns_check does after argument parsing: the module result, `warnings` as text.
+
+    The options win over the settings' dns block. Raises DnsSetupError for unusable options and
+    DnsChecksFailed when checks trip fail_on.
+    """
+    dns_settings = effective.get("dns") or {}
+    nameservers = params["nameservers"] if params.get("nameservers") is not None else dns_settings.get("nameservers")
+    port = params["port"] if params.get("port") is not None else dns_settings.get("port")
+    if port is not None and not 1 <= port <= 65535:
+        raise DnsSetupError(f"port must be between 1 and 65535, got {port}", changed=False)
+    client = DnsClient(nameservers=nameservers or None, port=port, timeout=params.get("timeout", 3.0),
+                       retries=params.get("retries", 1))
+    result = run_checks(effective, client, params.get("checks"))
+    counts = result["counts"]
+    fail_on = params.get("fail_on") or "fail"
+    result["changed"] = False
+    result["msg"] = f'DNS checks: {counts["pass"]} pass, {counts["warn"]} warn, {counts["fail"]} fail'
+    # What does not fail the task is still worth a line in the play output.
+    result["warnings"] = [f'{c["check"]}: {c["message"]}' for c in result["checks"]
+                          if c["status"] == "warn" or (c["status"] == "fail" and fail_on == "never")]
+    failing = [c for c in result["checks"] if trips(c["status"], fail_on)]
+    if failing:
+        message = result.pop("msg") + " - " + "; ".join(f'{c["check"]} {c["status"]}: {c["message"]}'
+                                                       for c in failing)
+        kind = "network" if failing[0]["kind"] in _NETWORK_KINDS else "server"
+        raise DnsChecksFailed(message, kind=kind, **result)
+    return result

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import ipaddress
-import os
 import re
 import socket
 import threading
@@ -32,14 +31,22 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import WAIT_FOREVER_SECONDS, timeout_seconds
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     SMTPClient,
     SMTPStepError,
     Transcript,
+    connection_from_settings,
     fetch_peer_chain,
     plaintext_credentials_refusal,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import load_ca_bundle
+from ansible_collections.mailwright.smtp.plugins.module_utils._reach.findings import (
+    count_statuses,
+    trips,
+    worst_status,
+)
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import WAIT_FOREVER_SECONDS, timeout_seconds
 
 __all__ = [
     'MAX_WORKERS',
@@ -65,14 +72,22 @@ __all__ = [
     'probe_timeout',
     'run',
     'failure_message',
+    'ProbeFailed',
 ]
 
 # One thread per target up to this many; more targets queue behind them (still within the deadline).
 MAX_WORKERS = 256
 # When the settings say "wait forever" (timeout_ms <= 0) a probe still has to end.
 DEFAULT_TIMEOUT = WAIT_FOREVER_SECONDS
+# A finding's cause (SMTPStepError.cause) as the error family's kind, for a failed task.
+# Enough to show what is wrong without flooding the play output for a large fan-out.
+_MAX_WARNING_LINES = 20
+_CAUSE_KIND = {'timeout': 'network', 'refused': 'network', 'unreachable': 'network', 'dns': 'network',
+               'policy': 'policy', 'certificate': 'tls', 'tls': 'tls', 'auth': 'server', 'smtp': 'server'}
 
-_STATUS_ORDER = {'pass': 0, 'warn': 1, 'fail': 2}
+
+class ProbeFailed(MailwrightError):
+    """Targets tripped fail_on; the details are the whole probe result, so nothing is lost."""
 
 
 @dataclass
@@ -204,7 +219,11 @@ _REFUSED_TEXT = re.compile(r'refused', re.I)
 
 
 def error_kind(step: str, text: str, code: int | None = None) -> str:
-    """A short machine-readable reason: timeout, refused, unreachable, policy, certificate, auth, smtp, tls."""
+    """A reason read back from a step and its text, for findings that carry no cause.
+
+    The probe itself no longer needs it (SMTPStepError.cause says it where the failure is raised);
+    kept for readers of older results that have only step and text.
+    """
     if _TIMEOUT_TEXT.search(text or '') and code is None:
         return 'timeout'
     if step == 'connect':
@@ -222,16 +241,15 @@ def error_kind(step: str, text: str, code: int | None = None) -> str:
     return 'smtp'
 
 
-def _finding(step: str, text: str, *, code: int | None = None, transient: bool = False,
-             kind: str | None = None) -> dict[str, t.Any]:
-    return {'step': step, 'code': code, 'text': text, 'transient': transient,
-            'kind': kind or error_kind(step, text, code)}
+def _finding(step: str, message: str, *, kind: str, code: int | None = None,
+             transient: bool = False) -> dict[str, t.Any]:
+    """One finding: {step, status, message, code, transient, kind}; status is set by _finish."""
+    return {'step': step, 'status': None, 'message': message, 'code': code, 'transient': transient,
+            'kind': kind}
 
 
 def _from_step_error(exc: SMTPStepError) -> dict[str, t.Any]:
-    found = exc.to_dict()
-    found['kind'] = exc.kind or error_kind(exc.step, exc.text, exc.code)
-    return found
+    return _finding(exc.step, exc.text, kind=exc.cause, code=exc.code, transient=exc.transient)
 
 
 def classify(result: dict[str, t.Any]) -> str:
@@ -241,6 +259,16 @@ def classify(result: dict[str, t.Any]) -> str:
     if result['warnings']:
         return 'warn'
     return 'pass'
+
+
+def _finish(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """What follows from a target's findings, derived in this one place: status, timed_out."""
+    for key, status in (('errors', 'fail'), ('warnings', 'warn')):
+        for found in result[key]:
+            found['status'] = status
+    result['timed_out'] = any(e['kind'] == 'timeout' for e in result['errors'])
+    result['status'] = classify(result)
+    return result
 
 
 # --- rules (pure: observations in, findings out) -----------------------------------------------
@@ -411,6 +439,126 @@ def _remaining(deadline_at: float | None) -> float | None:
     return None if deadline_at is None else deadline_at - time.monotonic()
 
 
+def _step_timeout(options: ProbeOptions, deadline_at: float | None) -> float:
+    """Never wait on one read longer than the whole run may still take."""
+    remaining = _remaining(deadline_at)
+    return options.timeout if remaining is None else max(0.05, min(options.timeout, remaining))
+
+
+def _converse(client: SMTPClient, target: Target, options: ProbeOptions, progress: Progress,
+              result: dict[str, t.Any]) -> None:
+    """The conversation: connect, EHLO, the TLS policy, the optional AUTH, QUIT; raises SMTPStepError."""
+    progress.at('connect')
+    client.connect()
+    progress.at('ehlo')
+    client.ehlo()
+    progress.at('starttls')
+    client.secure()
+    creds = target.credentials
+    if options.check_credentials and creds is not None:
+        progress.at('auth')
+        result['credentials'].update(checked=True, username=creds.username)
+        try:
+            # A policy failure for the target before AUTH: never in clear unless tls is none.
+            client.check_credentials_allowed()
+            if client.tls_info is not None and not client.tls_info.get('verified') and options.validate_certs:
+                raise SMTPStepError('policy', 'certificate not verified: credentials were not sent')
+            reply = client.auth(creds.method, creds.username, creds.secret, mechanism=creds.mechanism)
+            result['credentials'].update(ok=True, mechanism=client.auth_mechanism,
+                                         text=f'{reply.code} {reply.text}')
+        except SMTPStepError as exc:
+            ok = False if exc.step == 'auth' and exc.code is not None else None
+            result['credentials'].update(ok=ok, text=client.transcript.scrub(str(exc)))
+            raise
+    progress.at('quit')
+    client.quit()
+
+
+def _run_conversation(client: SMTPClient, target: Target, options: ProbeOptions, progress: Progress,
+                      result: dict[str, t.Any]) -> SMTPStepError | None:
+    """Run _converse and record what the session learnt; the failure, or None. Never raises."""
+    failure: SMTPStepError | None = None
+    try:
+        _converse(client, target, options, progress, result)
+    except SMTPStepError as exc:
+        failure = exc
+    except Exception as exc:  # never a traceback: report it as this target's failure
+        failure = SMTPStepError(progress.current_step(),
+                                client.transcript.scrub(f'unexpected {type(exc).__name__}: {exc}'))
+    finally:
+        step_reached = progress.current_step()
+        _record_session(result, client, target)
+        try:
+            # Say goodbye when the server is still talking to us (it answered with a code).
+            client.close(quit=failure is not None and failure.code is not None)
+        except Exception:
+            pass
+    if failure is not None:
+        result['errors'].append(_from_step_error(failure))
+        result['step'] = failure.step
+        client.transcript.note(f'failed at {failure.step}: {failure.text}')
+    else:
+        result['step'] = step_reached
+    return failure
+
+
+def _certificate_chain(client: SMTPClient, target: Target, failure: SMTPStepError | None,
+                       result: dict[str, t.Any], *, timeout: float, deadline_at: float | None) -> list[bytes]:
+    """The chain: from the session, or (when verification refused it) from a second, unverified
+    connection made only to read what the server presents."""
+    chain = list((client.tls_info or {}).get('peer_chain_der') or [])
+    if chain or failure is None or failure.step != 'tls' or not result['tls'].get('verify_error'):
+        return chain
+    left = _remaining(deadline_at)
+    if left is not None and left <= 0.1:
+        return chain
+    transcript = client.transcript
+    transcript.note('reading the certificate again without verification, to describe it')
+    try:
+        return fetch_peer_chain(target.address or target.host, target.port, protocol=target.protocol,
+                                helo=target.helo, timeout=min(timeout, left) if left else timeout,
+                                server_hostname=target.host, transcript=transcript)
+    except SMTPStepError as exc:
+        transcript.note(f'could not read the certificate: {exc}')
+    except Exception as exc:
+        transcript.note(f'could not read the certificate: {type(exc).__name__}')
+    return chain
+
+
+def _assess(result: dict[str, t.Any], target: Target, options: ProbeOptions,
+            failure: SMTPStepError | None) -> None:
+    """Add the certificate and policy findings to what the conversation itself reported."""
+    tls_info = result['tls']
+    if tls_info['established'] or tls_info.get('verify_error'):
+        verify_error = tls_info['verify_error'] if options.validate_certs else None
+        # The client already reported a refused handshake as an error: do not say it twice.
+        already = failure is not None and failure.step == 'tls'
+        errors, warnings = assess_certificate(result['certificate'], hostname=target.host,
+                                              validate_certs=options.validate_certs,
+                                              verified=tls_info['verified'],
+                                              verify_error=None if already else verify_error,
+                                              expiry_warning_days=options.expiry_warning_days)
+        result['errors'].extend(errors)
+        result['warnings'].extend(warnings)
+    if failure is None or failure.step == 'auth':
+        errors, warnings = assess_policy(
+            tls_policy=result['tls_policy'], protocol=target.protocol,
+            starttls_offered=result['starttls_offered'], tls_established=tls_info['established'],
+            has_credentials=target.credentials is not None)
+        if errors and failure is None:
+            result['step'] = errors[0]['step']  # the conversation went on, but the policy fails here
+        result['errors'].extend(errors)
+        result['warnings'].extend(warnings)
+    if failure is not None or target.credentials is None:
+        return
+    if options.check_credentials and not tls_info['established']:
+        result['warnings'].append(_finding('auth', 'the credentials were sent over a plaintext connection '
+                                                   '(tls: none, the server offers no STARTTLS)', kind='policy'))
+    if not result['auth_mechanisms']:
+        result['warnings'].append(_finding('auth', 'the settings authenticate but the server offers no AUTH '
+                                                   'on this connection', kind='auth'))
+
+
 def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | None = None,
                  deadline_at: float | None = None) -> dict[str, t.Any]:
     """Probe one target; never raises. The result follows ``empty_result``."""
@@ -421,124 +569,30 @@ def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | 
         transcript.register_secret(target.credentials.secret)
     progress = progress or Progress(target, transcript)
     result = empty_result(target)
-    started = time.monotonic()
-    progress.started = started
-    timeout = options.timeout
-    remaining = _remaining(deadline_at)
-    if remaining is not None:
-        # Never wait on one read longer than the whole run may still take.
-        timeout = max(0.05, min(timeout, remaining))
-    sni = target.host
+    started = progress.started = time.monotonic()
+    timeout = _step_timeout(options, deadline_at)
     try:
         client = SMTPClient(target.address or target.host, target.port, protocol=target.protocol,
                             tls=target.tls, helo=target.helo, timeout=timeout,
                             verify=options.validate_certs, cafile=options.cafile, cadata=options.cadata,
-                            check_hostname=options.validate_certs, server_hostname=sni,
+                            check_hostname=options.validate_certs, server_hostname=target.host,
                             transcript=transcript)
     except ValueError as exc:
         result['errors'].append(_finding('connect', str(exc), kind='smtp'))
         result['step'] = 'connect'
-        result['status'] = classify(result)
-        return result
+        return _finish(result)
     progress.client = client
-    failure: SMTPStepError | None = None
-    try:
-        progress.at('connect')
-        client.connect()
-        progress.at('ehlo')
-        client.ehlo()
-        progress.at('starttls')
-        client.secure()
-        creds = target.credentials
-        if options.check_credentials and creds is not None:
-            progress.at('auth')
-            result['credentials'].update(checked=True, username=creds.username)
-            try:
-                # A policy failure for the target before AUTH: never in clear unless tls is none.
-                client.check_credentials_allowed()
-                if client.tls_info is not None and not client.tls_info.get('verified') and options.validate_certs:
-                    raise SMTPStepError('policy', 'certificate not verified: credentials were not sent')
-                reply = client.auth(creds.method, creds.username, creds.secret, mechanism=creds.mechanism)
-                result['credentials'].update(ok=True, mechanism=getattr(client, 'auth_mechanism', None),
-                                             text=f'{reply.code} {reply.text}')
-            except SMTPStepError as exc:
-                ok = False if exc.step == 'auth' and exc.code is not None else None
-                result['credentials'].update(ok=ok, text=transcript.scrub(str(exc)))
-                raise
-        progress.at('quit')
-        client.quit()
-    except SMTPStepError as exc:
-        failure = exc
-    except Exception as exc:  # never a traceback: report it as this target's failure
-        failure = SMTPStepError(progress.current_step(), transcript.scrub(f'unexpected {type(exc).__name__}: {exc}'))
-    finally:
-        step_reached = progress.current_step()
-        _record_session(result, client, target)
-        try:
-            # Say goodbye when the server is still talking to us (it answered with a code).
-            client.close(quit=failure is not None and failure.code is not None)
-        except Exception:
-            pass
-
-    if failure is not None:
-        result['errors'].append(_from_step_error(failure))
-        result['step'] = failure.step
-        transcript.note(f'failed at {failure.step}: {failure.text}')
-    else:
-        result['step'] = step_reached
-
-    # The certificate: from the session, or (when verification refused it) from a second,
-    # unverified connection made only to read what the server presents.
-    chain = list((client.tls_info or {}).get('peer_chain_der') or [])
-    if not chain and failure is not None and failure.step == 'tls' and result['tls'].get('verify_error'):
-        left = _remaining(deadline_at)
-        if left is None or left > 0.1:
-            transcript.note('reading the certificate again without verification, to describe it')
-            try:
-                chain = fetch_peer_chain(target.address or target.host, target.port, protocol=target.protocol,
-                                         helo=target.helo, timeout=min(timeout, left) if left else timeout,
-                                         server_hostname=sni, transcript=transcript)
-            except SMTPStepError as exc:
-                transcript.note(f'could not read the certificate: {exc}')
-            except Exception as exc:
-                transcript.note(f'could not read the certificate: {type(exc).__name__}')
-    leaf, described = _describe_chain(chain)
-    result['certificate'] = leaf
-    result['chain'] = described
-
-    tls_info = result['tls']
-    if tls_info['established'] or result['tls'].get('verify_error'):
-        verify_error = tls_info['verify_error'] if options.validate_certs else None
-        # The client already reported a refused handshake as an error: do not say it twice.
-        already = failure is not None and failure.step == 'tls'
-        errors, warnings = assess_certificate(leaf, hostname=sni, validate_certs=options.validate_certs,
-                                              verified=tls_info['verified'],
-                                              verify_error=None if already else verify_error,
-                                              expiry_warning_days=options.expiry_warning_days)
-        result['errors'].extend(errors)
-        result['warnings'].extend(warnings)
-    if failure is None or failure.step in ('auth',):
-        errors, warnings = assess_policy(
-            tls_policy=result['tls_policy'], protocol=target.protocol,
-            starttls_offered=result['starttls_offered'], tls_established=tls_info['established'],
-            has_credentials=target.credentials is not None)
-        if errors and failure is None:
-            result['step'] = errors[0]['step']  # the conversation went on, but the policy fails here
-        result['errors'].extend(errors)
-        result['warnings'].extend(warnings)
-    if options.check_credentials and target.credentials is not None and failure is None \
-            and not tls_info['established']:
-        result['warnings'].append(_finding('auth', 'the credentials were sent over a plaintext connection '
-                                                   '(tls: none, the server offers no STARTTLS)', kind='policy'))
-    if target.credentials is not None and not result['auth_mechanisms'] and failure is None:
-        result['warnings'].append(_finding('auth', 'the settings authenticate but the server offers no AUTH '
-                                                   'on this connection', kind='auth'))
-
-    result['elapsed_ms'] = round((time.monotonic() - started) * 1000, 1)
-    result['timed_out'] = any(e['kind'] == 'timeout' for e in result['errors'])
+    failure = _run_conversation(client, target, options, progress, result)
+    chain = _certificate_chain(client, target, failure, result, timeout=timeout, deadline_at=deadline_at)
+    result['certificate'], result['chain'] = _describe_chain(chain)
+    _assess(result, target, options, failure)
+    result['elapsed_ms'] = _ms_since(started)
     result['transcript'] = list(transcript.lines)
-    result['status'] = classify(result)
-    return result
+    return _finish(result)
+
+
+def _ms_since(started: float) -> int:
+    return int(round((time.monotonic() - started) * 1000))
 
 
 # --- many targets ------------------------------------------------------------------------------
@@ -551,18 +605,16 @@ def _timeout_result(progress: Progress, deadline: float) -> dict[str, t.Any]:
     if client is not None:
         _record_session(result, client, target)
     result['step'] = step
-    result['timed_out'] = True
     if step == 'queued':
         text = f'not started within the overall deadline of {deadline:g}s (too many targets for the deadline)'
     else:
         text = f'overall deadline of {deadline:g}s reached while at step {step}'
     result['errors'].append(_finding(step, text, transient=True, kind='timeout'))
     if progress.started is not None:
-        result['elapsed_ms'] = round((time.monotonic() - progress.started) * 1000, 1)
+        result['elapsed_ms'] = _ms_since(progress.started)
     progress.transcript.note(f'abandoned: {text}')
     result['transcript'] = list(progress.transcript.lines)
-    result['status'] = 'fail'
-    return result
+    return _finish(result)
 
 
 def probe_many(targets: list[Target], options: ProbeOptions, *, deadline: float,
@@ -603,7 +655,6 @@ def probe_many(targets: list[Target], options: ProbeOptions, *, deadline: float,
 # --- targets from the module's options ---------------------------------------------------------
 
 def target_from_settings(effective: dict[str, t.Any]) -> Target:
-    server = effective['server']
     auth = effective.get('auth') or {}
     creds = None
     method = auth.get('method') or 'none'
@@ -611,10 +662,9 @@ def target_from_settings(effective: dict[str, t.Any]) -> Target:
         creds = Credentials('basic', auth['username'], auth['password'], auth.get('mechanism'))
     elif method == 'oauth2' and auth.get('username') and (auth.get('oauth2') or {}).get('token'):
         creds = Credentials('oauth2', auth['username'], auth['oauth2']['token'], 'xoauth2')
-    protocol = server['protocol']
-    return Target(host=server['host'], port=int(server['port']), protocol=protocol,
-                  tls=server['tls'],
-                  name=effective.get('name') or 'relay', source='settings', helo=server.get('helo_domain'),
+    conn = connection_from_settings(effective)  # the one reading of server.* for a conversation
+    return Target(host=conn['host'], port=conn['port'], protocol=conn['protocol'], tls=conn['tls'],
+                  name=effective.get('name') or 'relay', source='settings', helo=conn['helo'],
                   credentials=creds)
 
 
@@ -629,63 +679,41 @@ def targets_from_params(items: list[dict[str, t.Any]] | None, *, helo: str | Non
     return targets
 
 
-def _resolver(nameservers: list[str], port: int, lifetime: float):
-    import dns.resolver
-
-    if nameservers:
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = list(nameservers)
-        resolver.port = int(port or 53)
-    else:
-        resolver = dns.resolver.Resolver()
-    resolver.lifetime = lifetime
-    resolver.timeout = lifetime
-    return resolver
-
-
-def _addresses(resolver, name: str) -> list[str]:
-    import dns.exception
-    import dns.resolver
-
-    found: list[str] = []
-    for rdtype in ('A', 'AAAA'):
-        try:
-            found.extend(r.to_text() for r in resolver.resolve(name, rdtype))
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers, dns.exception.Timeout):
-            continue
-    return found
-
-
 def _dns_failure(domain: str, text: str, port: int, *, kind: str = 'dns') -> dict[str, t.Any]:
     result = empty_result(Target(host=domain, port=port, name=f'mx:{domain}', source='mx_of', domain=domain))
     result['step'] = 'dns'
     result['errors'].append(_finding('dns', text, kind=kind, transient=kind == 'timeout'))
-    result['timed_out'] = kind == 'timeout'
-    result['status'] = 'fail'
-    return result
+    return _finish(result)
+
+
+def _mx_failure_text(domain: str, answer, timeout: float) -> tuple[str, str]:
+    """(message, kind) of a failed MX lookup, in the words results have always used."""
+    if answer.kind == 'nxdomain':
+        return f'{domain} does not exist (NXDOMAIN)', 'dns'
+    if answer.kind == 'timeout':
+        return f'MX lookup for {domain} timed out after {timeout:g}s', 'timeout'
+    if answer.kind in ('servfail', 'refused', 'unreachable'):
+        return f'MX lookup for {domain} failed (SERVFAIL or refused): {answer.message}', 'dns'
+    return f'MX lookup for {domain} failed: {answer.message}', 'dns'
 
 
 def _mx_of_domain(domain: str, *, nameservers: list[str], dns_port: int, mx_port: int, timeout: float,
                   helo: str | None) -> tuple[list[Target], list[dict[str, t.Any]]]:
-    import dns.exception
-    import dns.resolver
+    # The one resolver and the one lookup of the collection (_reach.dns), dns.port included.
+    from ansible_collections.mailwright.smtp.plugins.module_utils._reach.dns import DnsClient, make_resolver
 
-    resolver = _resolver(nameservers, dns_port, timeout)
-    try:
-        answer = resolver.resolve(domain, 'MX')
-        records = sorted((r.preference, r.exchange.to_text().rstrip('.')) for r in answer)
-    except dns.resolver.NXDOMAIN:
-        return [], [_dns_failure(domain, f'{domain} does not exist (NXDOMAIN)', mx_port)]
-    except dns.resolver.NoAnswer:
+    resolver = make_resolver(nameservers=nameservers or None, port=dns_port, timeout=timeout, retries=0)
+    resolver.lifetime = timeout  # one lookup, however many nameservers, stays within the probe's timeout
+    client = DnsClient(resolver=resolver)
+    answer = client.lookup(domain, 'MX')
+    if answer.kind == 'nodata':
         # RFC 5321 5.1: no MX means the domain's own address is the mail exchanger.
         records = [(0, domain)]
-    except dns.exception.Timeout:
-        return [], [_dns_failure(domain, f'MX lookup for {domain} timed out after {timeout:g}s', mx_port,
-                                 kind='timeout')]
-    except dns.resolver.NoNameservers as exc:
-        return [], [_dns_failure(domain, f'MX lookup for {domain} failed (SERVFAIL or refused): {exc}', mx_port)]
-    except dns.exception.DNSException as exc:
-        return [], [_dns_failure(domain, f'MX lookup for {domain} failed: {exc}', mx_port)]
+    elif not answer.found:
+        text, kind = _mx_failure_text(domain, answer, timeout)
+        return [], [_dns_failure(domain, text, mx_port, kind=kind)]
+    else:
+        records = sorted((int(p), h.rstrip('.')) for p, _sep, h in (r.partition(' ') for r in answer.records))
     if len(records) == 1 and records[0][1] in ('', '.'):
         return [], [_dns_failure(domain, f'{domain} publishes a null MX (RFC 7505): it accepts no mail', mx_port)]
     targets: list[Target] = []
@@ -693,7 +721,7 @@ def _mx_of_domain(domain: str, *, nameservers: list[str], dns_port: int, mx_port
     for preference, exchange in records:
         address = None
         if nameservers:
-            addresses = _addresses(resolver, exchange)
+            addresses = [r for rdtype in ('A', 'AAAA') for r in client.lookup(exchange, rdtype).records]
             if not addresses:
                 failures.append(_dns_failure(domain, f'MX host {exchange} of {domain} has no A/AAAA record', mx_port))
                 continue
@@ -739,43 +767,17 @@ def mx_targets(domains: list[str], *, nameservers: list[str] | None = None, dns_
     return targets, failures
 
 
-def load_ca_bundle(ca_path: str | None) -> tuple[str | None, str | None]:
-    """(cafile, cadata) from a file or a directory of PEM files; raises ValueError when unusable."""
-    if not ca_path:
-        return None, None
-    if os.path.isfile(ca_path):
-        return ca_path, None
-    if os.path.isdir(ca_path):
-        parts = []
-        for entry in sorted(os.listdir(ca_path)):
-            full = os.path.join(ca_path, entry)
-            if os.path.isfile(full) and entry.lower().endswith(('.pem', '.crt', '.cer')):
-                with open(full, encoding='ascii', errors='replace') as handle:
-                    text = handle.read()
-                if '-----BEGIN CERTIFICATE-----' in text:
-                    parts.append(text)
-        if not parts:
-            raise ValueError(f'ca_path {ca_path}: no PEM certificates (*.pem, *.crt, *.cer) in this directory')
-        return None, '\n'.join(parts)
-    raise ValueError(f'ca_path {ca_path}: no such file or directory')
-
-
 # --- the run as a whole ------------------------------------------------------------------------
 
 def summarize(results: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    counts = {'pass': 0, 'warn': 0, 'fail': 0}
-    for result in results:
-        counts[result['status']] += 1
-    worst = max((r['status'] for r in results), key=_STATUS_ORDER.__getitem__, default='pass')
-    return {'total': len(results), 'timed_out': sum(1 for r in results if r['timed_out']),
-            'status': worst, **counts}
+    """The run's `counts`: pass, warn, fail (as dns_check's), total and timed_out."""
+    counts: dict[str, t.Any] = count_statuses(r['status'] for r in results)
+    counts.update(total=len(results), timed_out=sum(1 for r in results if r['timed_out']))
+    return counts
 
 
 def should_fail(results: list[dict[str, t.Any]], fail_on: str) -> bool:
-    if fail_on == 'never':
-        return False
-    threshold = _STATUS_ORDER['warn' if fail_on == 'warn' else 'fail']
-    return any(_STATUS_ORDER[r['status']] >= threshold for r in results)
+    return any(trips(r['status'], fail_on) for r in results)
 
 
 def probe_timeout(effective: dict[str, t.Any] | None, timeout: float | None) -> float:
@@ -785,22 +787,36 @@ def probe_timeout(effective: dict[str, t.Any] | None, timeout: float | None) -> 
     return timeout_seconds(effective['server'] if effective else None)
 
 
-def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Iterable[str] = ()) -> dict[str, t.Any]:
-    """Everything smtp_probe does after argument parsing; returns the module result (no 'failed').
+def _options(params: dict[str, t.Any], timeout: float, secrets: t.Iterable[str]) -> ProbeOptions:
+    cafile, cadata = load_ca_bundle(params.get('ca_path'))
+    return ProbeOptions(timeout=timeout, validate_certs=params.get('validate_certs', True),
+                        cafile=cafile, cadata=cadata,
+                        expiry_warning_days=int(params.get('expiry_warning_days') or 0),
+                        check_credentials=bool(params.get('check_credentials')),
+                        secrets=tuple(s for s in secrets if s))
 
-    Raises ValueError for unusable options (the module turns it into fail_json).
+
+def _warnings(results: list[dict[str, t.Any]]) -> list[str]:
+    """One line per target that warns, at most _MAX_WARNING_LINES: enough without flooding a fan-out."""
+    warned = [r for r in results if r['status'] == 'warn']
+    lines = [f'{r["target"]} ({r["host"]}:{r["port"]}): ' + '; '.join(w['message'] for w in r['warnings'])
+             for r in warned[:_MAX_WARNING_LINES]]
+    if len(warned) > _MAX_WARNING_LINES:
+        lines.append(f'{len(warned) - _MAX_WARNING_LINES} more target(s) with warnings; see results')
+    return lines
+
+
+def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Iterable[str] = ()) -> dict[str, t.Any]:
+    """Everything smtp_probe does after argument parsing: the module result, `warnings` as text.
+
+    Raises MailwrightError for unusable options and ProbeFailed when targets trip fail_on.
     """
     started = time.monotonic()
     timeout = probe_timeout(effective, params.get('timeout'))
     deadline = float(params['deadline']) if params.get('deadline') else 3 * timeout
     if deadline <= 0:
-        raise ValueError('deadline must be a positive number of seconds')
-    cafile, cadata = load_ca_bundle(params.get('ca_path'))
-    options = ProbeOptions(timeout=timeout, validate_certs=params.get('validate_certs', True),
-                           cafile=cafile, cadata=cadata,
-                           expiry_warning_days=int(params.get('expiry_warning_days') or 0),
-                           check_credentials=bool(params.get('check_credentials')),
-                           secrets=tuple(s for s in secrets if s))
+        raise MailwrightError('deadline must be a positive number of seconds', kind='invalid')
+    options = _options(params, timeout, secrets)
     helo = effective['server'].get('helo_domain')
     targets = [target_from_settings(effective)] + targets_from_params(params.get('targets'), helo=helo)
     dns_failures: list[dict[str, t.Any]] = []
@@ -813,26 +829,38 @@ def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Ite
         targets.extend(mx)
     left = max(0.05, deadline - (time.monotonic() - started))
     results = probe_many(targets, options, deadline=left, reported_deadline=deadline) + dns_failures
-    summary = summarize(results)
-    summary.update(timeout_s=timeout, deadline_s=deadline,
-                   elapsed_ms=round((time.monotonic() - started) * 1000, 1))
-    parts = [f'{summary["total"]} target(s): {summary["pass"]} pass, {summary["warn"]} warn, '
-             f'{summary["fail"]} fail']
-    if summary['timed_out']:
-        parts.append(f'{summary["timed_out"]} timed out')
-    return {'changed': False, 'results': results, 'summary': summary,
-            'msg': ', '.join(parts) + f' in {summary["elapsed_ms"] / 1000:.1f}s'}
+    counts = summarize(results)
+    elapsed_ms = _ms_since(started)
+    parts = [f'{counts["total"]} target(s): {counts["pass"]} pass, {counts["warn"]} warn, {counts["fail"]} fail']
+    if counts['timed_out']:
+        parts.append(f'{counts["timed_out"]} timed out')
+    result = {'changed': False, 'results': results, 'status': worst_status(r['status'] for r in results),
+              'counts': counts, 'timeout_ms': int(round(timeout * 1000)), 'deadline_ms': int(round(deadline * 1000)),
+              'elapsed_ms': elapsed_ms, 'msg': ', '.join(parts) + f' in {elapsed_ms / 1000:.1f}s',
+              'warnings': _warnings(results)}
+    fail_on = params.get('fail_on') or 'fail'
+    if should_fail(results, fail_on):
+        raise _probe_failed(result, fail_on)
+    return result
+
+
+def _probe_failed(result: dict[str, t.Any], fail_on: str) -> ProbeFailed:
+    """The failure for a run whose targets trip fail_on; its kind is that of the first finding."""
+    tripped = [r for r in result['results'] if trips(r['status'], fail_on)]
+    first = next((f for r in tripped for f in (r['errors'] or r['warnings'])), None)
+    details = {key: value for key, value in result.items() if key != 'msg'}
+    return ProbeFailed(result['msg'] + '\n' + failure_message(result['results'], fail_on),
+                       kind=_CAUSE_KIND.get(first['kind'], 'server') if first else 'server', **details)
 
 
 def failure_message(results: list[dict[str, t.Any]], fail_on: str) -> str:
     """One line per target that trips fail_on: what, where, why."""
-    threshold = _STATUS_ORDER['warn' if fail_on == 'warn' else 'fail']
     lines = []
     for result in results:
-        if _STATUS_ORDER[result['status']] < threshold:
+        if not trips(result['status'], fail_on):
             continue
         findings = result['errors'] or result['warnings']
-        why = '; '.join(f['text'] for f in findings[:3]) or result['status']
+        why = '; '.join(f['message'] for f in findings[:3]) or result['status']
         lines.append(f'{result["target"]} ({result["host"]}:{result["port"]}) {result["status"]} '
                      f'at {result["step"]}: {why}')
     return '\n'.join(lines)

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+
 __all__ = [
     "DNS_FAILURE_KINDS",
     "DnsAnswer",
@@ -80,8 +82,10 @@ class DnsAnswer:
 Lookup = Callable[[str, str], DnsAnswer]
 
 
-class SpfSyntaxError(ValueError):
-    """The record does not follow the RFC 7208 grammar (result: permerror)."""
+class SpfSyntaxError(MailwrightError, ValueError):
+    """The record does not follow the RFC 7208 grammar (result: permerror); a ValueError too."""
+
+    kind = "invalid"
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class SpfResult:
             "path": list(self.path),
             "lookups": self.lookups,
             "void_lookups": self.void_lookups,
-            "error_kind": self.error_kind,
+            "kind": self.error_kind,
         }
 
 
