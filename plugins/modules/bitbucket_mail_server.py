@@ -28,6 +28,8 @@ description:
     C(auth.method=oauth2) fails with a message naming the manual step.
 author:
   - mailwright maintainers (@mailwright)
+requirements:
+  - Python standard library only on the managed host for a valid settings document (jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
 options:

@@ -90,7 +90,7 @@ options:
     choices: [fail, warn, never]
     default: fail
 requirements:
-  - dnspython >= 2.0 (on the host the module runs on)
+  - dnspython >= 2.4 on the managed host
 notes:
   - Runs on the application host, because that is where mail leaves from and whose resolver the
     application uses.

@@ -32,6 +32,8 @@ description:
     shown). When it cannot be compared, O(update_password) decides whether a run writes.
 author:
   - mailwright maintainers (@mailwright)
+requirements:
+  - Python standard library only on the managed host for a valid settings document (jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
 options:

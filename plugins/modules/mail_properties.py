@@ -34,6 +34,8 @@ description:
   - With O(state=absent), every key the flavour can write is removed, plus the keys named in O(extra_keys).
 author:
   - mailwright maintainers (@mailwright)
+requirements:
+  - Python standard library only on the managed host for a valid settings document (jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - mailwright.smtp.files

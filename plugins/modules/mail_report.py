@@ -25,6 +25,8 @@ description:
   - Run it once, on the control node (C(delegate_to=localhost), C(run_once=true)).
 author:
   - mailwright maintainers (@mailwright)
+requirements:
+  - Python standard library only (no third-party library)
 extends_documentation_fragment:
   - mailwright.smtp.files
 attributes:

@@ -96,8 +96,8 @@ options:
     choices: [fail, report]
     default: fail
 requirements:
-  - jsonschema >= 4.18 (on the host the module runs on)
-  - PyYAML (for files; the C loader is used when libyaml is present)
+  - jsonschema >= 4.18 on the managed host; with O(settings) or O(path) only to explain a document the standard-library check refuses
+  - PyYAML >= 6 on the managed host with O(path) or O(paths) (the C loader is used when libyaml is present)
 seealso:
   - name: The published settings schema
     description: schemas/mail-settings.schema.json in the collection; works with any JSON Schema 2020-12 validator.

@@ -136,8 +136,8 @@ options:
     type: int
     default: 30
 requirements:
-  - cryptography (on the managed host, to describe certificates)
-  - dnspython (on the managed host, only with O(mx_of))
+  - cryptography >= 41 on the managed host, to describe certificates
+  - dnspython >= 2.4 on the managed host, only with O(mx_of)
 notes:
   - Run it on the application host (C(delegate_to) the app server), since reachability of the
     relay from the control node proves nothing about the application's network path.

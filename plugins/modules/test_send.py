@@ -42,6 +42,8 @@ description:
     payloads, the password and the token replaced by C(********).
 author:
   - mailwright maintainers (@mailwright)
+requirements:
+  - Python standard library only on the managed host for a valid settings document (no cryptography, no PyYAML; jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
 attributes:

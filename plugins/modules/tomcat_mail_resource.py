@@ -39,6 +39,8 @@ description:
     subject prefix) comes back in RV(manual_steps).
 author:
   - mailwright maintainers (@mailwright)
+requirements:
+  - Python standard library only on the managed host for a valid settings document (jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - mailwright.smtp.files

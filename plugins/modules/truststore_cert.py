@@ -254,9 +254,9 @@ options:
     type: bool
     default: false
 requirements:
-  - cryptography (on the managed host, to read certificates)
-  - a JRE/JDK keytool on the managed host
-  - jsonschema >= 4.18 when O(settings) is given
+  - cryptography >= 41 on the managed host, to read certificates (O(state=present))
+  - the keytool of a JRE or JDK on the managed host (O(keytool))
+  - jsonschema >= 4.18 on the managed host only to explain an O(settings) document that fails the standard-library check
 notes:
   - Aliases are compared case-insensitively, fingerprints are SHA-256 over the certificate's DER.
   - An alias that holds a private key entry is never replaced or removed.

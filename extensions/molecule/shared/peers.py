@@ -58,7 +58,7 @@ def make_pki(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathl
     from tests.support.certs import CertificateAuthority
 
     ca = CertificateAuthority(directory, common_name='mailwright demo CA')
-    relay = ca.issue('relay', dns=('relay.demo.test', 'localhost'), ips=('127.0.0.1',), days=20)
+    relay = ca.issue('relay', dns=('relay.demo.test', 'localhost'), ips=('127.0.0.1',), days=365)
     return pathlib.Path(ca.ca_file), pathlib.Path(relay.cert_file), pathlib.Path(relay.key_file)
 
 
