@@ -17,6 +17,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     connection_from_settings,
     plaintext_credentials_refusal,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import WAIT_FOREVER_SECONDS
 from tests.support.smtp_server import SMTPTestServer, closed_port
 
 
@@ -62,9 +63,9 @@ def test_transcript_scrubs_secrets_and_their_base64():
     assert transcript.lines[0] == f'C: AUTH PLAIN {REDACTED}'
 
 
-def test_connection_from_settings_leaves_the_timeout_rule_to_the_client():
+def test_connection_from_settings_follows_the_settings_timeout_rule():
     conn = connection_from_settings(_settings(timeout_ms=0))
-    assert conn['timeout'] == 0
+    assert conn['timeout'] == WAIT_FOREVER_SECONDS == UNBOUNDED_TIMEOUT
     assert client_from_settings(_settings(timeout_ms=0)).timeout == UNBOUNDED_TIMEOUT
     client = client_from_settings(_settings(protocol='smtps', tls='none'), port=2465)
     assert (client.port, client.tls, client.timeout, client.helo) == (2465, 'required', 2.5, 'app.test')

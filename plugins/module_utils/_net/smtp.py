@@ -640,7 +640,8 @@ def connection_from_settings(effective: dict[str, t.Any]) -> dict[str, t.Any]:
         'host': server['host'],
         'port': int(server['port']),
         'protocol': server['protocol'],
-        'tls': server['tls'],
+        # smtps is TLS from the first byte whatever tls says (effective settings agree already)
+        'tls': 'required' if server['protocol'] == 'smtps' else server['tls'],
         'helo': server['helo_domain'],
         'timeout': timeout_seconds(server),
     }
