@@ -3,7 +3,8 @@
 Every host is localhost under another name (``ansible_connection: local``) with its own sandbox
 root: its own Tomcat ``conf/server.xml`` (or ``.properties`` file for --product generic), its own
 truststore, its own test-send marker. One local STARTTLS relay (aiosmtpd, certificate from a
-private CA, AUTH) and one dnsmasq zone (MX/SPF/DMARC of the sender domain) serve them all.
+private CA, AUTH) and one dnsmasq zone (the demo zone: MX/SPF/DMARC of the sender domain) serve
+them all - the peers of tests/support, the ones the tests, molecule and the demo use.
 Forks 10, pipelining on, no fact gathering, as a platform team would run it.
 
 Measured, from one run:
@@ -23,7 +24,6 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,44 +54,6 @@ ROLE_PLAY = """\
   roles:
     - role: mailwright.smtp.mail
 """
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class Dnsmasq:
-    """dnsmasq on 127.0.0.1:<port> with the sender domain's MX, SPF and DMARC records."""
-
-    def __init__(self, workdir: pathlib.Path):
-        self.port = free_port(socket.SOCK_DGRAM)
-        self.proc = None
-        binary = shutil.which('dnsmasq')
-        if binary is None:
-            return
-        conf = workdir / 'dnsmasq.conf'
-        conf.write_text('\n'.join([
-            f'port={self.port}', 'listen-address=127.0.0.1', 'bind-interfaces', 'no-resolv', 'no-hosts',
-            f'local=/{DOMAIN}/', f'host-record=mail.{DOMAIN},127.0.0.1', f'mx-host={DOMAIN},mail.{DOMAIN},10',
-            f'txt-record={DOMAIN},"v=spf1 ip4:127.0.0.1 -all"',
-            f'txt-record=_dmarc.{DOMAIN},"v=DMARC1; p=reject"', '']))
-        self.proc = subprocess.Popen([binary, '--keep-in-foreground', f'--conf-file={conf}',
-                                      f'--pid-file={workdir / "dnsmasq.pid"}'],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(0.3)
-        if self.proc.poll() is not None:
-            raise RuntimeError('dnsmasq did not start: ' + self.proc.stderr.read().decode())
-
-    @property
-    def available(self) -> bool:
-        return self.proc is not None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 def settings_document(product: str, relay_port: int, dns_port: int | None) -> dict:
@@ -132,6 +94,9 @@ def build_inventory(workdir: pathlib.Path, hosts: int, product: str, settings: d
             (root / 'bin').mkdir()
             shutil.copyfile(SERVER_XML, root / 'conf' / 'server.xml')
             (root / 'bin' / 'setenv.sh').write_text('JVM_SUPPORT_RECOMMENDED_ARGS=""\n')
+            # as on a real host, files that will hold the SMTP password are not readable by every user
+            for secret_file in (root / 'conf' / 'server.xml', root / 'bin' / 'setenv.sh'):
+                secret_file.chmod(0o640)
             # server.xml holds more than one <Context>: pick Jira's, the root context (path "").
             host_vars.update(mail_app_install_dir=str(root), mail_tomcat_context_path='')
         else:
@@ -256,6 +221,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from tests.support.certs import TestPKI
+    from tests.support.dns_server import DnsServer, dnsmasq_available
     from tests.support.smtp_server import SMTPTestServer
 
     workdir = pathlib.Path(tempfile.mkdtemp(prefix='mailwright-fleet-'))
@@ -264,8 +230,9 @@ def main() -> int:
     try:
         pki = TestPKI(workdir / 'pki')
         relay = SMTPTestServer('starttls', cert=pki.good, credentials={'notify': PASSWORD}).start()
-        dns = None if args.no_dns else Dnsmasq(workdir)
-        use_dns = bool(dns and dns.available)
+        if not args.no_dns and dnsmasq_available():
+            dns = DnsServer('demo', workdir=str(workdir / 'dns')).start()  # returns once dnsmasq answers
+        use_dns = dns is not None
         settings = settings_document(args.product, relay.port, dns.port if use_dns else None)
         inventory = build_inventory(workdir, args.hosts, args.product, settings, pki.ca_file, use_dns)
         env = ansible_env(workdir, args.forks)

@@ -1,6 +1,7 @@
 """`make demo`: start a local relay and DNS server, run playbooks/demo.yml twice, show what happened.
 
-1. start the peers (extensions/molecule/shared/peers.py): an aiosmtpd relay with STARTTLS and AUTH (private CA),
+1. start the peers (tests/support/peers.py, run through extensions/molecule/shared/peers.py as the
+   molecule scenarios do): the tests' aiosmtpd relay with STARTTLS and AUTH (private CA), and
    dnsmasq with the demo zone;
 2. copy a Jira-like Tomcat install into .build/demo/sandbox;
 3. run playbooks/demo.yml twice (the second run shows changed=0);

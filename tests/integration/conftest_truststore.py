@@ -1,7 +1,7 @@
 """Fixtures for the truststore tests, built on the shared SMTP peers of tests/support:
 TLS identities (self-signed, private CA chain) from tests.support.certs, aiosmtpd servers from
 tests.support.smtp_server (STARTTLS and SMTPS on loopback) that can be restarted on the same
-port with a rotated certificate, and a keytool listing helper.
+port with a rotated certificate; keytool_list is tests.support.keytool.keytool_aliases.
 
 Registered with `pytest_plugins = ['tests.integration.conftest_truststore']` by the tests that use it,
 which also import its helpers directly; it holds no asserts, so it opts out of assertion
@@ -22,12 +22,13 @@ import pytest
 
 from tests.support.certs import DEFAULT_DNS, CertFiles, CertificateAuthority, self_signed
 from tests.support.fixtures_smtp import CANARY
+from tests.support.keytool import KEYTOOL
+from tests.support.keytool import keytool_aliases as keytool_list
 from tests.support.smtp_server import SMTPTestServer
 
 __all__ = ['CANARY', 'Identity', 'PrivateCA', 'TLSSMTPServer', 'self_signed_identity', 'private_ca',
            'keytool_list', 'tls_smtp_server', 'keytool_path']
 
-KEYTOOL = shutil.which('keytool')
 _labels = itertools.count(1)
 _cert_dir: pathlib.Path | None = None
 
@@ -138,18 +139,3 @@ def keytool_path() -> str:
     if not KEYTOOL:
         pytest.skip('no keytool on PATH (a JDK is needed for truststore tests)')
     return KEYTOOL
-
-
-def keytool_list(store: str, password: str) -> dict[str, str]:
-    """alias -> SHA-256 as the real keytool reports it (its own fingerprint text, independent of ours)."""
-    proc = subprocess.run([KEYTOOL, '-J-Duser.language=en', '-list', '-keystore', store, '-storepass', password],
-                          capture_output=True, text=True, check=True, timeout=60)
-    result = {}
-    alias = None
-    for line in proc.stdout.splitlines():
-        if ', ' in line and ('trustedCertEntry' in line or 'PrivateKeyEntry' in line):
-            alias = line.split(', ')[0]
-        elif line.startswith('Certificate fingerprint (SHA-256): ') and alias is not None:
-            result[alias] = line.split(': ', 1)[1].strip()
-            alias = None
-    return result

@@ -33,6 +33,7 @@ import pytest
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import PropertiesFile
 from tests.support.crash import crash_env, fsize_limit, run_module_raw
+from tests.support.keytool import keytool_listing
 
 pytestmark = pytest.mark.integration
 
@@ -268,10 +269,7 @@ def _certificate_pem(cn: str) -> str:
 
 
 def _keytool_list(path: pathlib.Path) -> str:
-    proc = subprocess.run([KEYTOOL, '-J-Duser.language=en', '-list', '-keystore', str(path), '-storepass', STOREPASS],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
+    return keytool_listing(path, STOREPASS)
 
 
 @pytest.fixture(scope='module')

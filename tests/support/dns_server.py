@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 
+from tests.support.ports import free_port
+
 __all__ = [
     "DNSMASQ",
     "DnsServer",
@@ -170,20 +172,6 @@ def dnsmasq_available() -> bool:
     return os.access(DNSMASQ, os.X_OK)
 
 
-def _free_port() -> int:
-    # A port free for both UDP and TCP on 127.0.0.1 at the time of asking.
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-
-
 def _base_lines(port: int, log_file: pathlib.Path) -> list[str]:
     lines = [
         f"port={port}",
@@ -286,11 +274,11 @@ class DnsServer:
         self._silent.bind(("127.0.0.1", 0))
         self.silent_port = self._silent.getsockname()[1]
         try:
-            self.upstream_port = _free_port()
+            self.upstream_port = free_port(kind="both")
             self._spawn("upstream", _base_lines(self.upstream_port, self.workdir / "upstream.log")
                         + _SERVFAIL_UPSTREAM, self.upstream_port)
             for attempt in range(5):
-                port = self.requested_port or _free_port()
+                port = self.requested_port or free_port(kind="both")
                 lines = _base_lines(port, self.log_file) + zone_lines(
                     self.zone, servfail_port=self.upstream_port, silent_port=self.silent_port)
                 try:

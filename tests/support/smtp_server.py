@@ -25,8 +25,9 @@ CLI (demo, molecule):
     python -m tests.support.smtp_server --port 2525 --starttls --cert C --key K \
         --auth user:pass --maildir DIR --pidfile FILE
 
-writes every received message to DIR as NNNN.eml (raw) plus NNNN.json (envelope), and runs until
-SIGTERM/SIGINT.
+writes every received message to DIR as NNNN.eml (raw) plus NNNN.json (envelope: mail_from,
+rcpt_tos, tls, auth, auth_login, ...), and runs until SIGTERM/SIGINT. The whole set of peers the
+demo and molecule use (relay, DNS, HTTP stand-ins) is started by tests/support/peers.py.
 """
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ import logging
 import typing as t
 from dataclasses import dataclass, field
 
+from tests.support.ports import closed_port, free_port
+
 __all__ = ['SMTPTestServer', 'Delivered', 'closed_port', 'free_port', 'FAULTS', 'MODES', 'TLS_PATHS']
 
 MODES = ('plain', 'starttls', 'smtps')
@@ -58,19 +61,6 @@ TLS_PATHS = [
     ('smtps', 'smtps', 'required', True),
 ]
 FAULTS = (None, 'connect_421', 'mail_451_once', 'rcpt_451_once', 'data_451_once', 'rcpt_550', 'data_drop', 'stall')
-
-
-def free_port(host: str = '127.0.0.1') -> int:
-    """A port that was free a moment ago (bound to 0, then released)."""
-    family = socket.AF_INET6 if ':' in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def closed_port(host: str = '127.0.0.1') -> int:
-    """A loopback port nobody listens on: connecting is refused."""
-    return free_port(host)
 
 
 @dataclass
@@ -98,7 +88,7 @@ class Delivered:
 
     def to_dict(self) -> dict[str, t.Any]:
         return {'mail_from': self.mail_from, 'rcpt_tos': self.rcpt_tos, 'tls': self.tls,
-                'auth_login': self.auth_login, 'peer': list(self.peer) if self.peer else None,
+                'auth': self.auth_login is not None, 'auth_login': self.auth_login, 'peer': list(self.peer) if self.peer else None,
                 'received': self.received, 'size': len(self.content)}
 
 
@@ -242,7 +232,8 @@ class SMTPTestServer:
     def __init__(self, mode: str = 'starttls', *, cert=None, host: str = '127.0.0.1', port: int | None = None,
                  credentials: dict[str, str] | None = None, tokens: dict[str, str] | None = None,
                  auth_require_tls: bool | None = None, mechanisms: t.Iterable[str] | None = None,
-                 fault: str | None = None, maildir: str | None = None, server_name: str = 'mail.test'):
+                 fault: str | None = None, maildir: str | None = None, server_name: str = 'mail.test',
+                 ident: str | None = None):
         if mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}')
         if fault not in FAULTS:
@@ -260,6 +251,7 @@ class SMTPTestServer:
         self.fault = fault
         self.maildir = maildir
         self.server_name = server_name
+        self.ident = ident
         self.messages: list[Delivered] = []
         self.auth_attempts: list[dict[str, t.Any]] = []
         # What clients sent, as the server read it: lets a test prove a command never arrived.
@@ -335,6 +327,8 @@ class SMTPTestServer:
             'server_hostname': self.server_name,
             'ready_timeout': 10.0,
         }
+        if self.ident:
+            kwargs['ident'] = self.ident
         if self.mode == 'starttls':
             kwargs['tls_context'] = self._tls_context()
         elif self.mode == 'smtps':

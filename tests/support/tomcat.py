@@ -21,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from tests.support.smtp_server import free_port
+from tests.support.ports import free_port
 
 __all__ = [
     'CATALINA_HOME',

@@ -5,10 +5,14 @@ import email
 import json
 import os
 import pathlib
-import subprocess
+import sys
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+
+# keytool's own view of a store: the reader the integration tests use too
+from tests.support.keytool import keytool_aliases  # noqa: E402,F401
 
 
 def sandbox() -> pathlib.Path:
@@ -26,20 +30,6 @@ def messages() -> list[tuple[dict, email.message.Message]]:
     for eml in sorted(spool.glob('*.eml')):
         out.append((json.loads(eml.with_suffix('.json').read_text()), email.message_from_bytes(eml.read_bytes())))
     return out
-
-
-def keytool_aliases(store: pathlib.Path, password: str) -> dict[str, str]:
-    """alias -> SHA-256 fingerprint, from keytool -list."""
-    listing = subprocess.run(['keytool', '-list', '-keystore', str(store), '-storepass:env', 'STOREPASS', '-J-Duser.language=en'],
-                             env=dict(os.environ, STOREPASS=password), capture_output=True, text=True, check=True).stdout
-    aliases = {}
-    lines = listing.splitlines()
-    for index, line in enumerate(lines):
-        if ',' in line and ('trustedCertEntry' in line or 'PrivateKeyEntry' in line):
-            alias = line.split(',')[0].strip()
-            following = lines[index + 1] if index + 1 < len(lines) else ''
-            aliases[alias] = following.split(': ', 1)[-1].strip()
-    return aliases
 
 
 def http_json(url: str, username: str, password: str):
