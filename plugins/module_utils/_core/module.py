@@ -88,12 +88,15 @@ def run_backend(module, backend: t.Callable[..., dict[str, t.Any]], *args: t.Any
     """Run a backend and end the module with its result: the one adapter every module uses.
 
     The backend takes plain values (never the AnsibleModule), returns the result dict and raises
-    MailwrightError for expected failures. Its `warnings` (a list of text) are emitted through
-    module.warn so Ansible shows them once; every other key goes to exit_json as it is.
+    MailwrightError for expected failures. Its `warnings` (a list of text, in the result or on the
+    error) are emitted through module.warn so Ansible shows them once; every other key goes to
+    exit_json or fail_json as it is (a backend returns `diff` only when asked to).
     """
     try:
         result = backend(*args, **kwargs)
     except MailwrightError as exc:
+        for warning in exc.warnings:
+            module.warn(str(warning))
         module.fail_json(**exc.to_result())
     for warning in result.pop('warnings', None) or ():
         module.warn(str(warning))
