@@ -48,6 +48,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors impor
 __all__ = [
     'DEFAULT_LOCK_TIMEOUT',
     'FileHost',
+    'TaskFileHost',
     'FileSafetyError',
     'Target',
     'directory_lock',
@@ -96,6 +97,14 @@ class FileHost(t.Protocol):
         ...  # pragma: no cover
 
     def warn(self, warning: str) -> None:
+        ...  # pragma: no cover
+
+
+class TaskFileHost(FileHost, t.Protocol):
+    """A FileHost that also knows the task's file options (owner, group, mode, SELinux, attributes)
+    for a path: what a backend that writes the task's own file needs. AnsibleModule is one."""
+
+    def load_file_common_arguments(self, params: t.Mapping[str, t.Any], path: str | None = None) -> dict[str, t.Any]:
         ...  # pragma: no cover
 
 

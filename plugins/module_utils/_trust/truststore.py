@@ -47,7 +47,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool imp
     detect_store_type,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
-from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import FileHost
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import TaskFileHost
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
 
@@ -313,13 +313,9 @@ def certificates_from_pem(data: bytes | str, *, where: str) -> list[bytes]:
 
 # --- the backend -------------------------------------------------------------------------------
 
-class TrustHost(FileHost, t.Protocol):
-    """What the backend needs from Ansible, and nothing more: the task's file attributes for a path
-    (owner, group, mode, SELinux, attributes) and applying them (FileHost). AnsibleModule is one;
-    the unit tests pass a stand-in, so the whole backend runs without Ansible."""
-
-    def load_file_common_arguments(self, params: t.Mapping[str, t.Any], path: str | None = None) -> dict[str, t.Any]:
-        ...  # pragma: no cover
+# What the backend needs from Ansible, and nothing more: the task's file attributes for a path and
+# applying them. AnsibleModule is one; the unit tests pass a stand-in, so a whole run needs no Ansible.
+TrustHost = TaskFileHost
 
 
 @dataclass
