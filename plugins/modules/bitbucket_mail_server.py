@@ -30,6 +30,10 @@ author:
   - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.api
+  - mailwright.smtp.api.token
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 options:
   settings:
     required: false
@@ -66,34 +70,16 @@ options:
       - User for HTTP basic authentication. The account needs the C(SYS_ADMIN) permission.
       - Mutually exclusive with O(token).
     type: str
-  url_password:
-    description: Password for O(url_username).
-    type: str
   token:
     description:
       - A Bitbucket HTTP access token (personal access token) with admin scope, sent as
         an C(Authorization) header with the C(Bearer) scheme.
-    type: str
-  validate_certs:
-    description: Verify the server's TLS certificate. Turn off only for a test instance.
-    type: bool
-    default: true
-  ca_path:
-    description: PEM file with the CA certificate(s) that signed the server's certificate.
-    type: path
-  timeout:
-    description:
-      - Seconds to wait for each request (connect and each read). A server that accepts the
-        connection but never answers fails the task after this long.
-    type: float
-    default: 30
+      - Mutually exclusive with O(url_username) and O(url_password); one of O(token) and O(url_username) is required.
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the configuration and reports what would change; sends no PUT or DELETE.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The password is shown as C(********), never its value.
 notes:
@@ -159,11 +145,22 @@ requests:
   returned: success
   type: list
   elements: str
-notes:
-  description: Settings this API cannot apply, with where they belong instead.
+manual_steps:
+  description: Settings this API cannot apply, with where they belong instead (for a person to do).
   returned: success
   type: list
   elements: str
+notes:
+  description: The same list as RV(manual_steps), under its former name; deprecated, use RV(manual_steps).
+  returned: success
+  type: list
+  elements: str
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: server
 """
 
 from ansible.module_utils.basic import AnsibleModule

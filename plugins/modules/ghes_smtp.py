@@ -34,6 +34,9 @@ author:
   - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.api
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 options:
   mode:
     description:
@@ -89,11 +92,6 @@ options:
     default: true
   ca_path:
     description: PEM file with the CA certificate(s) that signed the instance's certificate.
-    type: path
-  timeout:
-    description: Seconds to wait for each request (connect and each read).
-    type: float
-    default: 30
   apply:
     description:
       - After writing changed settings, start a configuration run and wait for it to finish.
@@ -122,11 +120,9 @@ options:
     default: GHE_SMTP_PASSWORD
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the settings and reports what would change; writes nothing and starts no run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The password is shown as C(********), never its value.
 notes:
@@ -220,11 +216,22 @@ password_env:
   description: The variable the script expects the password in, or null when no password is needed.
   returned: mode=render
   type: str
-notes:
-  description: Settings GHES cannot apply, and why.
+manual_steps:
+  description: Settings GHES cannot apply, and why (for a person to know or do).
   returned: success
   type: list
   elements: str
+notes:
+  description: The same list as RV(manual_steps), under its former name; deprecated, use RV(manual_steps).
+  returned: success
+  type: list
+  elements: str
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: server
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -37,6 +37,8 @@ author:
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - mailwright.smtp.files
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
   - ansible.builtin.files
 options:
   path:
@@ -80,10 +82,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Computes the new content and reports it. Nothing is written.
+    details: Computes the new content and reports it. Nothing is written.
   diff_mode:
     support: full
-    description: Before and after text, with secrets (C(spring.mail.password)) shown as C(********).
+    details: Before and after text, with secrets (C(spring.mail.password)) shown as C(********).
 seealso:
   - module: mailwright.smtp.tomcat_mail_resource
   - module: mailwright.smtp.bitbucket_mail_server
@@ -143,6 +145,12 @@ manual_steps:
   type: list
   elements: str
   sample: ["Restart Bitbucket: it reads bitbucket.properties only at start-up"]
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: file
 """
 
 from ansible.module_utils.basic import AnsibleModule

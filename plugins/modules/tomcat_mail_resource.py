@@ -42,6 +42,8 @@ author:
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - mailwright.smtp.files
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
   - ansible.builtin.files
 options:
   path:
@@ -91,10 +93,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Computes the new content and reports it. Nothing is written.
+    details: Computes the new content and reports it. Nothing is written.
   diff_mode:
     support: full
-    description: Before and after text of the file, with the password shown as C(********).
+    details: Before and after text of the file, with the password shown as C(********).
 notes:
   - Tomcat 9 and earlier (Jira, Confluence) use C(javax.mail.Session). Tomcat 10 and later use
     C(jakarta.mail.Session). The mail and activation jars must be in Tomcat's C(lib/), and only once.
@@ -172,6 +174,12 @@ manual_steps:
     - >-
       In Jira: Administration → System → Outgoing Mail → Configure new SMTP mail server:
       From address jira@example.com, Email prefix [JIRA], and JNDI Location java:comp/env/mail/JiraMailServer
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: file
 """
 
 from ansible.module_utils.basic import AnsibleModule

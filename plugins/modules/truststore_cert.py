@@ -57,15 +57,17 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Fetches and compares, reports what would change, writes nothing.
+    details: Fetches and compares, reports what would change, writes nothing.
   diff_mode:
     support: full
-    description:
+    details:
       - "The diff is a summary of the store's entries (one C(alias: SHA256) line each), not keystore bytes."
       - With O(jvm_options_file), the diff is a list of two, the store's summary and the JVM options file's
         text before and after, with the store password replaced by C(********).
 extends_documentation_fragment:
   - mailwright.smtp.files
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
   - ansible.builtin.files
 options:
   settings:
@@ -473,6 +475,12 @@ cacerts:
   returned: when O(create_from_cacerts) created the store
   type: str
   sample: /usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: conflict
 """
 
 import typing as t

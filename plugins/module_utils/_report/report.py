@@ -7,7 +7,8 @@
 """The audit report: per-host summaries of what the mail role found, as Markdown and one HTML page.
 
 Input is the ``mail_report`` fact the role sets on each host (the registered results of every
-step). Everything here is pure Python (stdlib only), so it is unit-testable without Ansible:
+step). Only keys a module documents in its RETURN (or the shared mailwright.smtp.result fragment)
+are read, so a renamed key shows up in the docs and here together. Everything here is pure Python (stdlib only), so it is unit-testable without Ansible:
 
 * ``summarise(facts)`` turns one host's facts into a small, stable summary;
 * ``drift(previous, current)`` lists what changed between two summaries (volatile values such as
@@ -88,10 +89,11 @@ def _state(result: dict | None) -> str:
 
 
 def _message(item: t.Any) -> str:
+    """One line for a finding: settings_validate's {path, message, hint} or smtp_probe's {step, text, ...}."""
     if isinstance(item, dict):
-        for key in ('message', 'text', 'msg'):
+        for key in ('message', 'text'):
             if item.get(key):
-                prefix = item.get('path') or item.get('step') or item.get('check') or ''
+                prefix = item.get('path') or item.get('step') or ''
                 return f'{prefix}: {item[key]}' if prefix else str(item[key])
         return json.dumps(item, sort_keys=True)
     return str(item)
@@ -168,14 +170,14 @@ def summarise(facts: dict, *, secrets: t.Iterable[str] = ()) -> dict:
     dns = steps.get('dns')
     if _state(dns) not in ('not run', 'skipped'):
         checks = []
-        for check in dns.get('checks') or dns.get('results') or []:
+        for check in dns.get('checks') or []:  # dns_check's RV(checks): name, status, summary, records, error_kind
             if not isinstance(check, dict):
                 continue
-            records = check.get('records') or check.get('values') or []
-            checks.append({'check': check.get('name') or check.get('check'),
+            records = check.get('records') or []
+            checks.append({'check': check.get('name'),
                            'status': check.get('status'),
                            'records': [str(r) for r in records] if isinstance(records, list) else [str(records)],
-                           'message': check.get('summary') or check.get('message') or check.get('error_kind') or ''})
+                           'message': check.get('summary') or check.get('error_kind') or ''})
         summary['dns'] = {'state': _state(dns), 'status': dns.get('status'), 'checks': checks}
 
     probe = steps.get('probe')
