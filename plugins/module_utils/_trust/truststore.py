@@ -61,6 +61,8 @@ __all__ = [
     'apply_plan_to_entries',
     'entries_summary',
     'certificates_from_pem',
+    'CERTIFICATE_CHOICES',
+    'DEFAULT_JVM_OPTIONS_VARIABLE',
     'TrustHost',
     'jvm_options_secrets',
     'ensure_truststore',
