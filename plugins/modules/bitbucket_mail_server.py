@@ -32,6 +32,10 @@ requirements:
   - Python standard library only on the managed host for a valid settings document (jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.api
+  - mailwright.smtp.api.token
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 options:
   settings:
     required: false
@@ -68,34 +72,16 @@ options:
       - User for HTTP basic authentication. The account needs the C(SYS_ADMIN) permission.
       - Mutually exclusive with O(token).
     type: str
-  url_password:
-    description: Password for O(url_username).
-    type: str
   token:
     description:
       - A Bitbucket HTTP access token (personal access token) with admin scope, sent as
         an C(Authorization) header with the C(Bearer) scheme.
-    type: str
-  validate_certs:
-    description: Verify the server's TLS certificate. Turn off only for a test instance.
-    type: bool
-    default: true
-  ca_path:
-    description: PEM file with the CA certificate(s) that signed the server's certificate.
-    type: path
-  timeout:
-    description:
-      - Seconds to wait for each request (connect and each read). A server that accepts the
-        connection but never answers fails the task after this long.
-    type: float
-    default: 30
+      - Mutually exclusive with O(url_username) and O(url_password); one of O(token) and O(url_username) is required.
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the configuration and reports what would change; sends no PUT or DELETE.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The password is shown as C(********), never its value.
 notes:
@@ -161,66 +147,56 @@ requests:
   returned: success
   type: list
   elements: str
-notes:
-  description: Settings this API cannot apply, with where they belong instead.
+manual_steps:
+  description: Settings this API cannot apply, with where they belong instead (for a person to do).
   returned: success
   type: list
   elements: str
+notes:
+  description: The same list as RV(manual_steps), under its former name; deprecated, use RV(manual_steps).
+  returned: success
+  type: list
+  elements: str
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: server
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.bitbucket import STATUS_HINTS, run
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import (
-    HttpError,
-    client_from_params,
-    connection_argument_spec,
-)
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
+    ArgumentSpec,
     load_module_settings,
-    register_secrets,
     register_settings_secrets,
-    settings_argument_spec,
+    run_backend,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import api_argument_spec
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.bitbucket import ensure_mail_server
 
 
-def main() -> None:
-    argument_spec = settings_argument_spec()
-    argument_spec['settings']['required'] = False
-    argument_spec.update(connection_argument_spec())
-    argument_spec['url']['required'] = True
-    argument_spec.update(
+def argument_spec() -> ArgumentSpec:
+    return ArgumentSpec({'settings': {'type': 'dict'}}, required_if=[('state', 'present', ['settings'])]).merge(
+        api_argument_spec(token=True, url_required=True),
         state={'type': 'str', 'choices': ['present', 'absent'], 'default': 'present'},
         update_password={'type': 'str', 'choices': ['always', 'on_create'], 'default': 'on_create',
                          'no_log': False},
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[('state', 'present', ['settings'])],
-        mutually_exclusive=[('token', 'url_username'), ('token', 'url_password')],
-        required_together=[('url_username', 'url_password')],
-        required_one_of=[('token', 'url_username')],
-    )
+
+
+def main() -> None:
+    module = AnsibleModule(supports_check_mode=True, **argument_spec().module_kwargs())
     if module.params['state'] == 'present':
         effective = load_module_settings(module)
     else:  # the settings are not needed to remove, but their secrets must stay hidden
         register_settings_secrets(module)
         effective = None
-    try:
-        client = client_from_params(module.params, status_hints=STATUS_HINTS)
-    except HttpError as exc:
-        module.fail_json(msg=str(exc))
-    result = run(client, effective, state=module.params['state'],
-                 update_password=module.params['update_password'], check_mode=module.check_mode)
     # Ansible masks these too: every form a credential took on the wire, not only the raw value.
-    register_secrets(module, client.secrets)
-    if result.get('failed'):
-        result.pop('failed')
-        module.fail_json(**result)
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+    wire_secrets: set[str] = set()
+    run_backend(module, ensure_mail_server, module.params, effective, check_mode=module.check_mode,
+                diff=module._diff, wire_secrets=wire_secrets, register_after=wire_secrets)
 
 
 if __name__ == '__main__':

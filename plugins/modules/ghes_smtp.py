@@ -36,6 +36,9 @@ requirements:
   - Python standard library only on the managed host for a valid settings document (jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.api
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 options:
   mode:
     description:
@@ -91,11 +94,6 @@ options:
     default: true
   ca_path:
     description: PEM file with the CA certificate(s) that signed the instance's certificate.
-    type: path
-  timeout:
-    description: Seconds to wait for each request (connect and each read).
-    type: float
-    default: 30
   apply:
     description:
       - After writing changed settings, start a configuration run and wait for it to finish.
@@ -124,11 +122,9 @@ options:
     default: GHE_SMTP_PASSWORD
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the settings and reports what would change; writes nothing and starts no run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The password is shown as C(********), never its value.
 notes:
@@ -222,38 +218,40 @@ password_env:
   description: The variable the script expects the password in, or null when no password is needed.
   returned: mode=render
   type: str
-notes:
-  description: Settings GHES cannot apply, and why.
+manual_steps:
+  description: Settings GHES cannot apply, and why (for a person to know or do).
   returned: success
   type: list
   elements: str
+notes:
+  description: The same list as RV(manual_steps), under its former name; deprecated, use RV(manual_steps).
+  returned: success
+  type: list
+  elements: str
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: server
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.ghes import (
-    STATUS_HINTS,
-    GhesError,
-    render,
-    run,
-)
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import (
-    HttpError,
-    client_from_params,
-    connection_argument_spec,
-)
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
+    ArgumentSpec,
     load_module_settings,
-    register_secrets,
+    run_backend,
     settings_argument_spec,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import api_argument_spec
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.ghes import ensure_smtp
 
 
-def main() -> None:
-    argument_spec = settings_argument_spec()
-    argument_spec.update(connection_argument_spec(default_username='api_key'))
-    del argument_spec['token']  # GHES admin APIs take basic authentication only
-    argument_spec.update(
+def argument_spec() -> ArgumentSpec:
+    # GHES admin APIs take basic authentication only: no token option.
+    return ArgumentSpec(settings_argument_spec(), required_if=[('mode', 'api', ['url', 'url_password'])]).merge(
+        api_argument_spec(token=False, default_username='api_key'),
         mode={'type': 'str', 'choices': ['api', 'render'], 'default': 'api'},
         api={'type': 'str', 'choices': ['manage', 'management_console'], 'default': 'manage'},
         state={'type': 'str', 'choices': ['present', 'absent'], 'default': 'present'},
@@ -264,38 +262,15 @@ def main() -> None:
         apply_poll_interval={'type': 'float', 'default': 10},
         password_env={'type': 'str', 'default': 'GHE_SMTP_PASSWORD', 'no_log': False},
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[('mode', 'api', ['url', 'url_password'])],
-    )
-    params = module.params
+
+
+def main() -> None:
+    module = AnsibleModule(supports_check_mode=True, **argument_spec().module_kwargs())
     effective = load_module_settings(module)
-    if params['mode'] == 'render':
-        try:
-            # Settings written with ghe-config take effect only after ghe-config-apply.
-            result = render(effective, state=params['state'], password_env=params['password_env'], apply=True)
-        except GhesError as exc:
-            module.fail_json(msg=str(exc))
-        module.exit_json(**result)
-    if params['apply_timeout'] <= 0 or params['apply_poll_interval'] <= 0:
-        module.fail_json(msg='apply_timeout and apply_poll_interval must be positive numbers of seconds')
-    try:
-        client = client_from_params(params, status_hints=STATUS_HINTS)
-    except HttpError as exc:
-        module.fail_json(msg=str(exc))
-    result = run(client, effective, api=params['api'], state=params['state'],
-                 update_password=params['update_password'], apply=params['apply'],
-                 apply_timeout=params['apply_timeout'], apply_poll_interval=params['apply_poll_interval'],
-                 check_mode=module.check_mode)
     # Ansible masks these too: every form a credential took on the wire, not only the raw value.
-    register_secrets(module, client.secrets)
-    if result.get('failed'):
-        result.pop('failed')
-        module.fail_json(**result)
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+    wire_secrets: set[str] = set()
+    run_backend(module, ensure_smtp, module.params, effective, check_mode=module.check_mode,
+                diff=module._diff, wire_secrets=wire_secrets, register_after=wire_secrets)
 
 
 if __name__ == '__main__':

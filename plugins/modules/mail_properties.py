@@ -39,6 +39,8 @@ requirements:
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - mailwright.smtp.files
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
   - ansible.builtin.files
 options:
   path:
@@ -82,10 +84,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Computes the new content and reports it. Nothing is written.
+    details: Computes the new content and reports it. Nothing is written.
   diff_mode:
     support: full
-    description: Before and after text, with secrets (C(spring.mail.password)) shown as C(********).
+    details: Before and after text, with secrets (C(spring.mail.password)) shown as C(********).
 seealso:
   - module: mailwright.smtp.tomcat_mail_resource
   - module: mailwright.smtp.bitbucket_mail_server
@@ -145,86 +147,24 @@ manual_steps:
   type: list
   elements: str
   sample: ["Restart Bitbucket: it reads bitbucket.properties only at start-up"]
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: file
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
-    FileSafetyError,
-    Target,
-    check_secret_mode,
-    fs_attributes,
-    locked_target,
-)
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     register_secrets,
+    run_backend,
     settings_argument_spec,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import (
-    FLAVOURS,
-    PropertiesError,
-    apply_properties,
-    redact_text,
-)
-from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
-
-_NEW_FILE_MODE = 0o640
-
-
-def _run(module, target: Target, effective: dict, secrets: list[str]) -> dict:
-    """Read, change and write the file under its directory's lock (see _files)."""
-    params = module.params
-    path = params['path']
-    data = target.data
-    if data is None and not target.directory_exists:
-        module.fail_json(msg=f'{path}: the directory does not exist; create it first (nothing was written)')
-    # ISO-8859-1 maps every byte to one character and back: untouched lines stay byte for byte.
-    text = (data or b'').decode('latin-1')
-    try:
-        outcome = apply_properties(text, effective, params['flavour'], state=params['state'],
-                                   extra=params['extra_keys'])
-    except PropertiesError as exc:
-        module.fail_json(msg=f'{path}: {exc}' if exc.line is not None else str(exc))
-    for warning in outcome.managed.warnings:
-        module.warn(warning)
-    holds_secret = params['state'] == 'present' and any(
-        outcome.managed.values.get(key) for key in outcome.managed.secret_keys)
-    if holds_secret:
-        check_secret_mode(module, target, what='a password (' + ', '.join(sorted(outcome.managed.secret_keys)) + ')',
-                          mode=params['mode'], new_mode=_NEW_FILE_MODE,
-                          allow_world_readable=params['allow_world_readable'])
-
-    changed = outcome.changed or (data is None and params['state'] == 'present')
-    result = {
-        'changed': changed,
-        'path': path,
-        'set_keys': outcome.set_keys,
-        'removed_keys': outcome.removed_keys,
-        'manual_steps': outcome.managed.manual_steps,
-    }
-    if params['state'] == 'present':
-        result['properties'] = {k: (REDACTED if k in outcome.managed.secret_keys else v)
-                                for k, v in outcome.managed.values.items()}
-    if module._diff:
-        result['diff'] = {'before': redact_text(outcome.before, secrets),
-                          'after': redact_text(outcome.after, secrets),
-                          'before_header': path, 'after_header': path}
-
-    file_args = module.load_file_common_arguments(params)
-    mode = params['mode']
-    if data is None and mode is None:
-        mode = _NEW_FILE_MODE
-    if data is None and params['state'] == 'absent':
-        return result
-    if changed and not module.check_mode:
-        backup = target.write(module, outcome.after.encode('latin-1'), mode=mode, backup=params['backup'],
-                              file_args=file_args)
-        if backup:
-            result['backup_file'] = backup
-    else:
-        result['changed'] = fs_attributes(module, target, file_args, result['changed'])
-    return result
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.files_backend import ensure_properties
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import FLAVOURS
 
 
 def main() -> None:
@@ -239,18 +179,10 @@ def main() -> None:
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)
     effective = load_module_settings(module)
-    params = module.params
-    path = params['path']
     password = effective['auth'].get('password')
-    secrets = [password] if password else []
-    register_secrets(module, secrets)
-
-    try:
-        with locked_target(path) as target:
-            result = _run(module, target, effective, secrets)
-    except FileSafetyError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    register_secrets(module, [password] if password else [])
+    run_backend(module, ensure_properties, module.params, effective, host=module, check_mode=module.check_mode,
+                diff=module._diff)
 
 
 if __name__ == '__main__':

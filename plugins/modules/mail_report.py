@@ -29,13 +29,15 @@ requirements:
   - Python standard library only (no third-party library)
 extends_documentation_fragment:
   - mailwright.smtp.files
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 attributes:
   check_mode:
     support: full
-    description: Computes the report and the drift, writes nothing.
+    details: Computes the report and the drift, writes nothing.
   diff_mode:
     support: none
-    description: The report files are listed in RV(files); no text diff is returned.
+    details: The report files are listed in RV(files); no text diff is returned.
 options:
   reports:
     description:
@@ -88,24 +90,18 @@ html:
   type: str
   returned: always
   sample: /srv/reports/mail/index.html
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: file
 """
-
-import datetime
-import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import FileSafetyError, locked_target
-from ansible_collections.mailwright.smtp.plugins.module_utils._report.report import build_reports
-
-
-def _previous(dest: str, host: str) -> dict | None:
-    try:
-        with open(os.path.join(dest, f'{host}.json'), encoding='utf-8') as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import run_backend
+from ansible_collections.mailwright.smtp.plugins.module_utils._report.publish import publish_reports
 
 
 def main() -> None:
@@ -119,34 +115,7 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    dest = module.params['dest']
-    reports = module.params['reports']
-    generated = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-    previous = {host: _previous(dest, host) for host in reports}
-    files, hosts = build_reports(reports, previous, generated=generated, title=module.params['title'],
-                                 secrets=module.params['secrets'])
-    paths = [os.path.join(dest, name) for name in sorted(files)]
-    changed = False
-    if not module.check_mode:
-        try:
-            os.makedirs(dest, exist_ok=True)
-        except OSError as error:
-            module.fail_json(msg=f'cannot create the report directory {dest}: {error}')
-        for name, text in files.items():
-            path = os.path.join(dest, name)
-            data = text.encode('utf-8')
-            file_args = module.load_file_common_arguments({'path': path, 'mode': module.params['mode']})
-            try:
-                with locked_target(path, option='dest') as target:
-                    if target.data == data:
-                        continue
-                    target.write(module, data, file_args=file_args)
-            except FileSafetyError as error:
-                module.fail_json(msg=str(error))
-            changed = True
-    else:
-        changed = True
-    module.exit_json(changed=changed, files=paths, hosts=hosts, html=os.path.join(dest, 'index.html'))
+    run_backend(module, publish_reports, module.params, host=module, check_mode=module.check_mode)
 
 
 if __name__ == '__main__':

@@ -44,6 +44,8 @@ requirements:
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - mailwright.smtp.files
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
   - ansible.builtin.files
 options:
   path:
@@ -93,10 +95,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Computes the new content and reports it. Nothing is written.
+    details: Computes the new content and reports it. Nothing is written.
   diff_mode:
     support: full
-    description: Before and after text of the file, with the password shown as C(********).
+    details: Before and after text of the file, with the password shown as C(********).
 notes:
   - Tomcat 9 and earlier (Jira, Confluence) use C(javax.mail.Session). Tomcat 10 and later use
     C(jakarta.mail.Session). The mail and activation jars must be in Tomcat's C(lib/), and only once.
@@ -174,78 +176,23 @@ manual_steps:
     - >-
       In Jira: Administration → System → Outgoing Mail → Configure new SMTP mail server:
       From address jira@example.com, Email prefix [JIRA], and JNDI Location java:comp/env/mail/JiraMailServer
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: file
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
-    FileSafetyError,
-    Target,
-    check_secret_mode,
-    fs_attributes,
-    locked_target,
-)
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     register_secrets,
+    run_backend,
     settings_argument_spec,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.tomcat import (
-    PLACEHOLDER,
-    TomcatError,
-    apply_resource,
-    manual_steps,
-    redact_xml,
-    resource_attributes,
-)
-
-_NEW_FILE_MODE = 0o640
-
-
-def _run(module, target: Target, effective: dict, attrs: dict, password: str | None) -> dict:
-    """Read, change and write server.xml under its directory's lock (see _files)."""
-    params = module.params
-    path, state = params['path'], params['state']
-    data = target.data
-    if data is None and state == 'present' and not target.directory_exists:
-        module.fail_json(msg=f'{path}: the directory does not exist; create it first (nothing was written)')
-    try:
-        outcome = apply_resource(data, path, state=state, attrs=attrs, context_path=params['context_path'],
-                                 doc_base=params['doc_base'])
-    except TomcatError as exc:
-        module.fail_json(msg=str(exc))
-    if state == 'present' and password:
-        # Before anything is written, and whether or not the Resource changes: the file holds it.
-        check_secret_mode(module, target, what='the SMTP password', mode=params['mode'], new_mode=_NEW_FILE_MODE,
-                          allow_world_readable=params['allow_world_readable'])
-
-    result = {
-        'changed': outcome.changed,
-        'action': outcome.action,
-        'path': path,
-        'context': outcome.context,
-        'manual_steps': manual_steps(effective, path=path, is_context_file=outcome.context_file),
-    }
-    if outcome.line is not None:
-        result['line'] = outcome.line
-    if state == 'present':
-        result['resource'] = {k: (PLACEHOLDER if k == 'password' else v) for k, v in attrs.items()}
-    if module._diff:
-        secrets = [password] if password else []
-        result['diff'] = {'before': redact_xml(outcome.before, secrets), 'after': redact_xml(outcome.after, secrets),
-                          'before_header': path, 'after_header': path}
-
-    file_args = module.load_file_common_arguments(params)
-    mode = params['mode']
-    if data is None and mode is None:
-        mode = _NEW_FILE_MODE
-    if outcome.changed and not module.check_mode:
-        backup_file = target.write(module, outcome.content, mode=mode, backup=params['backup'], file_args=file_args)
-        if backup_file:
-            result['backup_file'] = backup_file
-    else:
-        result['changed'] = fs_attributes(module, target, file_args, result['changed'])
-    return result
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.files_backend import ensure_tomcat_resource
 
 
 def main() -> None:
@@ -261,25 +208,10 @@ def main() -> None:
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)
     effective = load_module_settings(module)
-    params = module.params
-    path = params['path']
     password = effective['auth'].get('password')
     register_secrets(module, [password] if password else [])
-
-    notes: list[str] = []
-    try:
-        attrs = resource_attributes(effective, extra=params['extra_attributes'], notes=notes)
-    except TomcatError as exc:
-        module.fail_json(msg=str(exc))
-    for note in notes:
-        module.warn(note)
-
-    try:
-        with locked_target(path) as target:
-            result = _run(module, target, effective, attrs, password)
-    except FileSafetyError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_backend(module, ensure_tomcat_resource, module.params, effective, host=module, check_mode=module.check_mode,
+                diff=module._diff)
 
 
 if __name__ == '__main__':

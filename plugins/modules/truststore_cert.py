@@ -57,15 +57,17 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Fetches and compares, reports what would change, writes nothing.
+    details: Fetches and compares, reports what would change, writes nothing.
   diff_mode:
     support: full
-    description:
+    details:
       - "The diff is a summary of the store's entries (one C(alias: SHA256) line each), not keystore bytes."
       - With O(jvm_options_file), the diff is a list of two, the store's summary and the JVM options file's
         text before and after, with the store password replaced by C(********).
 extends_documentation_fragment:
   - mailwright.smtp.files
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
   - ansible.builtin.files
 options:
   settings:
@@ -474,11 +476,63 @@ cacerts:
   returned: when O(create_from_cacerts) created the store
   type: str
   sample: /usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: conflict
 """
+
+import typing as t
+
+# _core.module raises the recursion limit when imported, before AnsibleModule() deep-copies the
+# arguments: a settings document nested 500 levels deep then fails cleanly, naming the depth.
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
+    load_module_settings,
+    register_secrets,
+    run_backend,
+)
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.truststore import (
+    CERTIFICATE_CHOICES,
+    DEFAULT_JVM_OPTIONS_VARIABLE,
+    ensure_truststore,
+    jvm_options_secrets,
+)
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._trust.truststore import argument_spec, run_module
+
+def argument_spec() -> dict[str, t.Any]:
+    """A fresh dict on every call (AnsibleModule may keep it)."""
+    return {
+        'settings': {'type': 'dict'},
+        'host': {'type': 'str'},
+        'port': {'type': 'int'},
+        'timeout': {'type': 'float'},
+        'pem_path': {'type': 'path'},
+        'pem_content': {'type': 'str'},
+        'certificate': {'type': 'str', 'default': 'leaf', 'choices': list(CERTIFICATE_CHOICES)},
+        'alias': {'type': 'str'},
+        'fingerprint': {'type': 'str'},
+        'allow_replace': {'type': 'bool', 'default': False},
+        'path': {'type': 'path', 'required': True},
+        'store_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'jks', 'pkcs12']},
+        'store_password': {'type': 'str', 'required': True, 'no_log': True},
+        'keytool': {'type': 'str', 'default': 'keytool', 'no_log': False},
+        'keytool_timeout': {'type': 'float', 'default': 120.0},
+        'create_from_cacerts': {'type': 'bool', 'default': False},
+        'cacerts_path': {'type': 'path'},
+        'cacerts_password': {'type': 'str', 'default': 'changeit', 'no_log': True},
+        'state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
+        'backup': {'type': 'bool', 'default': False},
+        'expiry_warning_days': {'type': 'int', 'default': 30},
+        'jvm_options_file': {'type': 'path'},
+        'jvm_options_variable': {'type': 'str', 'default': DEFAULT_JVM_OPTIONS_VARIABLE},
+        'jvm_options_insert_after': {'type': 'str'},
+        'allow_world_readable': {'type': 'bool', 'default': False},
+    }
 
 
 def main() -> None:
@@ -488,7 +542,15 @@ def main() -> None:
         add_file_common_args=True,
         supports_check_mode=True,
     )
-    run_module(module)
+    params = module.params
+    # Secrets first, before anything can fail: the settings', then the shell-quoted forms of the
+    # store password that the JVM options file will hold.
+    effective = load_module_settings(module) if params['settings'] is not None else None
+    register_secrets(module, jvm_options_secrets(params))
+    if params['state'] == 'present':
+        require_lib(module, 'cryptography')
+    run_backend(module, ensure_truststore, params, effective, host=module, check_mode=module.check_mode,
+                diff=module._diff, secrets=sorted(module.no_log_values))
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._render.bitbucket 
     STATUS_HINTS,
     run,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 from tests.support.bitbucket_api import REFLECT_STYLES, BitbucketServer, spellings
@@ -137,7 +138,9 @@ def test_canary_never_in_results_even_without_ansible_scrubbing(server):
         assert 'failed' not in result, result
         assert_no_secret(result)
     server.force_status = 500
-    assert_no_secret(run(client, effective))
+    with pytest.raises(MailwrightError) as info:
+        run(client, effective)
+    assert_no_secret(info.value.to_result())  # what the module's fail_json gets
 
 
 def test_bearer_token(server):
@@ -334,8 +337,10 @@ def test_reflection_is_redacted_before_ansible_sees_it(server):
     """In process (no no_log_values filter): the client's own redaction does the work."""
     server.reflect = 'text'
     client = HttpClient(server.url, username='admin', password=ODD_PASSWORD, timeout=5)
-    result = run(client, load_effective(document()))
-    assert result['failed'] and 'Authorization: ********' in result['msg']
+    with pytest.raises(MailwrightError) as info:
+        run(client, load_effective(document()))
+    result = info.value.to_result()  # what the module's fail_json gets
+    assert result['kind'] == 'server' and 'Authorization: ********' in result['msg']
     assert_no_spelling(json.dumps(result, ensure_ascii=False), {'admin': ODD_PASSWORD})
 
 

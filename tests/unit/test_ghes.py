@@ -130,14 +130,14 @@ def test_render_result():
     assert result['password_env'] == 'GHE_SMTP_PASSWORD'
     assert result['smtp']['password'] == '********'
     assert CANARY not in json.dumps(result)
-    assert any('cannot refuse' in note for note in result['notes'])
+    assert any('cannot refuse' in note for note in result['manual_steps'])
     absent = gh.render(settings(), state='absent')
     assert absent['commands'] == ['ghe-config smtp.enabled false', 'ghe-config-apply']
     assert absent['password_env'] is None
 
 
-def test_notes_for_what_ghes_cannot_do():
-    notes = gh._notes(settings(protocol='smtps', port=465, sender={'from_address': 'other@example.com'}))
+def test_manual_steps_for_what_ghes_cannot_do():
+    notes = gh._manual_steps(settings(protocol='smtps', port=465, sender={'from_address': 'other@example.com'}))
     assert any('implicit-TLS' in n for n in notes)
     assert any('from_address is not used' in n for n in notes)
 

@@ -154,7 +154,7 @@ def test_password_travels_by_environment_and_is_redacted_from_errors(tmp_path):
     assert '-storepass:env' in err.output
     for text in (str(err), err.reason, err.output, repr(err.to_dict())):
         assert CANARY not in text
-    assert err.kind == 'keytool' and err.returncode == 1
+    assert (err.cause, err.kind) == ('keytool', 'tool') and err.returncode == 1
 
 
 def test_wrong_password_is_classified(tmp_path):
@@ -164,7 +164,7 @@ def test_wrong_password_is_classified(tmp_path):
     ''')
     with pytest.raises(kt.KeytoolError) as info:
         kt.Keytool(exe).list_entries('/nonexistent.jks', 'x', 'jks')
-    assert info.value.kind == 'password'
+    assert (info.value.cause, info.value.kind) == ('password', 'invalid')
     assert 'store_password' in str(info.value)
     assert 'Keystore was tampered with, or password was incorrect' in str(info.value)
 
@@ -173,13 +173,13 @@ def test_timeout_is_bounded(tmp_path):
     exe = _fake_keytool(tmp_path, 'sleep 5\n')
     with pytest.raises(kt.KeytoolError, match='within 0.3 s') as info:
         kt.Keytool(exe, timeout=0.3).list_entries('/x', 'y')
-    assert info.value.kind == 'timeout'
+    assert (info.value.cause, info.value.kind) == ('timeout', 'tool')
 
 
 def test_missing_keytool_is_a_clear_error(tmp_path):
     with pytest.raises(kt.KeytoolError, match='keytool not found') as info:
         kt.Keytool(str(tmp_path / 'nope' / 'keytool'))
-    assert info.value.kind == 'missing'
+    assert (info.value.cause, info.value.kind) == ('missing', 'missing')
 
 
 def test_find_cacerts_from_a_bundled_jre_layout(tmp_path):

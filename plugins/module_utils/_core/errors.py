@@ -37,6 +37,8 @@ class MailwrightError(Exception):
     """An expected failure: `message` for a person, `kind` for code, `step` where it happened.
 
     `details` are extra result keys (plain JSON values) the adapter adds to the failed result.
+    `warnings` are what the backend had to say before it failed: the adapter emits them too, so a
+    warning made on the way (an expiring certificate, a world-readable file allowed) is not lost.
     """
 
     kind: str = 'invalid'
@@ -50,6 +52,7 @@ class MailwrightError(Exception):
             self.kind = kind
         self.step = step
         self.details = details
+        self.warnings: list[str] = []
 
     def __str__(self) -> str:
         return self.message

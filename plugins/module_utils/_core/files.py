@@ -25,8 +25,9 @@ host may have a hostile neighbour and parallel runs:
 * Secrets. A file that will hold a secret must not be readable by every user; group-readable is
   fine (Tomcat's group reads server.xml).
 
-Every expected failure is a FileSafetyError whose message names the file and the option to look
-at; the modules turn it into fail_json.
+Every expected failure is a FileSafetyError (a MailwrightError of kind `file`) whose message names
+the file and the option to look at; the one adapter (_core.module.run_backend) turns it into
+fail_json. The `host` below is a FileHost: the few AnsibleModule methods file writing needs.
 """
 
 from __future__ import annotations
@@ -42,8 +43,12 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+
 __all__ = [
     'DEFAULT_LOCK_TIMEOUT',
+    'FileHost',
+    'TaskFileHost',
     'FileSafetyError',
     'Target',
     'directory_lock',
@@ -61,21 +66,46 @@ _ALLOW_OPTION = 'allow_world_readable'
 _ALLOW_VARIABLE = 'mail_allow_world_readable'
 
 
-class FileSafetyError(OSError):
+class FileSafetyError(MailwrightError, OSError):
     """An expected failure writing a file: the message names the file and the option involved.
 
-    An OSError, so callers that report any OSError (the test_send marker) report this one too;
-    `strerror` is the message.
+    An OSError too, so callers that report any OSError (the test_send marker) report this one;
+    `strerror` is the message and `errno` the code, as OSError(code, message) would set them.
+    `path` and `option` stay attributes, not result keys: the message already names both.
     """
 
+    kind = 'file'
+
     def __init__(self, message: str, *, path: str, option: str | None = None, code: int = 0):
-        super().__init__(code, message)
-        self.message = message
+        super().__init__(message)
+        self.args = (code, message)
+        self.errno = code
+        self.strerror = message
         self.path = path
         self.option = option
 
-    def __str__(self) -> str:
-        return self.message
+
+class FileHost(t.Protocol):
+    """What writing a file needs from Ansible: applying the task's owner, group, mode, SELinux
+    context and attributes, and reading a symbolic mode. AnsibleModule is one; a backend gets it as
+    a host, never as the module, and unit tests pass a stand-in."""
+
+    def set_fs_attributes_if_different(self, file_args: dict[str, t.Any], changed: bool) -> bool:
+        ...  # pragma: no cover
+
+    def _symbolic_mode_to_octal(self, path_stat: os.stat_result, symbolic_mode: str) -> int:
+        ...  # pragma: no cover
+
+    def warn(self, warning: str) -> None:
+        ...  # pragma: no cover
+
+
+class TaskFileHost(FileHost, t.Protocol):
+    """A FileHost that also knows the task's file options (owner, group, mode, SELinux, attributes)
+    for a path: what a backend that writes the task's own file needs. AnsibleModule is one."""
+
+    def load_file_common_arguments(self, params: t.Mapping[str, t.Any], path: str | None = None) -> dict[str, t.Any]:
+        ...  # pragma: no cover
 
 
 def read_bytes(path: str) -> bytes | None:
@@ -185,10 +215,10 @@ class Target:
     stat: os.stat_result | None      # the current file's stat; None when it does not exist
     directory_exists: bool
 
-    def write(self, module, content: bytes, *, mode: int | str | None = None, backup: bool = False,
+    def write(self, host: FileHost, content: bytes, *, mode: int | str | None = None, backup: bool = False,
               file_args: dict[str, t.Any] | None = None, backup_option: str = 'backup') -> str | None:
         """Replace the file with content (see write_file); returns the backup path when one was made."""
-        return write_file(module, self, content, mode=mode, backup=backup, file_args=file_args,
+        return write_file(host, self, content, mode=mode, backup=backup, file_args=file_args,
                           backup_option=backup_option)
 
 
@@ -248,7 +278,7 @@ def locked_target(path: str, *, option: str = 'path', timeout: float = DEFAULT_L
                           path=path, option=option)
 
 
-def _mode_bits(module, mode: int | str | None, current: os.stat_result | None, default: int | None = None) -> int | None:
+def _mode_bits(host: FileHost, mode: int | str | None, current: os.stat_result | None, default: int | None = None) -> int | None:
     """The permission bits `mode` gives (octal or symbolic), None when it leaves them to the file."""
     if mode is None:
         return None
@@ -261,21 +291,23 @@ def _mode_bits(module, mode: int | str | None, current: os.stat_result | None, d
         pass
     base = current.st_mode if current is not None else stat.S_IFREG | (default if default is not None else 0o600)
     try:
-        return module._symbolic_mode_to_octal(os.stat_result((base,) + (0,) * 9), text) & 0o7777
+        return host._symbolic_mode_to_octal(os.stat_result((base,) + (0,) * 9), text) & 0o7777
     except Exception:  # an invalid mode: set_fs_attributes_if_different reports it with the option's name
         return None
 
 
-def check_secret_mode(module, target: Target, *, what: str, mode: int | str | None = None,
-                      new_mode: int = 0o600, allow_world_readable: bool = False, warn: bool = True) -> None:
+def check_secret_mode(host: FileHost, target: Target, *, what: str, mode: int | str | None = None,
+                      new_mode: int = 0o600, allow_world_readable: bool = False, warn: bool = True,
+                      warnings: list[str] | None = None) -> None:
     """Refuse to put a secret into a file every user can read (o+r), before anything is written.
 
     The mode the file will have counts: `mode` when the task gives one, else the existing file's,
     else `new_mode` for a file the module creates. Group-readable is allowed: the application's
-    group must read its own configuration. With allow_world_readable, warn instead (every run).
+    group must read its own configuration. With allow_world_readable, warn instead (every run):
+    into `warnings` when a backend collects them for its result, else through host.warn.
     """
     current = target.stat.st_mode & 0o7777 if target.stat is not None else None
-    wanted = _mode_bits(module, mode, target.stat, new_mode)
+    wanted = _mode_bits(host, mode, target.stat, new_mode)
     final = wanted if wanted is not None else (current if current is not None else new_mode)
     if not final & 0o004:
         return
@@ -288,8 +320,12 @@ def check_secret_mode(module, target: Target, *, what: str, mode: int | str | No
             f'the application\'s), or set {_ALLOW_OPTION}: true (role variable {_ALLOW_VARIABLE}) to write it anyway.',
             path=target.given, option=_ALLOW_OPTION)
     if warn:
-        module.warn(f'{where} {state} readable by every user (mode {final:04o}) and holds {what}, because '
-                    f'{_ALLOW_OPTION} is true ({_ALLOW_VARIABLE}); make it mode 0640 and turn that off.')
+        message = (f'{where} {state} readable by every user (mode {final:04o}) and holds {what}, because '
+                   f'{_ALLOW_OPTION} is true ({_ALLOW_VARIABLE}); make it mode 0640 and turn that off.')
+        if warnings is not None:
+            warnings.append(message)
+        else:
+            host.warn(message)
 
 
 def _backup_name(path: str) -> str:
@@ -333,7 +369,7 @@ def _make_backup(target: Target, option: str) -> str:
     return name
 
 
-def write_file(module, target: Target, content: bytes, *, mode: int | str | None = None, backup: bool = False,
+def write_file(host: FileHost, target: Target, content: bytes, *, mode: int | str | None = None, backup: bool = False,
                file_args: dict[str, t.Any] | None = None, backup_option: str = 'backup') -> str | None:
     """Replace target.path with content so readers see the old or the new file, never a mix.
 
@@ -347,7 +383,7 @@ def write_file(module, target: Target, content: bytes, *, mode: int | str | None
         raise FileSafetyError(f'{target.option} {given}: the directory {os.path.dirname(target.path)} does not exist; '
                               'create it first (nothing was written)', path=given, option=target.option)
     backup_file = _make_backup(target, backup_option) if backup and target.data is not None else None
-    wanted = _mode_bits(module, mode, target.stat)
+    wanted = _mode_bits(host, mode, target.stat)
     directory = os.path.dirname(target.path)
     tmp = None
     try:
@@ -384,12 +420,12 @@ def write_file(module, target: Target, content: bytes, *, mode: int | str | None
         finally:
             os.close(dir_fd)
     if file_args:
-        module.set_fs_attributes_if_different(dict(file_args, path=target.path), False)
+        host.set_fs_attributes_if_different(dict(file_args, path=target.path), False)
     return backup_file
 
 
-def fs_attributes(module, target: Target, file_args: dict[str, t.Any] | None, changed: bool) -> bool:
+def fs_attributes(host: FileHost, target: Target, file_args: dict[str, t.Any] | None, changed: bool) -> bool:
     """Owner, group, mode, ... of an unchanged file: on the final target, never on the link."""
     if not file_args or target.stat is None:
         return changed
-    return module.set_fs_attributes_if_different(dict(file_args, path=target.path), changed)
+    return host.set_fs_attributes_if_different(dict(file_args, path=target.path), changed)

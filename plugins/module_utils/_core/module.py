@@ -15,14 +15,16 @@ server.allow_insecure_properties are warned about on every run.
 
 from __future__ import annotations
 
+import copy
 import sys
 import typing as t
+from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 
-__all__ = ['settings_argument_spec', 'register_secrets', 'register_settings_secrets', 'load_module_settings',
-           'run_backend']
+__all__ = ['ArgumentSpec', 'settings_argument_spec', 'register_secrets', 'register_settings_secrets',
+           'load_module_settings', 'run_backend']
 
 # AnsibleModule deep-copies its arguments (recursively) before any module code runs, so with
 # Python's default limit of 1000 frames a settings document nested ~500 levels deep ends in a
@@ -32,6 +34,43 @@ __all__ = ['settings_argument_spec', 'register_secrets', 'register_settings_secr
 _RECURSION_LIMIT = 4000
 if sys.getrecursionlimit() < _RECURSION_LIMIT:
     sys.setrecursionlimit(_RECURSION_LIMIT)
+
+
+@dataclass
+class ArgumentSpec:
+    """Options with the constraints that belong to them, so shared options travel with their rules.
+
+    Builders return a fresh ArgumentSpec on every call; `merge` returns a new one too, so no module
+    edits a spec another module also uses. `module_kwargs()` are AnsibleModule's keyword arguments.
+    """
+
+    argument_spec: dict[str, t.Any] = field(default_factory=dict)
+    mutually_exclusive: list[t.Sequence[str]] = field(default_factory=list)
+    required_together: list[t.Sequence[str]] = field(default_factory=list)
+    required_one_of: list[t.Sequence[str]] = field(default_factory=list)
+    required_if: list[t.Sequence[t.Any]] = field(default_factory=list)
+
+    def merge(self, other: ArgumentSpec | None = None, **options: dict[str, t.Any]) -> ArgumentSpec:
+        """A new spec with other's options and constraints (and `options`) added; a clash is a bug."""
+        other = other or ArgumentSpec()
+        added = dict(other.argument_spec, **options)
+        clash = set(self.argument_spec) & set(added)
+        if clash:
+            raise ValueError(f'options defined twice: {", ".join(sorted(clash))}')
+        return ArgumentSpec(
+            copy.deepcopy(dict(self.argument_spec, **added)),
+            mutually_exclusive=self.mutually_exclusive + other.mutually_exclusive,
+            required_together=self.required_together + other.required_together,
+            required_one_of=self.required_one_of + other.required_one_of,
+            required_if=self.required_if + other.required_if,
+        )
+
+    def module_kwargs(self) -> dict[str, t.Any]:
+        kwargs: dict[str, t.Any] = {'argument_spec': copy.deepcopy(self.argument_spec)}
+        for name in ('mutually_exclusive', 'required_together', 'required_one_of', 'required_if'):
+            if getattr(self, name):
+                kwargs[name] = list(getattr(self, name))
+        return kwargs
 
 
 def settings_argument_spec() -> dict[str, t.Any]:
@@ -84,17 +123,26 @@ def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     return result.effective
 
 
-def run_backend(module, backend: t.Callable[..., dict[str, t.Any]], *args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+def run_backend(module, backend: t.Callable[..., dict[str, t.Any]], *args: t.Any,
+                register_after: t.Collection[str] = (), **kwargs: t.Any) -> t.NoReturn:
     """Run a backend and end the module with its result: the one adapter every module uses.
 
     The backend takes plain values (never the AnsibleModule), returns the result dict and raises
-    MailwrightError for expected failures. Its `warnings` (a list of text) are emitted through
-    module.warn so Ansible shows them once; every other key goes to exit_json as it is.
+    MailwrightError for expected failures. Its `warnings` (a list of text, in the result or on the
+    error) are emitted through module.warn so Ansible shows them once; every other key goes to
+    exit_json or fail_json as it is (a backend returns `diff` only when asked to).
+
+    `register_after` is a collection the backend fills while it runs (the forms a credential took
+    on the wire); its values are registered as secrets before anything is printed, failed or not.
     """
     try:
         result = backend(*args, **kwargs)
     except MailwrightError as exc:
+        register_secrets(module, register_after)
+        for warning in exc.warnings:
+            module.warn(str(warning))
         module.fail_json(**exc.to_result())
+    register_secrets(module, register_after)
     for warning in result.pop('warnings', None) or ():
         module.warn(str(warning))
     module.exit_json(**result)

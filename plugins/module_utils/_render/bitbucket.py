@@ -35,7 +35,9 @@ from __future__ import annotations
 import copy
 import typing as t
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, as_failure
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, client_from_params
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import HTTP_KINDS, api_error
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
@@ -47,6 +49,9 @@ __all__ = [
     'differences',
     'render_diff',
     'ensure',
+    'ensure_mail_server',
+    'run',
+    'client_for',
 ]
 
 MAIL_SERVER_PATH = '/rest/api/latest/admin/mail-server'
@@ -64,8 +69,10 @@ STATUS_HINTS = {
 _COMPARED = ('hostname', 'port', 'protocol', 'tls', 'username', 'senderAddress')
 
 
-class BitbucketError(Exception):
+class BitbucketError(MailwrightError):
     """A problem with the settings for Bitbucket (not with the network)."""
+
+    kind = 'invalid'
 
 
 def desired_config(effective: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -202,7 +209,8 @@ def read_current(client: HttpClient) -> dict[str, t.Any] | None:
     return normalise_current(config, sender)
 
 
-def _notes(effective: t.Mapping[str, t.Any]) -> list[str]:
+def _manual_steps(effective: t.Mapping[str, t.Any]) -> list[str]:
+    """Settings this API cannot apply, each with where it belongs instead: for a person to do."""
     notes = []
     sender, server = effective['sender'], effective['server']
     if sender.get('from_name') or sender.get('subject_prefix'):
@@ -224,7 +232,7 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any] | None, *, state
     requests.append(f'GET {MAIL_SERVER_PATH}')
     result: dict[str, t.Any] = {'changed': False, 'state': state, 'requests': requests,
                                 'before': _public(current), 'differences': [], 'password_written': False,
-                                'notes': []}
+                                'manual_steps': []}
 
     if state == 'absent':
         result['mail_server'] = None
@@ -244,7 +252,7 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any] | None, *, state
         raise BitbucketError('settings are required for state=present')
     desired = desired_config(effective)
     client.add_secrets([desired.get('password')])  # it travels in the PUT body
-    result['notes'] = _notes(effective)
+    result['manual_steps'] = _manual_steps(effective)
     diffs = differences(desired, current)
     creating = current is None
     has_password = desired.get('password') is not None
@@ -275,9 +283,35 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any] | None, *, state
     return result
 
 
-def run(client: HttpClient, effective, **kwargs) -> dict[str, t.Any]:
-    """ensure() with HttpError/BitbucketError turned into {'failed': True, 'msg': ...}."""
+def run(client: HttpClient, effective, *, diff: bool = True, **kwargs) -> dict[str, t.Any]:
+    """The backend of bitbucket_mail_server: ensure(), its failures as MailwrightError (HttpError
+    with the request under `http`), `diff` only when asked for, `notes` kept for the role."""
     try:
-        return ensure(client, effective, **kwargs)
-    except (HttpError, BitbucketError) as exc:
-        return as_failure(exc)
+        result = ensure(client, effective, **kwargs)
+    except HttpError as exc:
+        raise api_error(exc) from None
+    if not diff:
+        result.pop('diff', None)
+    # `notes` was this result's name for manual_steps; kept until the role reads manual_steps.
+    result['notes'] = list(result['manual_steps'])
+    return result
+
+
+def client_for(params: t.Mapping[str, t.Any]) -> HttpClient:
+    """The API client from the connection options (mailwright.smtp.api)."""
+    try:
+        return client_from_params(params, status_hints=STATUS_HINTS)
+    except HttpError as exc:  # an unusable option: no request was made, so no `http` detail
+        raise MailwrightError(str(exc), kind=HTTP_KINDS.get(exc.kind, 'invalid')) from None
+
+
+def ensure_mail_server(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | None, *,
+                       check_mode: bool = False, diff: bool = False, wire_secrets: set[str]) -> dict[str, t.Any]:
+    """The backend of bitbucket_mail_server. Every form a credential took on the wire goes into
+    `wire_secrets`, failed or not, so the module can have Ansible mask those too."""
+    client = client_for(params)
+    try:
+        return run(client, effective, state=params['state'], update_password=params['update_password'],
+                   check_mode=check_mode, diff=diff)
+    finally:
+        wire_secrets.update(client.secrets)

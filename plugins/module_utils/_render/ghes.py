@@ -50,7 +50,9 @@ import time
 import typing as t
 import uuid
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, as_failure
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, client_from_params
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import HTTP_KINDS, api_error
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
@@ -60,6 +62,9 @@ __all__ = [
     'differences',
     'ghe_config_commands',
     'render',
+    'run_render',
+    'ensure_smtp',
+    'client_for',
     'GhesApi',
     'wait_for_apply',
     'ensure',
@@ -101,8 +106,14 @@ GHE_CONFIG_KEYS = {
 }
 
 
-class GhesError(Exception):
-    """A problem with the settings or with a configuration run (not a transport error)."""
+class GhesError(MailwrightError):
+    """A problem with the settings or with a configuration run (not a transport error).
+
+    kind 'invalid' for settings GHES cannot take; a configuration run that failed or did not end
+    in time, or an answer of the wrong shape, is raised with kind 'server'.
+    """
+
+    kind = 'invalid'
 
 
 def _support_type(support: str | None) -> str | None:
@@ -270,11 +281,11 @@ def render(effective: t.Mapping[str, t.Any], *, state: str = 'present', password
         'script': '\n'.join(script) + '\n',
         'password_env': password_env if needs_password else None,
         'smtp': _public(desired_smtp(effective, state=state)),
-        'notes': _notes(effective) if state == 'present' else [],
+        'manual_steps': _manual_steps(effective) if state == 'present' else [],
     }
 
 
-def _notes(effective: t.Mapping[str, t.Any]) -> list[str]:
+def _manual_steps(effective: t.Mapping[str, t.Any]) -> list[str]:
     notes = []
     server, sender = effective['server'], effective['sender']
     if server['protocol'] == 'smtps':
@@ -316,7 +327,8 @@ class GhesApi:
         if self.api == 'management_console' and isinstance(settings, dict):
             settings = settings.get('enterprise', settings)
         if not isinstance(settings, dict):
-            raise GhesError(f'GET {path}: expected a JSON object with the settings, got {type(settings).__name__}')
+            raise GhesError(f'GET {path}: expected a JSON object with the settings, got {type(settings).__name__}',
+                            kind='server')
         smtp = settings.get('smtp')
         return dict(smtp) if isinstance(smtp, dict) else None
 
@@ -349,12 +361,12 @@ class GhesApi:
             dummy, status = self.client.json('GET', '/manage/v1/config/apply', query={'run_id': run_id}, expect=(200,))
             self.requests.append('GET /manage/v1/config/apply')
             if not isinstance(status, dict):
-                raise GhesError('GET /manage/v1/config/apply: expected a JSON object')
+                raise GhesError('GET /manage/v1/config/apply: expected a JSON object', kind='server')
             return bool(status.get('running')), bool(status.get('successful')), status.get('nodes')
         dummy, status = self.client.json('GET', '/setup/api/configcheck', expect=(200,))
         self.requests.append('GET /setup/api/configcheck')
         if not isinstance(status, dict):
-            raise GhesError('GET /setup/api/configcheck: expected a JSON object')
+            raise GhesError('GET /setup/api/configcheck: expected a JSON object', kind='server')
         word = str(status.get('status', '')).lower()
         progress = status.get('progress') or []
         if word in ('success', 'done', 'complete', 'completed'):
@@ -391,7 +403,7 @@ def wait_for_apply(api: GhesApi, run_id: str | None, *, timeout: float, interval
             if not successful:
                 raise GhesError(f'the configuration run{" " + run_id if run_id else ""} failed on the instance '
                                 f'(see ghe-config-apply output or /manage/v1/config/apply/events); '
-                                f'detail: {api.client.redact(json.dumps(detail))[:300]}')
+                                f'detail: {api.client.redact(json.dumps(detail))[:300]}', kind='server')
             return outcome
         if clock() + interval > deadline:
             where = (f'GET /manage/v1/config/apply?run_id={run_id}' if api.api == 'manage'
@@ -400,7 +412,7 @@ def wait_for_apply(api: GhesApi, run_id: str | None, *, timeout: float, interval
                        f'{timeout:g} s (apply_timeout); it goes on on the instance, follow it with {where}')
             if last_error:
                 message += f'; last poll failed: {last_error}'
-            raise GhesError(message)
+            raise GhesError(message, kind='server')
         sleep(interval)
 
 
@@ -448,7 +460,7 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any], *, api: str = '
         'smtp': _public(after),
         'requests': ghes.requests,
         'apply': None,
-        'notes': _notes(effective) if state == 'present' else [],
+        'manual_steps': _manual_steps(effective) if state == 'present' else [],
         'diff': {
             'before_header': f'{ghes.settings_path} smtp',
             'after_header': f'{ghes.settings_path} smtp',
@@ -470,9 +482,52 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any], *, api: str = '
     return result
 
 
-def run(client: HttpClient, effective, **kwargs) -> dict[str, t.Any]:
-    """ensure() with transport and settings errors turned into {'failed': True, 'msg': ...}."""
+def with_notes(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """`notes` was this result's name for manual_steps; kept until the role reads manual_steps."""
+    result['notes'] = list(result['manual_steps'])
+    return result
+
+
+def run(client: HttpClient, effective, *, diff: bool = True, **kwargs) -> dict[str, t.Any]:
+    """The backend of ghes_smtp (mode=api): ensure(), its failures as MailwrightError (HttpError
+    with the request under `http`), `diff` only when asked for."""
     try:
-        return ensure(client, effective, **kwargs)
-    except (HttpError, GhesError) as exc:
-        return as_failure(exc)
+        result = ensure(client, effective, **kwargs)
+    except HttpError as exc:
+        raise api_error(exc) from None
+    if not diff:
+        result.pop('diff', None)
+    return with_notes(result)
+
+
+def run_render(effective: t.Mapping[str, t.Any], *, state: str = 'present',
+               password_env: str = 'GHE_SMTP_PASSWORD') -> dict[str, t.Any]:
+    """The backend of ghes_smtp (mode=render): the commands, ending with ghe-config-apply, because
+    settings written with ghe-config take effect only after it."""
+    return with_notes(render(effective, state=state, password_env=password_env, apply=True))
+
+
+def client_for(params: t.Mapping[str, t.Any]) -> HttpClient:
+    """The API client from the connection options (mailwright.smtp.api)."""
+    try:
+        return client_from_params(params, status_hints=STATUS_HINTS)
+    except HttpError as exc:  # an unusable option: no request was made, so no `http` detail
+        raise MailwrightError(str(exc), kind=HTTP_KINDS.get(exc.kind, 'invalid')) from None
+
+
+def ensure_smtp(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any], *, check_mode: bool = False,
+                diff: bool = False, wire_secrets: set[str]) -> dict[str, t.Any]:
+    """The backend of ghes_smtp, both modes. With mode=api, every form a credential took on the wire
+    goes into `wire_secrets`, failed or not, so the module can have Ansible mask those too."""
+    if params['mode'] == 'render':
+        return run_render(effective, state=params['state'], password_env=params['password_env'])
+    if params['apply_timeout'] <= 0 or params['apply_poll_interval'] <= 0:
+        raise GhesError('apply_timeout and apply_poll_interval must be positive numbers of seconds')
+    client = client_for(params)
+    try:
+        return run(client, effective, api=params['api'], state=params['state'],
+                   update_password=params['update_password'], apply=params['apply'],
+                   apply_timeout=params['apply_timeout'], apply_poll_interval=params['apply_poll_interval'],
+                   check_mode=check_mode, diff=diff)
+    finally:
+        wire_secrets.update(client.secrets)

@@ -28,6 +28,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core import redact as _redact
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import is_secret_name
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import JAVAMAIL_KEYS
 
@@ -59,8 +60,13 @@ _ESCAPES = {'t': '\t', 'n': '\n', 'r': '\r', 'f': '\f'}
 _NEWLINE = re.compile(r'\r\n|\r|\n')
 
 
-class PropertiesError(ValueError):
-    """A .properties file that java.util.Properties would refuse (with the line number)."""
+class PropertiesError(MailwrightError, ValueError):
+    """A .properties file that java.util.Properties would refuse (with the line number).
+
+    A ValueError too: the settings mapping and the hostile-corpus tests catch it as one.
+    """
+
+    kind = 'invalid'
 
     def __init__(self, message: str, line: int | None = None):
         self.line = line

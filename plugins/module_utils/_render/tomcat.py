@@ -26,6 +26,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties
     format_from_header,
     javamail_properties,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED, is_secret_name, redact_text
 
 __all__ = [
@@ -44,8 +45,10 @@ PLACEHOLDER = REDACTED
 _TOMCAT_RESOURCE_ATTRS = ('name', 'auth', 'type', 'description', 'scope', 'singleton', 'factory', 'closeMethod')
 
 
-class TomcatError(ValueError):
-    """A file we refuse to edit; the message says where and why."""
+class TomcatError(MailwrightError, ValueError):
+    """A file we refuse to edit; the message says where and why (a ValueError too, as callers expect)."""
+
+    kind = 'invalid'
 
 
 # --- escaping ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 """The audit report: per-host summaries of what the mail role found, as Markdown and one HTML page.
 
 Input is the ``mail_report`` fact the role sets on each host (the registered results of every
-step). Everything here is pure Python (stdlib only), so it is unit-testable without Ansible:
+step). Only keys a module documents in its RETURN (or the shared mailwright.smtp.result fragment)
+are read, so a renamed key shows up in the docs and here together. Everything here is pure Python (stdlib only), so it is unit-testable without Ansible:
 
 * ``summarise(facts)`` turns one host's facts into a small, stable summary;
 * ``drift(previous, current)`` lists what changed between two summaries (volatile values such as
@@ -88,10 +89,11 @@ def _state(result: dict | None) -> str:
 
 
 def _message(item: t.Any) -> str:
+    """One line for a finding: settings_validate's {path, message, hint} or smtp_probe's {step, text, ...}."""
     if isinstance(item, dict):
-        for key in ('message', 'text', 'msg'):
+        for key in ('message', 'text'):
             if item.get(key):
-                prefix = item.get('path') or item.get('step') or item.get('check') or ''
+                prefix = item.get('path') or item.get('step') or ''
                 return f'{prefix}: {item[key]}' if prefix else str(item[key])
         return json.dumps(item, sort_keys=True)
     return str(item)
@@ -102,6 +104,95 @@ def _certificate(cert: dict | None) -> dict | None:
         return None
     return {key: cert.get(key) for key in ('subject', 'issuer', 'sha256', 'not_after', 'days_left', 'self_signed')
             if key in cert}
+
+
+def _rendered(steps: dict, paths: dict) -> list[dict]:
+    """What the render steps did: one entry per step that ran (module results: see their RETURN)."""
+    targets = [
+        ('server_xml', 'JNDI mail Resource', paths.get('server_xml')),
+        ('setenv', 'JVM truststore options (managed block)', paths.get('setenv')),
+        ('bitbucket_api', 'Bitbucket mail server (REST)', paths.get('api')),
+        ('properties', 'mail properties', paths.get('properties')),
+        ('ghes', 'GHES smtp settings', paths.get('api') or paths.get('ghes_script') or 'ghe-config commands'),
+    ]
+    rendered = []
+    for step, what, where in targets:
+        result = steps.get(step)
+        state = _state(result)
+        if state in ('not run', 'skipped'):
+            continue
+        entry = {'what': what, 'where': where, 'state': state}
+        if step == 'server_xml':
+            entry['detail'] = {key: result.get(key) for key in ('action', 'context', 'line') if key in result}
+        elif step == 'properties':
+            entry['detail'] = {'set_keys': result.get('set_keys', []), 'removed_keys': result.get('removed_keys', [])}
+        elif step in ('bitbucket_api', 'ghes'):
+            entry['detail'] = {'differences': result.get('differences', []), 'requests': result.get('requests', [])}
+        rendered.append(entry)
+    return rendered
+
+
+def _truststore(trust: dict, paths: dict) -> dict:
+    """truststore_cert's result."""
+    certificates = trust.get('certificates') or ([trust['certificate']] if trust.get('certificate') else [])
+    return {
+        'state': _state(trust), 'path': trust.get('path') or paths.get('truststore'),
+        'store_type': trust.get('store_type'), 'alias': trust.get('alias'),
+        'entries': trust.get('entries_after'),
+        'actions': trust.get('actions') or [],
+        'certificates': [c for c in (_certificate(cert) for cert in certificates) if c],
+    }
+
+
+def _dns(dns: dict, paths: dict) -> dict:
+    """dns_check's result: RV(checks) with name, status, summary, records, error_kind."""
+    checks = []
+    for check in dns.get('checks') or []:
+        if not isinstance(check, dict):
+            continue
+        records = check.get('records') or []
+        checks.append({'check': check.get('name'),
+                       'status': check.get('status'),
+                       'records': [str(r) for r in records] if isinstance(records, list) else [str(records)],
+                       'message': check.get('summary') or check.get('error_kind') or ''})
+    return {'state': _state(dns), 'status': dns.get('status'), 'checks': checks}
+
+
+def _probe(probe: dict, paths: dict) -> dict:
+    """smtp_probe's result: one entry per RV(results) target."""
+    targets_out = []
+    for target in probe.get('results') or []:
+        tls = target.get('tls') or {}
+        credentials = target.get('credentials') or {}
+        targets_out.append({
+            'target': target.get('target'), 'status': target.get('status'), 'step': target.get('step'),
+            'connect_ms': target.get('connect_ms'), 'banner': target.get('banner'),
+            'starttls_offered': target.get('starttls_offered'), 'auth_mechanisms': target.get('auth_mechanisms'),
+            'tls': {key: tls.get(key) for key in ('version', 'cipher', 'verified', 'verify_error')},
+            'certificate': _certificate(target.get('certificate')),
+            'credentials': {key: credentials.get(key) for key in ('checked', 'ok', 'mechanism')},
+            'errors': [_message(e) for e in target.get('errors') or []],
+            'warnings': [_message(w) for w in target.get('warnings') or []],
+        })
+    return {'state': _state(probe), 'msg': probe.get('msg'), 'targets': targets_out}
+
+
+def _proof(proof: dict, paths: dict) -> dict:
+    """test_send's result: RV(proof) (the marker's last proof), falling back to the top-level keys."""
+    last = proof.get('proof') if isinstance(proof.get('proof'), dict) else {}
+    reply = last.get('reply') or {}
+    return {
+        'state': _state(proof),
+        'time': last.get('time'),
+        'age_seconds': last.get('age_seconds'),
+        'message_id': last.get('message_id'),
+        'relay': last.get('relay') or proof.get('relay'),
+        'recipients': last.get('recipients') or proof.get('recipients'),
+        'reply': f"{reply.get('code')} {reply.get('text')}" if isinstance(reply, dict) and reply else reply or None,
+        'fingerprint': last.get('fingerprint') or proof.get('fingerprint'),
+        'marker': proof.get('marker_path'),
+        'note': proof.get('reason') or (proof.get('msg') if proof.get('failed') else None),
+    }
 
 
 def summarise(facts: dict, *, secrets: t.Iterable[str] = ()) -> dict:
@@ -132,86 +223,12 @@ def summarise(facts: dict, *, secrets: t.Iterable[str] = ()) -> dict:
             break
     if facts.get('failed') and not summary['failed']:
         summary['failed'] = {'step': 'unknown', 'msg': str(facts.get('failed'))[:2000]}
-
-    targets = [
-        ('server_xml', 'JNDI mail Resource', paths.get('server_xml')),
-        ('setenv', 'JVM truststore options (managed block)', paths.get('setenv')),
-        ('bitbucket_api', 'Bitbucket mail server (REST)', paths.get('api')),
-        ('properties', 'mail properties', paths.get('properties')),
-        ('ghes', 'GHES smtp settings', paths.get('api') or paths.get('ghes_script') or 'ghe-config commands'),
-    ]
-    for step, what, where in targets:
+    summary['rendered'] = _rendered(steps, paths)
+    for key, step, part in (('truststore', 'trust', _truststore), ('dns', 'dns', _dns), ('probe', 'probe', _probe),
+                            ('proof', 'proof', _proof)):
         result = steps.get(step)
-        state = _state(result)
-        if state in ('not run', 'skipped'):
-            continue
-        entry = {'what': what, 'where': where, 'state': state}
-        if step == 'server_xml':
-            entry['detail'] = {key: result.get(key) for key in ('action', 'context', 'line') if key in result}
-        elif step == 'properties':
-            entry['detail'] = {'set_keys': result.get('set_keys', []), 'removed_keys': result.get('removed_keys', [])}
-        elif step in ('bitbucket_api', 'ghes'):
-            entry['detail'] = {'differences': result.get('differences', []), 'requests': result.get('requests', [])}
-        summary['rendered'].append(entry)
-
-    trust = steps.get('trust')
-    if _state(trust) not in ('not run', 'skipped'):
-        certificates = trust.get('certificates') or ([trust['certificate']] if trust.get('certificate') else [])
-        summary['truststore'] = {
-            'state': _state(trust), 'path': trust.get('path') or paths.get('truststore'),
-            'store_type': trust.get('store_type'), 'alias': trust.get('alias'),
-            'entries': trust.get('entries_after'),
-            'actions': trust.get('actions') or [],
-            'certificates': [c for c in (_certificate(cert) for cert in certificates) if c],
-        }
-
-    dns = steps.get('dns')
-    if _state(dns) not in ('not run', 'skipped'):
-        checks = []
-        for check in dns.get('checks') or dns.get('results') or []:
-            if not isinstance(check, dict):
-                continue
-            records = check.get('records') or check.get('values') or []
-            checks.append({'check': check.get('name') or check.get('check'),
-                           'status': check.get('status'),
-                           'records': [str(r) for r in records] if isinstance(records, list) else [str(records)],
-                           'message': check.get('summary') or check.get('message') or check.get('error_kind') or ''})
-        summary['dns'] = {'state': _state(dns), 'status': dns.get('status'), 'checks': checks}
-
-    probe = steps.get('probe')
-    if _state(probe) not in ('not run', 'skipped'):
-        targets_out = []
-        for target in probe.get('results') or []:
-            tls = target.get('tls') or {}
-            credentials = target.get('credentials') or {}
-            targets_out.append({
-                'target': target.get('target'), 'status': target.get('status'), 'step': target.get('step'),
-                'connect_ms': target.get('connect_ms'), 'banner': target.get('banner'),
-                'starttls_offered': target.get('starttls_offered'), 'auth_mechanisms': target.get('auth_mechanisms'),
-                'tls': {key: tls.get(key) for key in ('version', 'cipher', 'verified', 'verify_error')},
-                'certificate': _certificate(target.get('certificate')),
-                'credentials': {key: credentials.get(key) for key in ('checked', 'ok', 'mechanism')},
-                'errors': [_message(e) for e in target.get('errors') or []],
-                'warnings': [_message(w) for w in target.get('warnings') or []],
-            })
-        summary['probe'] = {'state': _state(probe), 'msg': probe.get('msg'), 'targets': targets_out}
-
-    proof = steps.get('proof')
-    if _state(proof) not in ('not run', 'skipped'):
-        last = proof.get('proof') if isinstance(proof.get('proof'), dict) else {}
-        reply = last.get('reply') or {}
-        summary['proof'] = {
-            'state': _state(proof),
-            'time': last.get('time'),
-            'age_seconds': last.get('age_seconds'),
-            'message_id': last.get('message_id'),
-            'relay': last.get('relay') or proof.get('relay'),
-            'recipients': last.get('recipients') or proof.get('recipients'),
-            'reply': f"{reply.get('code')} {reply.get('text')}" if isinstance(reply, dict) and reply else reply or None,
-            'fingerprint': last.get('fingerprint') or proof.get('fingerprint'),
-            'marker': proof.get('marker_path'),
-            'note': proof.get('reason') or (proof.get('msg') if proof.get('failed') else None),
-        }
+        if _state(result) not in ('not run', 'skipped'):
+            summary[key] = part(result, paths)
     return scrub(summary, secrets)
 
 

@@ -34,6 +34,7 @@ import re
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import redact_text
 
 __all__ = [
@@ -79,8 +80,10 @@ CATALINA_SETENV = 'setenv.sh'
 _PLAIN_HINT = 'letters, digits and . , _ - + = @ % / : (no whitespace, quotes, $, \\, backtick or ; & | < > ( ) { } * ? [ ])'
 
 
-class JvmOptionsError(ValueError):
+class JvmOptionsError(MailwrightError, ValueError):
     """A value or a file we refuse to write; the message never holds the password."""
+
+    kind = 'invalid'
 
 
 @dataclass(frozen=True)

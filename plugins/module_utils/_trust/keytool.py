@@ -27,6 +27,7 @@ import tempfile
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED, redact_text
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
 
@@ -57,22 +58,29 @@ _LOCALE_ARGS = ['-J-Duser.language=en', '-J-Duser.country=US']
 _PEM_RE = re.compile(r'-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----', re.S)
 
 
-class KeytoolError(Exception):
-    """keytool failed or could not run. `reason` is keytool's own words, secrets redacted."""
+# keytool's own classification -> the collection's error kind (_core.errors.KINDS).
+_CAUSE_KINDS = {'password': 'invalid', 'missing': 'missing', 'timeout': 'tool', 'keytool': 'tool'}
+
+
+class KeytoolError(MailwrightError):
+    """keytool failed or could not run. `reason` is keytool's own words, secrets redacted.
+
+    `cause` is keytool's classification ('password': wrong store password, 'missing': no keytool,
+    'timeout', 'keytool': any other failure); `kind` is the collection-wide one derived from it.
+    """
 
     def __init__(self, message: str, *, reason: str = '', output: str = '', returncode: int | None = None,
-                 command: list[str] | None = None, kind: str = 'keytool'):
-        super().__init__(message)
-        self.message = message
+                 command: list[str] | None = None, cause: str = 'keytool'):
+        super().__init__(message, kind=_CAUSE_KINDS.get(cause, 'tool'))
         self.reason = reason
         self.output = output
         self.returncode = returncode
         self.command = command or []
-        # 'password' (wrong store password), 'missing' (no keytool), 'timeout', 'keytool' (other)
-        self.kind = kind
+        self.cause = cause
 
     def to_dict(self) -> dict[str, t.Any]:
-        return {'msg': self.message, 'reason': self.reason, 'kind': self.kind,
+        # `kind` here is keytool's cause, as the keytool_error result key always documented it.
+        return {'msg': self.message, 'reason': self.reason, 'kind': self.cause,
                 'rc': self.returncode, 'command': ' '.join(self.command)}
 
 
@@ -293,7 +301,7 @@ class Keytool:
             raise KeytoolError(
                 f'keytool not found or not executable: {executable}; set the keytool option to the '
                 "keytool of the application's JRE (for example /opt/atlassian/jira/jre/bin/keytool)",
-                kind='missing')
+                cause='missing')
         self.path = resolved
         self.timeout = timeout
 
@@ -320,21 +328,21 @@ class Keytool:
                                   timeout=self.timeout, check=False)
         except subprocess.TimeoutExpired:
             raise KeytoolError(f'keytool did not finish {what} within {self.timeout:g} s',
-                               kind='timeout', command=command) from None
+                               cause='timeout', command=command) from None
         except OSError as exc:
-            raise KeytoolError(f'cannot run keytool {self.path}: {exc.strerror}', kind='missing',
+            raise KeytoolError(f'cannot run keytool {self.path}: {exc.strerror}', cause='missing',
                                command=command) from None
         stdout = redact_text(proc.stdout.decode('utf-8', 'replace'), secrets)
         stderr = redact_text(proc.stderr.decode('utf-8', 'replace'), secrets)
         if proc.returncode != 0:
             output = (stdout + '\n' + stderr).strip()
             reason = _keytool_reason(output) or f'exit code {proc.returncode}'
-            kind = 'password' if 'password was incorrect' in reason.lower() else 'keytool'
+            cause = 'password' if 'password was incorrect' in reason.lower() else 'keytool'
             message = f'keytool failed {what}: {reason}'
-            if kind == 'password':
+            if cause == 'password':
                 message += ' (the store_password does not open this keystore)'
             raise KeytoolError(message, reason=reason, output=output, returncode=proc.returncode,
-                               command=command, kind=kind)
+                               command=command, cause=cause)
         return stdout
 
     @staticmethod
@@ -346,7 +354,7 @@ class Keytool:
 
     def list_entries(self, store: str, password: str, store_type: str | None = None, *,
                      fast: bool = False) -> list[Entry]:
-        """All entries of a keystore (the password is checked: a wrong one raises kind='password').
+        """All entries of a keystore (the password is checked: a wrong one raises cause='password').
 
         With fast=True a store that can be read without the JVM is (see read_store)."""
         if fast:

@@ -6,6 +6,10 @@
 
 """Backend of the truststore_cert module: fetch or read certificates, plan, apply with keytool.
 
+ensure_truststore() takes the option values, the loaded settings and a small host (TrustHost: the
+task's file attributes and applying them), returns the result and raises TruststoreError; it never
+sees the AnsibleModule, so the unit tests drive a whole run with a stand-in host.
+
 The plan is computed from keytool's listing and SHA-256 fingerprints only, so a re-run with the
 same certificate changes nothing. Changes are made by keytool on a private copy of the store in
 the store's own directory; the real store is replaced in one rename only after every keytool
@@ -21,7 +25,7 @@ import re
 import shutil
 import tempfile
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import (
     DEFAULT_VARIABLE as DEFAULT_JVM_OPTIONS_VARIABLE,
@@ -42,7 +46,8 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool imp
     KeytoolError,
     detect_store_type,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import load_module_settings, register_secrets
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import TaskFileHost
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import timeout_seconds
@@ -57,8 +62,11 @@ __all__ = [
     'apply_plan_to_entries',
     'entries_summary',
     'certificates_from_pem',
-    'argument_spec',
-    'run_module',
+    'CERTIFICATE_CHOICES',
+    'DEFAULT_JVM_OPTIONS_VARIABLE',
+    'TrustHost',
+    'jvm_options_secrets',
+    'ensure_truststore',
 ]
 
 CERTIFICATE_CHOICES = ('leaf', 'root', 'chain')
@@ -66,13 +74,11 @@ DEFAULT_NEW_STORE_MODE = 0o644  # like the JRE's cacerts: public certificates, r
 DEFAULT_NEW_JVM_OPTIONS_MODE = 0o640  # the JVM options file holds the store password
 
 
-class TruststoreError(Exception):
-    """An expected failure with a message a person can act on; `details` go into the result."""
+class TruststoreError(MailwrightError):
+    """An expected failure with a message a person can act on; `details` go into the result.
 
-    def __init__(self, message: str, **details: t.Any):
-        super().__init__(message)
-        self.message = message
-        self.details = details
+    `kind` defaults to 'invalid'; raise sites name another (file, tls, conflict, tool, ...).
+    """
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,7 @@ def plan_actions(entries: list[Entry], *, state: str, alias: str, wanted: list[b
             if not current.trusted:
                 raise TruststoreError(
                     f'alias {name!r} holds a {current.entry_type}, not a trusted certificate; refusing to '
-                    'replace it (it may be a server key). Choose another alias.', alias=name)
+                    'replace it (it may be a server key). Choose another alias.', kind='conflict', alias=name)
             if current.sha256 != new_fp:
                 reason = _rotation_reason(der, entries=entries, presented=presented, pinned=pinned,
                                           pinned_der=pinned_der, allow_replace=allow_replace)
@@ -245,7 +251,7 @@ def plan_actions(entries: list[Entry], *, state: str, alias: str, wanted: list[b
         if current is not None:
             if not current.trusted:
                 raise TruststoreError(f'alias {alias!r} holds a {current.entry_type}, not a trusted '
-                                      'certificate; refusing to remove it.', alias=alias)
+                                      'certificate; refusing to remove it.', kind='conflict', alias=alias)
             actions.append(Action('remove', current.alias, current.sha256, None))
     if refused:
         described = '; '.join(
@@ -258,7 +264,7 @@ def plan_actions(entries: list[Entry], *, state: str, alias: str, wanted: list[b
             'a man in the middle looks like, and also what a renewed self-signed or re-issued certificate looks '
             'like: compare the new fingerprint with the one the relay\'s administrator gives you, then set '
             'fingerprint to it (or allow_replace=true to accept any new certificate once).',
-            refused=refused)
+            kind='conflict', refused=refused)
     if chain_mode:
         numbered = re.compile(re.escape(_alias_key(alias)) + r'-(\d+)$')
         keep = {_alias_key(a) for a in ours}
@@ -308,36 +314,54 @@ def certificates_from_pem(data: bytes | str, *, where: str) -> list[bytes]:
     return certs
 
 
-# --- the module --------------------------------------------------------------------------------
+# --- the backend -------------------------------------------------------------------------------
 
-def argument_spec() -> dict[str, t.Any]:
-    return {
-        'settings': {'type': 'dict'},
-        'host': {'type': 'str'},
-        'port': {'type': 'int'},
-        'timeout': {'type': 'float'},
-        'pem_path': {'type': 'path'},
-        'pem_content': {'type': 'str'},
-        'certificate': {'type': 'str', 'default': 'leaf', 'choices': list(CERTIFICATE_CHOICES)},
-        'alias': {'type': 'str'},
-        'fingerprint': {'type': 'str'},
-        'allow_replace': {'type': 'bool', 'default': False},
-        'path': {'type': 'path', 'required': True},
-        'store_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'jks', 'pkcs12']},
-        'store_password': {'type': 'str', 'required': True, 'no_log': True},
-        'keytool': {'type': 'str', 'default': 'keytool', 'no_log': False},
-        'keytool_timeout': {'type': 'float', 'default': 120.0},
-        'create_from_cacerts': {'type': 'bool', 'default': False},
-        'cacerts_path': {'type': 'path'},
-        'cacerts_password': {'type': 'str', 'default': 'changeit', 'no_log': True},
-        'state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
-        'backup': {'type': 'bool', 'default': False},
-        'expiry_warning_days': {'type': 'int', 'default': 30},
-        'jvm_options_file': {'type': 'path'},
-        'jvm_options_variable': {'type': 'str', 'default': DEFAULT_JVM_OPTIONS_VARIABLE},
-        'jvm_options_insert_after': {'type': 'str'},
-        'allow_world_readable': {'type': 'bool', 'default': False},
-    }
+# What the backend needs from Ansible, and nothing more: the task's file attributes for a path and
+# applying them. AnsibleModule is one; the unit tests pass a stand-in, so a whole run needs no Ansible.
+TrustHost = TaskFileHost
+
+
+@dataclass
+class _Run:
+    """One run's plain inputs: the option values, the host, the run mode; warnings collect here."""
+
+    params: t.Mapping[str, t.Any]
+    host: TrustHost
+    check_mode: bool = False
+    diff: bool = False
+    secrets: t.Sequence[str] = ()
+    warnings: list[str] = field(default_factory=list)
+
+    def file_args(self, path: str) -> dict[str, t.Any]:
+        return self.host.load_file_common_arguments(self.params, path=path)
+
+
+def jvm_options_secrets(params: t.Mapping[str, t.Any]) -> list[str]:
+    """Every form of the store password the JVM options file holds, for the module to register first.
+
+    The file holds the password quoted for the shell: Ansible must scrub those forms from any output too.
+    """
+    if params.get('state', 'present') != 'present' or not params.get('jvm_options_file'):
+        return []
+    return list(secret_forms(params['store_password']))
+
+
+def ensure_truststore(params: t.Mapping[str, t.Any], effective: dict[str, t.Any] | None, *, host: TrustHost,
+                      check_mode: bool = False, diff: bool = False, secrets: t.Sequence[str] = ()) -> dict[str, t.Any]:
+    """Everything truststore_cert does: returns the result, raises TruststoreError (or another
+    MailwrightError) carrying the warnings made before the failure.
+
+    `params` are the module's option values (file attributes included, for host); `effective` the
+    loaded settings or None; `secrets` the values already registered, scrubbed from transcripts too.
+    """
+    run = _Run(params, host, check_mode=check_mode, diff=diff, secrets=list(secrets))
+    try:
+        result = _run(run, effective)
+    except MailwrightError as exc:
+        exc.warnings = run.warnings + list(exc.warnings)
+        raise
+    result['warnings'] = run.warnings
+    return result
 
 
 def _describe(der: bytes) -> dict[str, t.Any]:
@@ -349,15 +373,24 @@ def _describe(der: bytes) -> dict[str, t.Any]:
         raise TruststoreError(f'cannot read the certificate: {exc}') from None
 
 
-def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str, t.Any]]:
+def _smtp_kind(exc) -> str:
+    """The error kind of a failed certificate fetch, from the SMTP step (never from the message)."""
+    if exc.kind == 'policy':
+        return 'policy'
+    if exc.step == 'tls':
+        return 'tls'
+    return 'server' if exc.code is not None else 'network'
+
+
+def _fetch_chain(run: _Run, effective: dict | None) -> tuple[list[bytes], dict[str, t.Any]]:
     """The chain from pem_path / pem_content, or presented by the SMTP server in the settings."""
-    params = module.params
+    params = run.params
     if params['pem_path']:
         try:
             with open(params['pem_path'], 'rb') as handle:
                 data = handle.read()
         except OSError as exc:
-            raise TruststoreError(f'cannot read pem_path {params["pem_path"]}: {exc.strerror}') from None
+            raise TruststoreError(f'cannot read pem_path {params["pem_path"]}: {exc.strerror}', kind='file') from None
         return certificates_from_pem(data, where=params['pem_path']), {'pem_path': params['pem_path']}
     if params['pem_content']:
         return certificates_from_pem(params['pem_content'], where='pem_content'), {'pem_content': True}
@@ -369,8 +402,8 @@ def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str,
         raise TruststoreError('no certificate source: give settings (with server.host), or pem_path, '
                               'or pem_content')
     if protocol == 'smtp' and server.get('tls') == 'none':
-        module.warn('settings say server.tls is none: the application sends in clear text and never '
-                    'consults the truststore; importing the certificate anyway (fetched over STARTTLS)')
+        run.warnings.append('settings say server.tls is none: the application sends in clear text and never '
+                            'consults the truststore; importing the certificate anyway (fetched over STARTTLS)')
     from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
         SMTPStepError,
         Transcript,
@@ -378,13 +411,14 @@ def _fetch_chain(module, effective: dict | None) -> tuple[list[bytes], dict[str,
     )
 
     # No AUTH happens while fetching, but scrub the settings' secrets anyway: defence in depth.
-    transcript = Transcript(secrets=list(module.no_log_values))
+    transcript = Transcript(secrets=list(run.secrets))
     try:
         chain = fetch_peer_chain(host, int(port), protocol=protocol, helo=server.get('helo_domain'),
-                                 timeout=params['timeout'] or timeout_seconds(server or None), server_hostname=host, transcript=transcript)
+                                 timeout=params['timeout'] or timeout_seconds(server or None), server_hostname=host,
+                                 transcript=transcript)
     except SMTPStepError as exc:
         how = 'SMTPS' if protocol == 'smtps' else 'STARTTLS'
-        raise TruststoreError(f'cannot fetch the certificate of {host}:{port} over {how}: {exc}',
+        raise TruststoreError(f'cannot fetch the certificate of {host}:{port} over {how}: {exc}', kind=_smtp_kind(exc),
                               smtp_error=exc.to_dict(), transcript=list(transcript.lines)) from None
     return chain, {'host': host, 'port': int(port), 'protocol': protocol,
                    'method': 'smtps' if protocol == 'smtps' else 'starttls'}
@@ -403,7 +437,7 @@ def _check_pin(fingerprint: str, chosen: list[bytes], which: str) -> str:
         what = 'any certificate of the presented chain' if which == 'chain' else f'the {which} certificate'
         raise TruststoreError(
             f'pinned fingerprint {pinned} does not match {what} ({", ".join(found)}); nothing imported. '
-            'If the server certificate was rotated on purpose, update the fingerprint.',
+            'If the server certificate was rotated on purpose, update the fingerprint.', kind='tls',
             expected_sha256=pinned, presented_sha256=found)
     return pinned
 
@@ -413,12 +447,12 @@ def _store_type_for(path: str, requested: str) -> tuple[str, bool]:
     try:
         detected = detect_store_type(path)
     except ValueError as exc:
-        raise TruststoreError(str(exc)) from None
+        raise TruststoreError(str(exc), kind='file') from None
     except OSError as exc:
-        raise TruststoreError(f'cannot read {path}: {exc.strerror}') from None
+        raise TruststoreError(f'cannot read {path}: {exc.strerror}', kind='file') from None
     exists = os.path.exists(path)
     if exists and detected is None:
-        raise TruststoreError(f'{path} exists but is empty; remove it or point path at a keystore')
+        raise TruststoreError(f'{path} exists but is empty; remove it or point path at a keystore', kind='file')
     if detected is None:
         return ('pkcs12' if requested == 'auto' else requested), False
     if requested != 'auto' and requested != detected:
@@ -439,17 +473,40 @@ def _directory_lock(directory: str, *, timeout: float, enabled: bool = True):
         with directory_lock(directory, timeout=timeout, what=directory):
             yield
     except FileSafetyError as exc:
-        raise TruststoreError(exc.message) from None
+        raise TruststoreError(exc.message, kind=exc.kind) from None
 
 
 def _list(keytool: Keytool, path: str, password: str, store_type: str | None, *, fast: bool = False) -> list[Entry]:
     try:
         return keytool.list_entries(path, password, store_type, fast=fast)
     except KeytoolError as exc:
-        raise TruststoreError(f'{exc.message} [{path}]', keytool_error=exc.to_dict()) from None
+        raise TruststoreError(f'{exc.message} [{path}]', kind=exc.kind, keytool_error=exc.to_dict()) from None
 
 
-def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool, password: str,
+def _work_copy(keytool: Keytool, work: str, *, path: str, directory: str, store_type: str, exists: bool,
+               password: str, actions: list[Action], cacerts: str | None, cacerts_password: str) -> list[Entry]:
+    """Make the planned changes with keytool on `work` (a copy of the store, or of cacerts); its listing."""
+    try:
+        if exists:
+            try:
+                shutil.copyfile(path, work)
+            except OSError as exc:
+                raise TruststoreError(f'cannot copy {path} to a work copy in {directory}: {exc.strerror}; '
+                                      f'{path} was not changed', kind='file') from None
+        elif cacerts:
+            keytool.copy_store(cacerts, cacerts_password, None, work, password, store_type)
+        for action in actions:
+            if action.action in ('remove', 'replace'):
+                keytool.delete_entry(work, password, store_type, action.alias)
+            if action.action in ('add', 'replace'):
+                keytool.import_certificate(work, password, store_type, action.alias, action.der)
+        return keytool.list_entries(work, password, store_type)
+    except KeytoolError as exc:
+        raise TruststoreError(f'{exc.message}; {path} was not changed', kind=exc.kind,
+                              keytool_error=exc.to_dict()) from None
+
+
+def _apply(run: _Run, keytool: Keytool, *, path: str, store_type: str, exists: bool, password: str,
            actions: list[Action], cacerts: str | None, cacerts_password: str,
            expected: list[Entry]) -> tuple[list[Entry], str | None]:
     """Run the plan on a private copy next to the store, then swap it in. Returns (entries, backup).
@@ -462,62 +519,49 @@ def _apply(module, keytool: Keytool, *, path: str, store_type: str, exists: bool
         resolve_target,
     )
 
+    params = run.params
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise TruststoreError(f'directory {directory} does not exist; create it first')
+        raise TruststoreError(f'directory {directory} does not exist; create it first', kind='file')
     # The symlink policy (_files) on the path as given, before keytool does any work.
     try:
-        resolved = resolve_target(module.params['path'])
+        resolved = resolve_target(params['path'])
     except FileSafetyError as exc:
-        raise TruststoreError(exc.message) from None
+        raise TruststoreError(exc.message, kind=exc.kind) from None
     if resolved != path:
-        raise TruststoreError(f'path {module.params["path"]} changed while the run waited for the lock; '
-                              f'{path} was not changed')
+        raise TruststoreError(f'path {params["path"]} changed while the run waited for the lock; '
+                              f'{path} was not changed', kind='file')
     try:
         workdir = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.mailwright-', dir=directory)
     except OSError as exc:
-        raise TruststoreError(f'cannot create a work copy in {directory}: {exc.strerror}') from None
+        raise TruststoreError(f'cannot create a work copy in {directory}: {exc.strerror}', kind='file') from None
     try:
         work = os.path.join(workdir, os.path.basename(path))
-        try:
-            if exists:
-                try:
-                    shutil.copyfile(path, work)
-                except OSError as exc:
-                    raise TruststoreError(f'cannot copy {path} to a work copy in {directory}: {exc.strerror}; '
-                                          f'{path} was not changed') from None
-            elif cacerts:
-                keytool.copy_store(cacerts, cacerts_password, None, work, password, store_type)
-            for action in actions:
-                if action.action in ('remove', 'replace'):
-                    keytool.delete_entry(work, password, store_type, action.alias)
-                if action.action in ('add', 'replace'):
-                    keytool.import_certificate(work, password, store_type, action.alias, action.der)
-            after = keytool.list_entries(work, password, store_type)
-        except KeytoolError as exc:
-            raise TruststoreError(f'{exc.message}; {path} was not changed', keytool_error=exc.to_dict()) from None
+        after = _work_copy(keytool, work, path=path, directory=directory, store_type=store_type, exists=exists,
+                           password=password, actions=actions, cacerts=cacerts, cacerts_password=cacerts_password)
         # keytool said yes; check it did what we planned before the swap.
         if entries_summary(after) != entries_summary(expected):
             raise TruststoreError(f'keytool produced a different store than planned; {path} was not changed',
-                                  planned=entries_summary(expected), got=entries_summary(after))
+                                  kind='tool', planned=entries_summary(expected), got=entries_summary(after))
         mode = None
-        if not exists and module.params.get('mode') is None:
+        if not exists and params.get('mode') is None:
             mode = DEFAULT_NEW_STORE_MODE
-        file_args = module.load_file_common_arguments(module.params, path=path)
+        file_args = run.file_args(path)
         try:
             with open(work, 'rb') as handle:
                 content = handle.read()
         except OSError as exc:
-            raise TruststoreError(f'cannot read the work copy of {path}: {exc.strerror}; {path} was not changed') from None
+            raise TruststoreError(f'cannot read the work copy of {path}: {exc.strerror}; {path} was not changed',
+                                  kind='file') from None
         try:
             # Re-read under the lock the caller holds: the backup is of the store as it is now.
-            with locked_target(module.params['path'], lock=False) as target:
-                backup_file = target.write(module, content, mode=mode, backup=module.params['backup'],
+            with locked_target(params['path'], lock=False) as target:
+                backup_file = target.write(run.host, content, mode=mode, backup=params['backup'],
                                            file_args=file_args)
         except FileSafetyError as exc:
             # the temporary file and any partial backup are gone; the rename did not happen.
             raise TruststoreError(f'{exc.message}; {path} was not changed' if 'not changed' not in exc.message
-                                  else exc.message) from None
+                                  else exc.message, kind=exc.kind) from None
         return after, backup_file
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -533,9 +577,8 @@ class _JvmPlan:
     block: str = ''        # the rendered block, applied again if the file changed before the write
 
 
-def _check_jvm_options(module) -> None:
+def _check_jvm_options(params: t.Mapping[str, t.Any]) -> None:
     """Refuse what the block cannot hold before anything is fetched or written."""
-    params = module.params
     password = params['store_password']
     variable = params['jvm_options_variable']
     try:
@@ -548,31 +591,25 @@ def _check_jvm_options(module) -> None:
         check_shell_safe(password, 'store_password', variable=variable, file=params['jvm_options_file'], secret=True)
         compile_insert_after(params['jvm_options_insert_after'])
     except JvmOptionsError as exc:
-        raise TruststoreError(str(exc)) from None
-    # The file holds the password quoted for the shell: Ansible must scrub those forms from any output too.
-    register_secrets(module, secret_forms(password))
+        raise TruststoreError(str(exc), kind=exc.kind) from None
 
 
-def _jvm_options_secret(module, target) -> None:
+def _jvm_options_secret(run: _Run, target, *, warn: bool = True) -> None:
     """The file holds the store password: refuse one every user can read (_files.check_secret_mode)."""
     from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import check_secret_mode
 
-    check_secret_mode(module, target, what='the truststore password', new_mode=DEFAULT_NEW_JVM_OPTIONS_MODE,
-                      allow_world_readable=module.params['allow_world_readable'], warn=False)
+    check_secret_mode(run.host, target, what='the truststore password', new_mode=DEFAULT_NEW_JVM_OPTIONS_MODE,
+                      allow_world_readable=run.params['allow_world_readable'], warn=warn, warnings=run.warnings)
 
 
-def _plan_jvm_options(module, store_type: str) -> _JvmPlan:
+def _plan_jvm_options(run: _Run, store_type: str) -> _JvmPlan:
     """Read the JVM options file and compute its new text; nothing is written.
 
     Refusals (symlink policy, a world-readable file) come here, before the store is touched.
     """
-    from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
-        FileSafetyError,
-        check_secret_mode,
-        locked_target,
-    )
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import FileSafetyError, locked_target
 
-    params = module.params
+    params = run.params
     given = params['jvm_options_file']
     try:
         # Like every file the collection writes: a symlink (setenv.sh linked from a shared location)
@@ -582,11 +619,10 @@ def _plan_jvm_options(module, store_type: str) -> _JvmPlan:
             pass
         if not target.directory_exists:
             raise TruststoreError(f'jvm_options_file {given}: directory {os.path.dirname(target.path)} does not exist; '
-                                  'create it first (nothing was written)')
-        check_secret_mode(module, target, what='the truststore password', new_mode=DEFAULT_NEW_JVM_OPTIONS_MODE,
-                          allow_world_readable=params['allow_world_readable'])
+                                  'create it first (nothing was written)', kind='file')
+        _jvm_options_secret(run, target)
     except FileSafetyError as exc:
-        raise TruststoreError(exc.message) from None
+        raise TruststoreError(exc.message, kind=exc.kind) from None
     # surrogateescape: any byte outside the block goes back out exactly as it came in.
     before = None if target.data is None else target.data.decode('utf-8', 'surrogateescape')
     try:
@@ -594,18 +630,18 @@ def _plan_jvm_options(module, store_type: str) -> _JvmPlan:
                              store_password=params['store_password'], store_type=store_type)
         outcome = apply_block(before, block, insert_after=params['jvm_options_insert_after'])
     except JvmOptionsError as exc:
-        raise TruststoreError(f'jvm_options_file {given}: {exc}') from None
+        raise TruststoreError(f'jvm_options_file {given}: {exc}', kind=exc.kind) from None
     return _JvmPlan(target.path, before, outcome, block)
 
 
-def _jvm_options_diff(module, plan: _JvmPlan) -> dict[str, str]:
-    secrets = [module.params['store_password']]
+def _jvm_options_diff(params: t.Mapping[str, t.Any], plan: _JvmPlan) -> dict[str, str]:
+    secrets = [params['store_password']]
     return {'before_header': plan.path, 'after_header': plan.path,
             'before': redact_block_text(plan.before or '', secrets=secrets, placeholder=REDACTED),
             'after': redact_block_text(plan.outcome.text, secrets=secrets, placeholder=REDACTED)}
 
 
-def _write_jvm_options(module, plan: _JvmPlan) -> dict[str, t.Any]:
+def _write_jvm_options(run: _Run, plan: _JvmPlan) -> dict[str, t.Any]:
     """Write the planned block under the file's directory lock, re-planned if the file moved on."""
     from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import (
         FileSafetyError,
@@ -613,16 +649,16 @@ def _write_jvm_options(module, plan: _JvmPlan) -> dict[str, t.Any]:
         locked_target,
     )
 
-    params = module.params
-    file_args = module.load_file_common_arguments(params, path=plan.path)
+    params = run.params
+    file_args = run.file_args(plan.path)
     # owner and group name the application's user, who must read this file as well as the store;
     # mode, SELinux context and attributes are the store's and stay off this file.
     file_args.update(mode=None, seuser=None, serole=None, setype=None, selevel=None, attributes=None,
                      secontext=[None] * len(file_args['secontext']))
-    if module.check_mode:
+    if run.check_mode:
         info = {'path': plan.path, 'changed': plan.outcome.changed}
         if not plan.outcome.changed and plan.before is not None:
-            info['changed'] = module.set_fs_attributes_if_different(file_args, False)
+            info['changed'] = run.host.set_fs_attributes_if_different(file_args, False)
         return info
     try:
         with locked_target(params['jvm_options_file'], option='jvm_options_file') as target:
@@ -630,47 +666,29 @@ def _write_jvm_options(module, plan: _JvmPlan) -> dict[str, t.Any]:
             outcome = plan.outcome
             if target.path != plan.path or before != plan.before:
                 # Changed since the plan (another run, an editor): apply the block to what is there now.
-                _jvm_options_secret(module, target)
+                _jvm_options_secret(run, target, warn=False)
                 try:
                     outcome = apply_block(before, plan.block, insert_after=params['jvm_options_insert_after'])
                 except JvmOptionsError as exc:
-                    raise TruststoreError(f'jvm_options_file {params["jvm_options_file"]}: {exc}') from None
+                    raise TruststoreError(f'jvm_options_file {params["jvm_options_file"]}: {exc}',
+                                          kind=exc.kind) from None
             info: dict[str, t.Any] = {'path': target.path, 'changed': outcome.changed}
             if outcome.changed:
                 mode = DEFAULT_NEW_JVM_OPTIONS_MODE if target.data is None else None
-                backup_file = target.write(module, outcome.text.encode('utf-8', 'surrogateescape'), mode=mode,
+                backup_file = target.write(run.host, outcome.text.encode('utf-8', 'surrogateescape'), mode=mode,
                                            backup=params['backup'], file_args=dict(file_args, path=target.path))
                 if backup_file:
                     info['backup_file'] = backup_file
             else:
-                info['changed'] = fs_attributes(module, target, file_args, False)
+                info['changed'] = fs_attributes(run.host, target, file_args, False)
     except FileSafetyError as exc:
-        raise TruststoreError(exc.message) from None
+        raise TruststoreError(exc.message, kind=exc.kind) from None
     return info
 
 
-def run_module(module) -> None:
-    """Everything truststore_cert does; ends with exit_json or fail_json."""
-    try:
-        result = _run(module)
-    except TruststoreError as exc:
-        module.fail_json(msg=exc.message, **exc.details)
-    module.exit_json(**result)
+# --- one run ----------------------------------------------------------------------------------
 
-
-def _run(module) -> dict[str, t.Any]:
-    from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
-
-    params = module.params
-    # Settings first: their secrets are registered before anything else can fail.
-    effective = load_module_settings(module) if params['settings'] is not None else None
-    state = params['state']
-    password = params['store_password']
-    # Follow a symlink (Debian's <jre>/lib/security/cacerts -> /etc/ssl/certs/java/cacerts): the
-    # store the JVM reads is the target, and replacing the link by a file would cut it loose.
-    path = os.path.realpath(params['path'])
-    if params['pem_path'] and params['pem_content']:
-        raise TruststoreError('pem_path and pem_content are mutually exclusive')
+def _alias_for(params: t.Mapping[str, t.Any], effective: dict | None) -> str:
     host = params['host'] or ((effective or {}).get('server') or {}).get('host')
     alias = params['alias'] or (default_alias(host) if host else None)
     if not alias:
@@ -678,109 +696,132 @@ def _run(module) -> dict[str, t.Any]:
     alias = alias.strip().lower()
     if not alias:
         raise TruststoreError('alias must not be empty')
+    return alias
+
+
+def _wanted(run: _Run, effective: dict | None, alias: str, result: dict[str, t.Any]) -> tuple[list[bytes], list[bytes], str | None]:
+    """(presented chain, certificates to import, pinned fingerprint) for state=present; fills `result`."""
+    params = run.params
+    chain, source = _fetch_chain(run, effective)
+    result['source'] = source
+    result['presented_chain'] = [_describe(der) for der in chain]
+    chosen = select_certificates(chain, params['certificate'])
+    pinned = _check_pin(params['fingerprint'], chosen, params['certificate']) if params['fingerprint'] else None
+    aliases = chain_aliases(alias, len(chosen))
+    certificates = []
+    for name, der in zip(aliases, chosen):
+        info = dict(_describe(der), alias=name)
+        certificates.append(info)
+        if info['days_left'] < 0:
+            run.warnings.append(f'certificate {info["subject"]} (alias {name}) expired on {info["not_after"]}')
+        elif info['days_left'] < params['expiry_warning_days']:
+            run.warnings.append(f'certificate {info["subject"]} (alias {name}) expires in {info["days_left"]} '
+                                f'days ({info["not_after"]})')
+    result.update(certificate=certificates[0], certificates=certificates, aliases=aliases)
+    return chain, chosen, pinned
+
+
+def _cacerts_for(keytool: Keytool, params: t.Mapping[str, t.Any]) -> str:
+    cacerts = params['cacerts_path'] or keytool.find_cacerts()
+    if not cacerts or not os.path.isfile(cacerts):
+        raise TruststoreError(f'create_from_cacerts: no cacerts found for {keytool.path} '
+                              f'(looked in {keytool.java_home}/lib/security); set cacerts_path', kind='file')
+    return cacerts
+
+
+def _store(run: _Run, keytool: Keytool, *, path: str, alias: str, chain: list[bytes], chosen: list[bytes],
+           pinned: str | None, store_type: str, exists: bool, result: dict[str, t.Any]) -> None:
+    """Plan and make the store's change (the caller holds the directory lock); fills `result`."""
+    params = run.params
+    state, password = params['state'], params['store_password']
+    cacerts = None
+    if exists:
+        before = _list(keytool, path, password, store_type, fast=True)
+    else:
+        before = []
+        if state == 'present' and params['create_from_cacerts']:
+            cacerts = result['cacerts'] = _cacerts_for(keytool, params)
+    base = _list(keytool, cacerts, params['cacerts_password'], None) if cacerts else before
+
+    actions = plan_actions(base, state=state, alias=alias, wanted=chosen,
+                           chain_mode=params['certificate'] == 'chain', presented=chain, pinned=pinned,
+                           allow_replace=params['allow_replace'])
+    # Every accepted rotation is reported and warned: a replaced certificate is never silent.
+    result['rotated'] = [{'alias': a.alias, 'old_sha256': a.sha256_before, 'new_sha256': a.sha256_after,
+                          'reason': a.reason} for a in actions if a.action == 'replace']
+    for rotation in result['rotated']:
+        run.warnings.append(f'the certificate under alias {rotation["alias"]} changed; the new one is accepted '
+                            f'({rotation["reason"]}): {rotation["old_sha256"]} -> {rotation["new_sha256"]}')
+    expected = apply_plan_to_entries(base, actions)
+    result['actions'] = [a.to_dict() for a in actions]
+    result['entries_before'] = len(before)
+    if run.diff:
+        result['diff'] = {'before_header': f'{path} (entries)', 'after_header': f'{path} (entries)',
+                          'before': entries_summary(before), 'after': entries_summary(expected)}
+
+    creating = not exists and state == 'present'
+    if not actions and not creating:
+        result['entries_after'] = len(before)
+        if exists:
+            result['changed'] = run.host.set_fs_attributes_if_different(run.file_args(path), False)
+    elif run.check_mode:
+        result['changed'] = True
+        result['entries_after'] = len(expected)
+    else:
+        result['changed'] = True
+        after, backup_file = _apply(run, keytool, path=path, store_type=store_type, exists=exists,
+                                    password=password, actions=actions, cacerts=cacerts,
+                                    cacerts_password=params['cacerts_password'], expected=expected)
+        result['entries_after'] = len(after)
+        if backup_file:
+            result['backup_file'] = backup_file
+
+
+def _run(run: _Run, effective: dict | None) -> dict[str, t.Any]:
+    params = run.params
+    state = params['state']
+    # Follow a symlink (Debian's <jre>/lib/security/cacerts -> /etc/ssl/certs/java/cacerts): the
+    # store the JVM reads is the target, and replacing the link by a file would cut it loose.
+    path = os.path.realpath(params['path'])
+    if params['pem_path'] and params['pem_content']:
+        raise TruststoreError('pem_path and pem_content are mutually exclusive')
+    alias = _alias_for(params, effective)
     try:
         keytool = Keytool(params['keytool'], timeout=params['keytool_timeout'])
     except KeytoolError as exc:
-        raise TruststoreError(exc.message) from None
+        raise TruststoreError(exc.message, kind=exc.kind) from None
     # With state=absent the JVM options file is left alone: other entries may still need the store.
     jvm_options = state == 'present' and bool(params['jvm_options_file'])
     if jvm_options:
-        _check_jvm_options(module)
+        _check_jvm_options(params)
     jvm_plan = None
 
     result: dict[str, t.Any] = {'changed': False, 'path': path, 'alias': alias, 'state': state}
     if path != params['path']:
         result['link'] = params['path']
-    chosen: list[bytes] = []
-    chain: list[bytes] = []
-    pinned = None
-    if state == 'present':
-        require_lib(module, 'cryptography')
-        chain, source = _fetch_chain(module, effective)
-        result['source'] = source
-        result['presented_chain'] = [_describe(der) for der in chain]
-        chosen = select_certificates(chain, params['certificate'])
-        if params['fingerprint']:
-            pinned = _check_pin(params['fingerprint'], chosen, params['certificate'])
-        aliases = chain_aliases(alias, len(chosen))
-        certificates = []
-        for name, der in zip(aliases, chosen):
-            info = dict(_describe(der), alias=name)
-            certificates.append(info)
-            if info['days_left'] < 0:
-                module.warn(f'certificate {info["subject"]} (alias {name}) expired on {info["not_after"]}')
-            elif info['days_left'] < params['expiry_warning_days']:
-                module.warn(f'certificate {info["subject"]} (alias {name}) expires in {info["days_left"]} '
-                            f'days ({info["not_after"]})')
-        result['certificate'] = certificates[0]
-        result['certificates'] = certificates
-        result['aliases'] = aliases
+    chain, chosen, pinned = _wanted(run, effective, alias, result) if state == 'present' else ([], [], None)
 
     # Serialise runs on stores of one directory (parallel playbooks, several instances sharing a
     # store): the plan must be made from the store the change is applied to. The lock is on the
     # directory itself, so it leaves no file behind and readers (the JVM) never wait.
-    with _directory_lock(os.path.dirname(path), timeout=params['keytool_timeout'], enabled=not module.check_mode):
+    with _directory_lock(os.path.dirname(path), timeout=params['keytool_timeout'], enabled=not run.check_mode):
         store_type, exists = _store_type_for(path, params['store_type'])
         result['store_type'] = store_type
         if jvm_options:
             # Planned before the store is touched: a file we refuse to edit fails the task with nothing written.
-            jvm_plan = _plan_jvm_options(module, store_type)
-        cacerts = None
-        if exists:
-            before = _list(keytool, path, password, store_type, fast=True)
-        else:
-            before = []
-            if state == 'present' and params['create_from_cacerts']:
-                cacerts = params['cacerts_path'] or keytool.find_cacerts()
-                if not cacerts or not os.path.isfile(cacerts):
-                    raise TruststoreError(f'create_from_cacerts: no cacerts found for {keytool.path} '
-                                          f'(looked in {keytool.java_home}/lib/security); set cacerts_path')
-                result['cacerts'] = cacerts
-        base = _list(keytool, cacerts, params['cacerts_password'], None) if cacerts else before
-
-        actions = plan_actions(base, state=state, alias=alias, wanted=chosen,
-                               chain_mode=params['certificate'] == 'chain', presented=chain, pinned=pinned,
-                               allow_replace=params['allow_replace'])
-        # Every accepted rotation is reported and warned: a replaced certificate is never silent.
-        result['rotated'] = [{'alias': a.alias, 'old_sha256': a.sha256_before, 'new_sha256': a.sha256_after,
-                              'reason': a.reason} for a in actions if a.action == 'replace']
-        for rotation in result['rotated']:
-            module.warn(f'the certificate under alias {rotation["alias"]} changed; the new one is accepted '
-                        f'({rotation["reason"]}): {rotation["old_sha256"]} -> {rotation["new_sha256"]}')
-        expected = apply_plan_to_entries(base, actions)
-        result['actions'] = [a.to_dict() for a in actions]
-        result['entries_before'] = len(before)
-        creating = not exists and state == 'present'
-        if module._diff:
-            result['diff'] = {'before_header': f'{path} (entries)', 'after_header': f'{path} (entries)',
-                              'before': entries_summary(before), 'after': entries_summary(expected)}
-
-        if not actions and not creating:
-            result['entries_after'] = len(before)
-            if exists:
-                file_args = module.load_file_common_arguments(module.params, path=path)
-                result['changed'] = module.set_fs_attributes_if_different(file_args, False)
-        elif module.check_mode:
-            result['changed'] = True
-            result['entries_after'] = len(expected)
-        else:
-            result['changed'] = True
-            after, backup_file = _apply(module, keytool, path=path, store_type=store_type, exists=exists,
-                                        password=password, actions=actions, cacerts=cacerts,
-                                        cacerts_password=params['cacerts_password'], expected=expected)
-            result['entries_after'] = len(after)
-            if backup_file:
-                result['backup_file'] = backup_file
+            jvm_plan = _plan_jvm_options(run, store_type)
+        _store(run, keytool, path=path, alias=alias, chain=chain, chosen=chosen, pinned=pinned,
+               store_type=store_type, exists=exists, result=result)
 
     if jvm_plan is not None:
         try:
-            result['jvm_options'] = _write_jvm_options(module, jvm_plan)
+            result['jvm_options'] = _write_jvm_options(run, jvm_plan)
         except TruststoreError as exc:
-            if result['changed'] and not module.check_mode:
-                raise TruststoreError(f'{exc.message}; the keystore {path} was updated', changed=True,
+            if result['changed'] and not run.check_mode:
+                raise TruststoreError(f'{exc.message}; the keystore {path} was updated', kind=exc.kind, changed=True,
                                       **exc.details) from None
             raise
         result['changed'] = result['changed'] or result['jvm_options']['changed']
-        if module._diff:
-            result['diff'] = [result['diff'], _jvm_options_diff(module, jvm_plan)]
+        if run.diff:
+            result['diff'] = [result['diff'], _jvm_options_diff(params, jvm_plan)]
     return result

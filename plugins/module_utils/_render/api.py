@@ -1,0 +1,62 @@
+# Copyright (c) mailwright contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to the mailwright.smtp collection: other collections must not build on it.
+
+"""What the two product-API backends (Bitbucket, GHES) share: their options and their failures.
+
+The connection options come from _net.http; here they get the constraints that belong to them
+(a token or a user and password, never both), in an ArgumentSpec built fresh on every call, so
+a module adds its own options without editing a dict another module also uses. The docs of the
+same options are the mailwright.smtp.api doc fragment.
+
+An HttpError names what failed on the wire (http, timeout, refused, dns, tls, network,
+protocol); api_error turns it into the collection's error family with the matching kind and the
+request (`http`) as a result key, as the modules have always reported it.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import ArgumentSpec
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpError, connection_argument_spec
+
+__all__ = ['HTTP_KINDS', 'api_argument_spec', 'api_error']
+
+# HttpError.kind -> MailwrightError.kind
+HTTP_KINDS = {
+    'http': 'server',      # the API answered with an error status
+    'timeout': 'network',
+    'refused': 'network',
+    'dns': 'network',
+    'network': 'network',
+    'tls': 'tls',
+    'protocol': 'invalid',  # an unusable option (timeout <= 0) or an answer we cannot use
+}
+
+
+def api_error(exc: Exception) -> MailwrightError:
+    """The MailwrightError for a failed API call: message unchanged, `http` detail for HttpError."""
+    if isinstance(exc, MailwrightError):
+        return exc
+    if isinstance(exc, HttpError):
+        return MailwrightError(str(exc), kind=HTTP_KINDS.get(exc.kind, 'network'), http=exc.to_dict())
+    return MailwrightError(str(exc))
+
+
+def api_argument_spec(*, token: bool = True, default_username: str | None = None,
+                      url_required: bool = False) -> ArgumentSpec:
+    """The connection options with their constraints; with `token`, a token or basic auth, never both."""
+    options = connection_argument_spec(default_username=default_username)
+    if url_required:
+        options['url'] = dict(options['url'], required=True)
+    if not token:
+        del options['token']  # a fresh dict from _net.http: nobody else sees this removal
+        return ArgumentSpec(options)
+    return ArgumentSpec(
+        options,
+        mutually_exclusive=[('token', 'url_username'), ('token', 'url_password')],
+        required_together=[('url_username', 'url_password')],
+        required_one_of=[('token', 'url_username')],
+    )
