@@ -223,11 +223,6 @@ manual_steps:
   returned: success
   type: list
   elements: str
-notes:
-  description: The same list as RV(manual_steps), under its former name; deprecated, use RV(manual_steps).
-  returned: success
-  type: list
-  elements: str
 kind:
   description:
     - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.

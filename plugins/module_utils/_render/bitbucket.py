@@ -292,8 +292,6 @@ def run(client: HttpClient, effective, *, diff: bool = True, **kwargs) -> dict[s
         raise api_error(exc) from None
     if not diff:
         result.pop('diff', None)
-    # `notes` was this result's name for manual_steps; kept until the role reads manual_steps.
-    result['notes'] = list(result['manual_steps'])
     return result
 
 

@@ -482,12 +482,6 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any], *, api: str = '
     return result
 
 
-def with_notes(result: dict[str, t.Any]) -> dict[str, t.Any]:
-    """`notes` was this result's name for manual_steps; kept until the role reads manual_steps."""
-    result['notes'] = list(result['manual_steps'])
-    return result
-
-
 def run(client: HttpClient, effective, *, diff: bool = True, **kwargs) -> dict[str, t.Any]:
     """The backend of ghes_smtp (mode=api): ensure(), its failures as MailwrightError (HttpError
     with the request under `http`), `diff` only when asked for."""
@@ -497,14 +491,14 @@ def run(client: HttpClient, effective, *, diff: bool = True, **kwargs) -> dict[s
         raise api_error(exc) from None
     if not diff:
         result.pop('diff', None)
-    return with_notes(result)
+    return result
 
 
 def run_render(effective: t.Mapping[str, t.Any], *, state: str = 'present',
                password_env: str = 'GHE_SMTP_PASSWORD') -> dict[str, t.Any]:
     """The backend of ghes_smtp (mode=render): the commands, ending with ghe-config-apply, because
     settings written with ghe-config take effect only after it."""
-    return with_notes(render(effective, state=state, password_env=password_env, apply=True))
+    return render(effective, state=state, password_env=password_env, apply=True)
 
 
 def client_for(params: t.Mapping[str, t.Any]) -> HttpClient:
