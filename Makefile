@@ -59,6 +59,7 @@ sanity: venv
 	cd "$$(tools/collection-tree.sh copy)" && $(BIN)/ansible-test sanity --python 3.11 --color no
 
 lint: venv collection
+	$(BIN)/ruff check plugins tests tools benchmarks extensions
 	$(BIN)/ansible-lint --offline
 
 demo: venv system-deps collection

@@ -14,7 +14,6 @@ import itertools
 import pathlib
 import shutil
 import ssl
-import subprocess
 import tempfile
 from dataclasses import dataclass
 

@@ -29,7 +29,7 @@ PEERS = ROOT / 'extensions' / 'molecule' / 'shared' / 'peers.py'
 VERSION = yaml.safe_load((ROOT / 'galaxy.yml').read_text())['version']
 TARBALL = ROOT / '.build' / 'dist' / f'mailwright-smtp-{VERSION}.tar.gz'
 # top-level entries an installed collection has no use for (dev tooling, tests, the demo)
-DEV_TOP = {'molecule', 'extensions', 'tests', 'tools', 'benchmarks', 'demo', 'Makefile', 'pytest.ini',
+DEV_TOP = {'molecule', 'extensions', 'tests', 'tools', 'benchmarks', 'demo', 'Makefile', 'pytest.ini', 'pyproject.toml',
            'requirements-dev.txt', '.ansible-lint', '.ci', '.venv', '.build', '.git', '.gitignore',
            '.pre-commit-hooks.yaml', 'execution-environment.yml', '.hypothesis'}
 SHIPPED = {'MANIFEST.json', 'FILES.json', 'README.md', 'requirements.txt', 'bindep.txt', 'meta/runtime.yml',

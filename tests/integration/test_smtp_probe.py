@@ -251,7 +251,7 @@ def dnsmasq(tmp_path):
             break
         except Exception:
             if proc.poll() is not None:
-                raise RuntimeError(f'dnsmasq exited: {proc.stdout.read().decode()}')
+                raise RuntimeError(f'dnsmasq exited: {proc.stdout.read().decode()}') from None
             time.sleep(0.1)
     yield port
     proc.terminate()
@@ -406,8 +406,9 @@ def test_smtps_passes_with_tls_from_the_first_byte(peer, smtp_pki):
     assert relay['tls']['established'] and relay['tls']['verified']
     assert relay['starttls_offered'] is False
     # TLS comes before the banner on SMTPS
-    assert relay['transcript'].index(next(l for l in relay['transcript'] if l.startswith('* TLS established'))) < \
-        relay['transcript'].index(next(l for l in relay['transcript'] if l.startswith('S: 220')))
+    lines = relay['transcript']
+    assert lines.index(next(line for line in lines if line.startswith('* TLS established'))) < \
+        lines.index(next(line for line in lines if line.startswith('S: 220')))
 
 
 def test_credential_check_good_password_never_shown(peer, smtp_pki):

@@ -2,7 +2,8 @@
 
 Every protocol x TLS policy x AUTH combination delivers exactly one message over two runs (except
 credentials under opportunistic on a connection left in clear: refused at step tls, nothing sent
-after EHLO, even behind a STARTTLS-stripping man in the middle); changed settings deliver one more; check mode delivers none; faults end at the named step with no marker;
+after EHLO, even behind a STARTTLS-stripping man in the middle); changed settings deliver one more;
+check mode delivers none; faults end at the named step with no marker;
 the canary password and token appear nowhere.
 """
 from __future__ import annotations

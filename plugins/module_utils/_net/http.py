@@ -325,7 +325,7 @@ class HttpClient:
                 exc.close()
             except Exception:  # nothing more is read from it either way
                 pass
-        except (socket.timeout, TimeoutError) as exc:
+        except (socket.timeout, TimeoutError):
             raise self._timeout(method, shown) from None
         except urllib.error.URLError as exc:
             raise self._network_error(method, shown, _reason(exc)) from None
