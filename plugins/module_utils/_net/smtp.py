@@ -235,7 +235,7 @@ class SMTPClient:
         self.banner = ''
         self.extensions: dict[str, str] = {}
         self.tls_info: dict[str, t.Any] | None = None
-        self.connect_ms: int = 0
+        self.connect_ms: int | None = None  # None until connected (0 ms is a real loopback figure)
         self.timings: dict[str, int] = {}
         self.auth_mechanism: str | None = None  # set by a successful auth()
         self.authenticated = False

@@ -417,7 +417,7 @@ def _size_limit(extensions: dict[str, str]) -> int | None:
 
 
 def _record_session(result: dict, client: SMTPClient, target: Target) -> None:
-    result['connect_ms'] = client.connect_ms or None
+    result['connect_ms'] = client.connect_ms
     result['banner'] = client.banner or None
     result['extensions'] = dict(client.extensions)
     result['starttls_offered'] = bool(client.starttls_offered or 'STARTTLS' in client.extensions)
