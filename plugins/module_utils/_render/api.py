@@ -18,11 +18,13 @@ request (`http`) as a result key, as the modules have always reported it.
 
 from __future__ import annotations
 
+import typing as t
+
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import ArgumentSpec
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpError, connection_argument_spec
 
-__all__ = ['HTTP_KINDS', 'api_argument_spec', 'api_error']
+__all__ = ['HTTP_KINDS', 'api_argument_spec', 'api_error', 'diff_scalar']
 
 # HttpError.kind -> MailwrightError.kind
 HTTP_KINDS = {
@@ -60,3 +62,14 @@ def api_argument_spec(*, token: bool = True, default_username: str | None = None
         required_together=[('url_username', 'url_password')],
         required_one_of=[('token', 'url_username')],
     )
+
+
+def diff_scalar(value: t.Any) -> str:
+    """An API value as a diff line shows it: JSON's spelling for null, booleans and the empty string."""
+    if value is None:
+        return 'null'
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if value == '':
+        return '""'
+    return str(value)

@@ -37,7 +37,7 @@ import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, client_from_params
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import HTTP_KINDS, api_error
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import HTTP_KINDS, api_error, diff_scalar
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
@@ -146,23 +146,13 @@ def differences(desired: t.Mapping[str, t.Any], current: t.Mapping[str, t.Any] |
     return [name for name in _COMPARED if want[name] != have[name]]
 
 
-def _scalar(value: t.Any) -> str:
-    if value is None:
-        return 'null'
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if value == '':
-        return '""'
-    return str(value)
-
-
 def _display(config: t.Mapping[str, t.Any] | None, *, password: str) -> str:
     """Lines for --diff; ``password`` is what to show for it (never the value)."""
     if config is None:
         return ''
     lines = []
     for key in ('hostname', 'port', 'protocol', 'useStartTls', 'requireStartTls', 'username', 'senderAddress'):
-        lines.append(f'{key}: {_scalar(config.get(key))}')
+        lines.append(f'{key}: {diff_scalar(config.get(key))}')
     lines.append(f'password: {password}')
     return '\n'.join(lines) + '\n'
 

@@ -52,7 +52,7 @@ import uuid
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, client_from_params
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import HTTP_KINDS, api_error
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import HTTP_KINDS, api_error, diff_scalar
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
@@ -214,20 +214,10 @@ def _public(smtp: t.Mapping[str, t.Any] | None) -> dict[str, t.Any] | None:
     return shown
 
 
-def _scalar(value: t.Any) -> str:
-    if value is None:
-        return 'null'
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if value == '':
-        return '""'
-    return str(value)
-
-
 def _display(smtp: t.Mapping[str, t.Any] | None, password: str) -> str:
     if not smtp:
         return ''
-    lines = [f'{key}: {_scalar(_current_value(smtp, key))}' for key in _COMPARED
+    lines = [f'{key}: {diff_scalar(_current_value(smtp, key))}' for key in _COMPARED
              if key in smtp or (key == 'username' and 'user_name' in smtp)
              or (key == DISCARD_KEY and 'discard_to_noreply_address' in smtp)]
     if password:
