@@ -1,7 +1,7 @@
 """Copy schemas/mail-settings.schema.json into plugins/module_utils/_settings/schema.py.
 
 Modules run on managed hosts inside AnsiballZ, where only module_utils travel with them, so
-the published schema ships as a Python module. tests/unit/test_schema_sync.py keeps the two equal.
+the published schema ships as a Python module. tests/unit/plugins/module_utils/_settings/test_schema.py keeps the two equal.
 Usage: python tools/sync_schema.py [--check]
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ class ModuleDocFragment:
     # The result keys every mailwright module uses in one sense (plugins/module_utils/_core/module.py
     # run_backend turns a backend's result or MailwrightError into them). Ansible does not merge
     # fragments into RETURN, so DOCUMENTATION carries the rule as a note and RETURN below is the
-    # source each module's RETURN mirrors (tests/unit/test_result_fragment.py holds them in step);
+    # source each module's RETURN mirrors (tests/unit/plugins/doc_fragments/test_result_fragment.py holds them in step);
     # the audit report (_report/report.py) reads only keys documented here or in a module's RETURN.
     DOCUMENTATION = r"""
 options: {}

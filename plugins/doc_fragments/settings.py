@@ -24,10 +24,10 @@ options:
         whether the schema knows the key or not (a typo such as C(passwrd) is an error, never echoed).
         They are registered first, before anything can fail.
       - A document nested deeper than 16 levels is an error naming the depth and the JSON path.
-      - One timeout rule for every network step mailwright takes itself (probe, test send,
+      - "One timeout rule for every network step mailwright takes itself (probe, test send,
         certificate fetch), unless the module's own C(timeout) option is given: C(server.timeout_ms)
         / 1000 seconds; when C(timeout_ms) is 0 or less (the products then wait forever) 60 seconds,
-        because a check that can hang is no check.
+        because a check that can hang is no check."
       - TLS-weakening C(server.properties) accepted through C(server.allow_insecure_properties=true)
         are reported as a warning on every run (see M(mailwright.smtp.settings_validate)).
     type: dict

@@ -41,13 +41,15 @@ author:
   - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 attributes:
   check_mode:
     support: full
-    description: Lookups only read, so check mode runs them exactly the same.
+    details: Lookups only read, so check mode runs them exactly the same.
   diff_mode:
     support: none
-    description: Nothing is changed, so there is nothing to diff.
+    details: Nothing is changed, so there is nothing to diff.
 options:
   nameservers:
     description:
@@ -259,6 +261,15 @@ msg:
   returned: always
   type: str
   sample: "DNS checks: 5 pass, 1 warn, 0 fail"
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - When checks trip O(fail_on), V(network) if the first failing check could not get an answer
+      (timeout, unreachable, refused, servfail or another resolver error), otherwise V(server) (the
+      answer itself fails the check); V(invalid) for options that cannot work.
+  returned: failure
+  type: str
+  sample: server
 """
 
 from ansible.module_utils.basic import AnsibleModule

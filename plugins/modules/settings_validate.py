@@ -33,13 +33,16 @@ description:
     settings warns on every run.
 author:
   - mailwright maintainers (@mailwright)
+extends_documentation_fragment:
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 attributes:
   check_mode:
     support: full
-    description: Validation reads only; it runs the same in check mode.
+    details: Validation reads only; it runs the same in check mode.
   diff_mode:
     support: none
-    description: Nothing is changed, so there is nothing to diff.
+    details: Nothing is changed, so there is nothing to diff.
 options:
   settings:
     description:
@@ -106,6 +109,8 @@ notes:
   - The secrets in a document are registered with Ansible's no_log handling, so they are masked in
     every result, warning and log line. Other modules need the real secret, so give them the original
     document, not the redacted RV(effective).
+  - Unlike the other modules' failures, this module's carry no C(kind); RV(errors) (or RV(results) with
+    O(paths), RV(missing_libraries) with O(libraries)) say what is wrong.
 """
 
 EXAMPLES = r"""

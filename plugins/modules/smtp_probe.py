@@ -40,15 +40,17 @@ author:
   - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 attributes:
   check_mode:
     support: full
-    description:
+    details:
       - Probing only reads, so it runs in check mode too, and so does the credential check
         (an AUTH exchange followed by QUIT changes nothing on the server).
   diff_mode:
     support: none
-    description: Nothing is changed, so there is nothing to diff.
+    details: Nothing is changed, so there is nothing to diff.
 options:
   targets:
     description:
@@ -434,6 +436,15 @@ results:
         - "* connecting to smtp.example.com port 587 (smtp)"
         - "S: 220 smtp.example.com ESMTP"
         - "C: EHLO app01.example.com"
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - When targets trip O(fail_on), the kind of the first failing finding - V(network) (timeout, refused,
+      unreachable, DNS), V(tls) (handshake or certificate), V(policy) or V(server) (AUTH or SMTP refused);
+      V(invalid) for options that cannot work.
+  returned: failure
+  type: str
+  sample: network
 """
 
 from ansible.module_utils.basic import AnsibleModule

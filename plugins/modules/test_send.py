@@ -46,10 +46,12 @@ requirements:
   - Python standard library only on the managed host for a valid settings document (no cryptography, no PyYAML; jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.attributes
+  - mailwright.smtp.result
 attributes:
   check_mode:
     support: full
-    description:
+    details:
       - When a message would be sent, runs the whole conversation up to RCPT TO (TLS, AUTH, sender
         and every recipient accepted), then RSET and QUIT, so the path is proven without delivering,
         and reports the message that would be sent. The same TLS rule holds - no credentials in
@@ -57,7 +59,7 @@ attributes:
         reports C(changed=false) without connecting. Writes nothing, neither the marker nor the key.
   diff_mode:
     support: full
-    description: Shows the previous and the new proof recorded in the marker.
+    details: Shows the previous and the new proof recorded in the marker.
 options:
   recipients:
     description: Recipients added to C(settings.test.recipients) (duplicates are dropped).

@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core import deps
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[5]
 
 
 class _Failed(Exception):

@@ -25,7 +25,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._render.tomcat imp
 )
 from tests.support.modrun import run_module
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / 'fixtures' / 'tomcat'
+FIXTURES = pathlib.Path(__file__).resolve().parents[4] / 'fixtures' / 'tomcat'
 STOCK = (FIXTURES / 'server.xml').read_bytes()            # Debian tomcat10's server.xml, untouched
 WITH_CONTEXT = (FIXTURES / 'server-with-context.xml').read_bytes()
 CONTEXT_XML = (FIXTURES / 'context.xml').read_bytes()    # Debian tomcat10's conf/context.xml

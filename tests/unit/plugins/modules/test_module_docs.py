@@ -7,7 +7,7 @@ import pathlib
 import pytest
 import yaml
 
-MODULES = sorted((pathlib.Path(__file__).resolve().parents[2] / 'plugins' / 'modules').glob('*.py'))
+MODULES = sorted((pathlib.Path(__file__).resolve().parents[4] / 'plugins' / 'modules').glob('*.py'))
 
 
 def _blocks(path: pathlib.Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model im
     secret_values,
 )
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[5]
 EXAMPLES = sorted((ROOT / 'schemas' / 'examples').glob('*.yml'))
 CANARY = 'Canary-5ecret-Pa55'
 

@@ -1,4 +1,4 @@
-"""Idempotence markers (_state): canonical JSON, keyed fingerprints, the per-host key, marker files."""
+"""Idempotence markers (_prove/marker.py): canonical JSON, keyed fingerprints, the per-host key, marker files."""
 from __future__ import annotations
 
 import hashlib

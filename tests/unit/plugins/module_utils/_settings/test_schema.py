@@ -6,7 +6,7 @@ import pathlib
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.schema import schema
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[5]
 
 
 def test_shipped_schema_equals_published_schema():
