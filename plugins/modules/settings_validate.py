@@ -109,8 +109,9 @@ notes:
   - The secrets in a document are registered with Ansible's no_log handling, so they are masked in
     every result, warning and log line. Other modules need the real secret, so give them the original
     document, not the redacted RV(effective).
-  - Unlike the other modules' failures, this module's carry no C(kind); RV(errors) (or RV(results) with
-    O(paths), RV(missing_libraries) with O(libraries)) say what is wrong.
+  - A failure carries C(kind) like every module's (C(invalid) settings, C(file) for O(path)/O(paths)
+    problems, C(missing) libraries); RV(errors) (or RV(results) with O(paths), RV(missing_libraries)
+    with O(libraries)) say what exactly is wrong.
 """
 
 EXAMPLES = r"""
@@ -144,6 +145,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description:
+    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+  returned: failure
+  type: str
+  sample: invalid
 effective:
   description:
     - The effective settings of one document, with every field present, defaults filled, preset applied,
@@ -255,7 +262,7 @@ def main() -> None:
     if module.params['libraries']:
         host = {'missing_libraries': missing_libraries(module.params['libraries']), 'python': sys.executable}
         if host['missing_libraries'] and module.params['on_missing_libraries'] == 'fail':
-            module.fail_json(msg=_install_hint(host['missing_libraries']), **host)
+            module.fail_json(msg=_install_hint(host['missing_libraries']), kind='missing', **host)
 
     strict = module.params['fail_on_warnings']
     if module.params['paths'] is not None:
@@ -264,7 +271,7 @@ def main() -> None:
         try:
             files, unmatched = _validate.expand_paths(module.params['paths'])
         except _validate.PathsError as exc:
-            module.fail_json(msg=str(exc), **host)
+            module.fail_json(msg=str(exc), kind='file', **host)
         # Secrets are not registered with no_log here: the results carry none by construction
         # (findings never echo a secret field, effective settings come redacted), and Ansible's
         # scrubbing costs (strings x secrets), which is quadratic over thousands of files.
@@ -282,7 +289,7 @@ def main() -> None:
             problems = [f'no file matches {p}' for p in unmatched]
             if invalid:
                 problems.append(f'{len(invalid)} of {len(reports)} settings files are invalid: ' + _summarise(invalid))
-            module.fail_json(msg='; '.join(problems), results=results, summary=summary, unmatched=unmatched, **host)
+            module.fail_json(msg='; '.join(problems), kind='invalid', results=results, summary=summary, unmatched=unmatched, **host)
         module.exit_json(changed=False, results=results, summary=summary, **host)
 
     if module.params['path'] is not None:
@@ -307,9 +314,9 @@ def main() -> None:
     del result['file'], result['valid']
     result.update(host)
     if report.errors:
-        module.fail_json(msg='invalid mail settings: ' + _summarise([report]), **result)
+        module.fail_json(msg='invalid mail settings: ' + _summarise([report]), kind='invalid', **result)
     if strict and report.warnings:
-        module.fail_json(msg='mail settings have warnings (fail_on_warnings): '
+        module.fail_json(kind='invalid', msg='mail settings have warnings (fail_on_warnings): '
                          + '; '.join(str(w) for w in report.warnings), **result)
     module.exit_json(changed=False, **result)
 

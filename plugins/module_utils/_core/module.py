@@ -115,6 +115,7 @@ def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     if result.errors:
         module.fail_json(
             msg='invalid mail settings: ' + '; '.join(str(e) for e in result.errors),
+            kind='invalid',
             errors=[e.to_dict() for e in result.errors],
         )
     # The escape hatch is never silent: every module that works from these settings says so.

@@ -14,9 +14,6 @@ from ansible_collections.mailwright.smtp.plugins.doc_fragments.result import Mod
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 # Every module, so a new one cannot skip the fragments.
 MODULES = sorted(path.stem for path in (ROOT / 'plugins' / 'modules').glob('*.py') if not path.name.startswith('_'))
-# settings_validate fails through fail_json without `kind` (its code, not its documentation): it
-# documents only what it returns, and leaves this set when its failures carry a kind.
-WITHOUT_KIND = {'settings_validate'}
 SHARED = yaml.safe_load(ModuleDocFragment.RETURN)
 
 
@@ -31,7 +28,7 @@ def _doc(name: str, block: str) -> dict:
 @pytest.mark.parametrize('name', MODULES)
 def test_shared_keys_mean_the_same(name):
     returned = _doc(name, 'RETURN')
-    assert 'kind' in returned or name in WITHOUT_KIND, f'{name}: document kind (mailwright.smtp.result)'
+    assert 'kind' in returned, f'{name}: document kind (mailwright.smtp.result)'
     for key, entry in returned.items():
         if key in SHARED:
             assert entry['type'] == SHARED[key]['type'], (name, key)

@@ -26,7 +26,7 @@ def test_invalid_dict_fails_naming_fields_without_secret():
     bad['server']['port'] = 465
     bad['sender']['from_address'] = CANARY + '@${x}'
     rc, result = run_module('settings_validate', {'settings': bad})
-    assert rc == 1 and result['failed']
+    assert rc == 1 and result['failed'] and result['kind'] == 'invalid'
     assert '$.server.port' in result['msg'] and '$.sender.from_address' in result['msg']
     assert [e['path'] for e in result['errors']] == ['$.sender.from_address', '$.server.port']
     assert 'Traceback' not in result['_stderr']
