@@ -13,10 +13,10 @@ export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 PYTEST_ARGS ?=
 
-.PHONY: test demo venv system-deps collection schema unit integration molecule sanity lint \
+.PHONY: test demo venv system-deps collection schema unit integration molecule sanity typecheck lint \
         bench build clean ee ee-context
 
-test: venv system-deps collection schema-check unit integration molecule sanity lint
+test: venv system-deps collection schema-check unit integration molecule sanity typecheck lint
 	@echo "make test: all checks passed"
 
 venv: $(BIN)/.installed
@@ -57,6 +57,11 @@ sanity: venv
 	@mkdir -p $(HOME)/.ansible/test/cache
 	@cp tools/ansible-test-get-pip.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
 	cd "$$(tools/collection-tree.sh copy)" && $(BIN)/ansible-test sanity --python 3.11 --color no
+
+# From the collections root, so the files are the package ansible_collections.mailwright.smtp.
+typecheck: venv collection
+	cd $(COLLECTIONS) && $(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	  -p ansible_collections.mailwright.smtp.plugins.module_utils -p ansible_collections.mailwright.smtp.plugins.modules
 
 lint: venv collection
 	$(BIN)/ruff check plugins tests tools benchmarks extensions

@@ -217,6 +217,7 @@ summary:
 """
 
 import sys
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -258,7 +259,7 @@ def main() -> None:
     if module.params['settings'] is not None:
         # Before anything can fail: Ansible's failure result echoes the module arguments.
         register_secrets(module, _validate.secret_values(module.params['settings']))
-    host = {}
+    host: dict[str, t.Any] = {}
     if module.params['libraries']:
         host = {'missing_libraries': missing_libraries(module.params['libraries']), 'python': sys.executable}
         if host['missing_libraries'] and module.params['on_missing_libraries'] == 'fail':

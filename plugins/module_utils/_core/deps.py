@@ -19,7 +19,11 @@ import importlib
 import importlib.util
 import re
 import traceback
+import types
 import typing as t
+
+if t.TYPE_CHECKING:  # annotations only: the module_utils stay importable without ansible-core
+    from ansible.module_utils.basic import AnsibleModule
 
 __all__ = ['LIBRARIES', 'FLOORS', 'import_lib', 'installed_version', 'version_problem', 'missing_libraries',
            'require_lib']
@@ -79,7 +83,7 @@ def version_problem(name: str) -> str | None:
     return f'version {version} is installed, older than {_floor_text(name)}'
 
 
-def import_lib(name: str):
+def import_lib(name: str) -> types.ModuleType | None:
     """The imported library, or None (the traceback is kept for require_lib)."""
     try:
         return importlib.import_module(_IMPORT_NAMES.get(name, name))
@@ -88,7 +92,7 @@ def import_lib(name: str):
         return None
 
 
-def require_lib(module, name: str):
+def require_lib(module: AnsibleModule, name: str) -> types.ModuleType:
     """Import a library or fail the module with missing_required_lib naming the pip package and its floor."""
     lib = import_lib(name)
     problem = version_problem(name) if lib is not None else None

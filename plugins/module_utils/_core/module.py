@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 
+if t.TYPE_CHECKING:  # for the annotations only: importing it here would slow every unit test
+    from ansible.module_utils.basic import AnsibleModule
+
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import EffectiveSettings
+
 __all__ = ['ArgumentSpec', 'settings_argument_spec', 'register_secrets', 'register_settings_secrets',
            'load_module_settings', 'run_backend']
 
@@ -78,14 +83,14 @@ def settings_argument_spec() -> dict[str, t.Any]:
     return {'settings': {'type': 'dict', 'required': True}}
 
 
-def register_secrets(module, values: t.Iterable[str]) -> None:
+def register_secrets(module: AnsibleModule, values: t.Iterable[str]) -> None:
     """Make Ansible scrub these values from every result, warning and invocation it prints."""
     for value in values:
         if value:
             module.no_log_values.add(value)
 
 
-def register_settings_secrets(module, option: str = 'settings') -> None:
+def register_settings_secrets(module: AnsibleModule, option: str = 'settings') -> None:
     """Register the secrets of a settings option a module does not otherwise load (state=absent)."""
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
 
@@ -93,7 +98,7 @@ def register_settings_secrets(module, option: str = 'settings') -> None:
         register_secrets(module, secret_values(module.params[option]))
 
 
-def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
+def load_module_settings(module: AnsibleModule, option: str = 'settings') -> EffectiveSettings:
     """Effective settings from a module option, or fail_json listing every error by JSON path."""
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import (
         effective_settings,
@@ -112,7 +117,7 @@ def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     except ImportError:
         require_lib(module, 'jsonschema')
         raise
-    if result.errors:
+    if result.errors or result.effective is None:  # no effective settings without an error
         module.fail_json(
             msg='invalid mail settings: ' + '; '.join(str(e) for e in result.errors),
             kind='invalid',
@@ -124,7 +129,7 @@ def load_module_settings(module, option: str = 'settings') -> dict[str, t.Any]:
     return result.effective
 
 
-def run_backend(module, backend: t.Callable[..., dict[str, t.Any]], *args: t.Any,
+def run_backend(module: AnsibleModule, backend: t.Callable[..., dict[str, t.Any]], *args: t.Any,
                 register_after: t.Collection[str] = (), **kwargs: t.Any) -> t.NoReturn:
     """Run a backend and end the module with its result: the one adapter every module uses.
 

@@ -8,7 +8,8 @@
 
 Built on ``ansible.module_utils.urls.open_url`` so it needs nothing beyond ansible-core on the
 managed host and behaves like ``ansible.builtin.uri`` (proxies, CA bundles, TLS checks).
-Every failure becomes an ``HttpError`` whose message says what failed, where, and what to do.
+Every failure becomes an ``HttpError`` (a MailwrightError) whose message says what failed, where,
+and what to do; its ``cause`` is the fine reason (CAUSES), its ``kind`` the family's.
 Messages never contain a credential, even when a server (or a proxy in front of it) quotes the
 request back: URLs lose their user-info and query, and everything taken from a response (error
 body, headers, exception text) is cleaned of every form the credentials took on the wire
@@ -30,6 +31,7 @@ import typing as t
 import urllib.parse
 from dataclasses import dataclass, field
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import (
     credential_forms,
     encoded_forms,
@@ -38,10 +40,11 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact impor
 )
 
 __all__ = [
+    'CAUSES',
+    'CAUSE_KINDS',
     'HttpError',
     'HttpResponse',
     'HttpClient',
-    'as_failure',
     'connection_argument_spec',
     'client_from_params',
     'safe_url',
@@ -61,29 +64,47 @@ ERROR_BODY_READ = 64 * 1024
 MAX_BODY = 8 * 1024 * 1024
 
 
-class HttpError(Exception):
-    """A request failed; ``str()`` is a message fit for fail_json."""
+# Why a request failed, as the client saw it (HttpError.cause), and the error family's kind
+# (_core.errors.KINDS) each one stands for.
+CAUSE_KINDS = {
+    'http': 'server',       # the API answered with an error status
+    'timeout': 'network',
+    'refused': 'network',
+    'dns': 'network',
+    'network': 'network',
+    'tls': 'tls',
+    'protocol': 'invalid',  # an unusable option (timeout <= 0) or an answer we cannot use
+}
+CAUSES = tuple(CAUSE_KINDS)
+
+
+class HttpError(MailwrightError):
+    """A request failed; ``str()`` is a message fit for fail_json.
+
+    `cause` is the fine reason (CAUSES: retries branch on it), `kind` the family's coarse one,
+    both decided where the error is raised. When a request was made (`method` is set), the failed
+    result carries it under `http`; an option refused before any request has no `http` key.
+    """
 
     def __init__(self, message: str, *, status: int | None = None, method: str = '', url: str = '',
-                 kind: str = 'http', body: str = ''):
-        super().__init__(message)
-        self.message = message
+                 cause: str = 'http', body: str = ''):
+        if cause not in CAUSE_KINDS:
+            raise ValueError(f'unknown HTTP failure cause {cause!r}')
+        super().__init__(message, kind=CAUSE_KINDS[cause])
         self.status = status
         self.method = method
         self.url = url
-        self.kind = kind  # http | timeout | refused | dns | tls | network | protocol
+        self.cause = cause
         self.body = body
 
     def to_dict(self) -> dict[str, t.Any]:
-        return {'status': self.status, 'method': self.method, 'url': self.url, 'kind': self.kind}
+        return {'status': self.status, 'method': self.method, 'url': self.url, 'kind': self.kind, 'cause': self.cause}
 
-
-def as_failure(exc: Exception) -> dict[str, t.Any]:
-    """A module result for an API call that failed: the message, and the request when HTTP failed."""
-    failure: dict[str, t.Any] = {'failed': True, 'msg': str(exc)}
-    if isinstance(exc, HttpError):
-        failure['http'] = exc.to_dict()
-    return failure
+    def to_result(self) -> dict[str, t.Any]:
+        result = super().to_result()
+        if self.method:
+            result['http'] = self.to_dict()
+        return result
 
 
 @dataclass
@@ -217,10 +238,10 @@ class HttpClient:
                  timeout: float = 30, user_agent: str = 'mailwright.smtp',
                  status_hints: t.Mapping[int, str] | None = None):
         if not base_url or '://' not in base_url:
-            raise HttpError(f'url must be an absolute http(s) URL, got {base_url!r}', kind='protocol')
+            raise HttpError(f'url must be an absolute http(s) URL, got {base_url!r}', cause='protocol')
         scheme = urllib.parse.urlsplit(base_url).scheme.lower()
         if scheme not in ('http', 'https'):
-            raise HttpError(f'url must use http or https, not {scheme!r}', kind='protocol')
+            raise HttpError(f'url must use http or https, not {scheme!r}', cause='protocol')
         self.base_url = base_url.rstrip('/')
         self.username = username
         self.password = password
@@ -311,7 +332,7 @@ class HttpClient:
                 if len(body) > MAX_BODY:
                     raise HttpError(f'{method} {shown}: the server answered with more than {MAX_BODY} bytes '
                                     '(check that url points at the product API)',
-                                    status=handle.getcode(), method=method, url=shown, kind='protocol')
+                                    status=handle.getcode(), method=method, url=shown, cause='protocol')
                 response = HttpResponse(handle.getcode() or 200, body, dict(handle.headers.items()))
         except urllib.error.HTTPError as exc:
             try:
@@ -340,11 +361,11 @@ class HttpClient:
             raise HttpError(
                 f'{method} {shown}: the server redirects (HTTP {response.status}) to {location}; set url to '
                 'the address it redirects to (a redirect is followed only for reads, never for writes)',
-                status=response.status, method=method, url=shown, kind='http')
+                status=response.status, method=method, url=shown, cause='http')
         excerpt = _excerpt(response.body, self.secrets, total=_content_length(response.headers), cut=response.cut)
         raise HttpError(
             status_message(response.status, method, url, excerpt, self.status_hints),
-            status=response.status, method=method, url=shown, kind='http', body=excerpt,
+            status=response.status, method=method, url=shown, cause='http', body=excerpt,
         )
 
     def json(self, method: str, path: str, **kwargs) -> tuple[int, t.Any]:
@@ -357,14 +378,14 @@ class HttpClient:
                 f'{method} {safe_url(self.url_for(path))}: the server answered HTTP {response.status} '
                 f'with a body that is not JSON: {_excerpt(response.body, self.secrets)!r} (check that url '
                 'points at the product, not at a proxy or login page)',
-                status=response.status, method=method, url=safe_url(self.url_for(path)), kind='protocol',
+                status=response.status, method=method, url=safe_url(self.url_for(path)), cause='protocol',
             ) from None
 
     def _timeout(self, method: str, url: str) -> HttpError:
         return HttpError(
             f'{method} {url}: no answer within {self.timeout:g} s (the server accepted the connection or '
             'the network dropped it silently; check that the service is up, or raise timeout)',
-            method=method, url=url, kind='timeout',
+            method=method, url=url, cause='timeout',
         )
 
     def _network_error(self, method: str, url: str, exc: BaseException) -> HttpError:
@@ -373,24 +394,24 @@ class HttpClient:
             return self._timeout(method, url)
         if isinstance(exc, ConnectionRefusedError):
             return HttpError(f'{method} {url}: connection refused by {host} (nothing listens there; '
-                             'check the host and port in url)', method=method, url=url, kind='refused')
+                             'check the host and port in url)', method=method, url=url, cause='refused')
         if isinstance(exc, socket.gaierror):
             return HttpError(f'{method} {url}: cannot resolve {host.rsplit(":", 1)[0]} ({exc.strerror or exc}; '
-                             'check the host name in url)', method=method, url=url, kind='dns')
+                             'check the host name in url)', method=method, url=url, cause='dns')
         if isinstance(exc, ssl.SSLCertVerificationError) or 'CERTIFICATE_VERIFY_FAILED' in str(exc):
             detail = self.redact(getattr(exc, 'verify_message', None) or str(exc))
             return HttpError(f'{method} {url}: TLS certificate verification failed for {host} ({detail}; '
                              'set ca_path to the CA certificate that signed the server certificate, '
                              'or validate_certs=false only for a test instance)',
-                             method=method, url=url, kind='tls')
+                             method=method, url=url, cause='tls')
         if isinstance(exc, ssl.SSLError):
             return HttpError(f'{method} {url}: TLS handshake with {host} failed ({self.redact(str(exc))}; check that url '
-                             'uses https only where the server speaks TLS)', method=method, url=url, kind='tls')
+                             'uses https only where the server speaks TLS)', method=method, url=url, cause='tls')
         text = self.redact(str(exc))
         if 'timed out' in text:
             return self._timeout(method, url)
         return HttpError(f'{method} {url}: network error talking to {host} ({text})',
-                         method=method, url=url, kind='network')
+                         method=method, url=url, cause='network')
 
 
 def connection_argument_spec(*, default_username: str | None = None) -> dict[str, t.Any]:
@@ -414,10 +435,10 @@ def client_from_params(params: t.Mapping[str, t.Any], *, status_hints: t.Mapping
     ca_path = params.get('ca_path')
     if ca_path and not os.path.isfile(ca_path):
         raise HttpError(f'ca_path {ca_path} is not a readable file (it must hold the PEM CA certificate '
-                        'that signed the server certificate)', kind='tls')
+                        'that signed the server certificate)', cause='tls')
     timeout = params.get('timeout')
     if timeout is not None and timeout <= 0:
-        raise HttpError(f'timeout must be a positive number of seconds, got {timeout:g}', kind='protocol')
+        raise HttpError(f'timeout must be a positive number of seconds, got {timeout:g}', cause='protocol')
     return HttpClient(
         params['url'], username=params.get('url_username'), password=params.get('url_password'),
         token=params.get('token'), validate_certs=params.get('validate_certs', True),

@@ -77,6 +77,8 @@ class SMTPStepError(MailwrightError):
     the text: a server reply that says "within" is not our timeout.
     """
 
+    step: str  # always known here: the SMTP step that failed
+
     def __init__(self, step: str, text: str, *, code: int | None = None, transient: bool | None = None,
                  kind: str | None = None, cause: str | None = None):
         self.code = code
@@ -278,13 +280,18 @@ class SMTPClient:
                                          check_hostname=self.check_hostname)
         return self._context
 
-    def _send(self, line: str, step: str, *, shown: str | None = None) -> None:
+    def _connected(self, step: str) -> socket.socket:
+        """The socket of the open connection; SMTPStepError when there is none."""
         if self.sock is None:
             raise SMTPStepError(step, 'not connected', transient=True)
+        return self.sock
+
+    def _send(self, line: str, step: str, *, shown: str | None = None) -> None:
+        sock = self._connected(step)
         self.transcript.add('C', shown if shown is not None else line)
         try:
-            self.sock.settimeout(self.timeout)
-            self.sock.sendall(line.encode('utf-8') + b'\r\n')
+            sock.settimeout(self.timeout)
+            sock.sendall(line.encode('utf-8') + b'\r\n')
         except (socket.timeout, TimeoutError) as exc:
             raise SMTPStepError(step, f'timed out after {self.timeout:g}s sending to the server',
                                 transient=True, cause='timeout') from exc
@@ -293,6 +300,7 @@ class SMTPClient:
                                 transient=True) from exc
 
     def _readline(self, step: str, deadline: float) -> bytes:
+        sock = self._connected(step)
         while True:
             index = self._buffer.find(b'\n')
             if index >= 0:
@@ -304,8 +312,8 @@ class SMTPClient:
             if remaining <= 0:
                 raise SMTPStepError(step, f'no reply within {self.timeout:g}s', transient=True, cause='timeout')
             try:
-                self.sock.settimeout(remaining)
-                chunk = self.sock.recv(4096)
+                sock.settimeout(remaining)
+                chunk = sock.recv(4096)
             except (socket.timeout, TimeoutError) as exc:
                 raise SMTPStepError(step, f'no reply within {self.timeout:g}s', transient=True,
                                     cause='timeout') from exc
@@ -353,9 +361,10 @@ class SMTPClient:
     def _start_tls(self, step: str) -> None:
         context = self._ssl_context()
         started = time.monotonic()
+        sock = self._connected(step)
         try:
-            self.sock.settimeout(self.timeout)
-            self.sock = context.wrap_socket(self.sock, server_hostname=self.server_hostname)
+            sock.settimeout(self.timeout)
+            self.sock = context.wrap_socket(sock, server_hostname=self.server_hostname)
         except ssl.SSLCertVerificationError as exc:
             reason = exc.verify_message or exc.reason or str(exc)
             self.tls_info = {'version': None, 'cipher': None, 'bits': None, 'peer_chain_der': [],
@@ -525,10 +534,11 @@ class SMTPClient:
             elif not self.tls_active and 'CRAM-MD5' in offered:
                 chosen = 'CRAM-MD5'  # the only offered way that keeps the password off a plaintext wire
             else:
-                chosen = next((m for m in ('PLAIN', 'LOGIN', 'CRAM-MD5') if m in offered), None)
-                if chosen is None:
+                found = next((m for m in ('PLAIN', 'LOGIN', 'CRAM-MD5') if m in offered), None)
+                if found is None:
                     raise SMTPStepError('auth', f'no supported mechanism offered (server offers '
                                                 f'{" ".join(offered)}; we speak PLAIN, LOGIN, CRAM-MD5)')
+                chosen = found
         else:
             raise ValueError(f'auth method must be basic or oauth2, got {method!r}')
         if chosen not in offered:
@@ -598,9 +608,10 @@ class SMTPClient:
         body = re.sub(rb'(?m)^\.', b'..', body)
         self.transcript.add('C', f'<message, {len(body)} bytes>')
         self.transcript.add('C', '.')
+        sock = self._connected('data')
         try:
-            self.sock.settimeout(self.timeout)
-            self.sock.sendall(body + b'.\r\n')
+            sock.settimeout(self.timeout)
+            sock.sendall(body + b'.\r\n')
         except (socket.timeout, TimeoutError) as exc:
             raise SMTPStepError('data', f'timed out after {self.timeout:g}s sending the message',
                                 transient=True, cause='timeout') from exc
@@ -667,4 +678,6 @@ def fetch_peer_chain(host: str, port: int, *, protocol: str = 'smtp', helo: str 
                         transcript=transcript)
     with client:
         client.open()
+        if client.tls_info is None:  # open() with tls=required either starts TLS or raises
+            raise SMTPStepError('tls', 'no TLS session was established', cause='tls')
         return list(client.tls_info['peer_chain_der'])

@@ -422,7 +422,8 @@ def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.
         'transcript': [], 'attempts': [], 'warnings': warnings,
     }
     if not decision.send:
-        result['msg'] = f'already proven at {decision.previous.get("time")} (message {decision.previous.get("message_id")})'
+        previous = decision.previous or {}  # decide() skips the send only over a marker
+        result['msg'] = f'already proven at {previous.get("time")} (message {previous.get("message_id")})'
         return result
 
     value = fingerprint(_signing_key(key, key_path, options, warnings), material)
@@ -454,10 +455,12 @@ def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.
     try:
         write_marker(None, marker_path, record)  # mode 0600 given: no AnsibleModule needed
     except OSError as exc:
-        raise MailwrightError(f'the message was sent (Message-ID {message.message_id}) but the marker {marker_path} '
-                              f'could not be written: {exc.strerror}; the next run will send again',
-                              kind='file', step='marker', message=result['message'], transcript=transcript.lines,
-                              warnings=warnings) from None
+        error = MailwrightError(f'the message was sent (Message-ID {message.message_id}) but the marker {marker_path} '
+                                f'could not be written: {exc.strerror}; the next run will send again',
+                                kind='file', step='marker', transcript=transcript.lines, warnings=warnings)
+        # `message` is also the constructor's first parameter, so this result key is added after it
+        error.details['message'] = result['message']
+        raise error from None
     result.update(changed=True, sent=True, fingerprint=value, proof=_proof_view(record, 0.0),
                   msg=f'sent the test message ({decision.reason}): {outcome["reply"]["code"]} {outcome["reply"]["text"]}')
     if options.diff:

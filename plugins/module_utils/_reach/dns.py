@@ -438,7 +438,7 @@ class _Checks:
 
     @staticmethod
     def _dmarc_policy(domain: str, found_at: str, record: str, records: list[str]) -> dict:
-        tags = {}
+        tags: dict[str, str] = {}
         for part in record.split(";"):
             key, sep, value = part.partition("=")
             if sep:
@@ -447,21 +447,20 @@ class _Checks:
         policy_tag = "sp" if inherited and "sp" in tags else "p"
         policy = tags.get(policy_tag, "").lower()
         where = f"_dmarc.{found_at}" + (f" (inherited by {domain})" if inherited else "")
-        details = {"dmarc": {"record_name": f"_dmarc.{found_at}", "policy": policy or None,
-                             "inherited": inherited, "tags": tags}}
+        dmarc = {"record_name": f"_dmarc.{found_at}", "policy": policy or None, "inherited": inherited, "tags": tags}
         if policy in ("reject", "quarantine"):
             pct = tags.get("pct")
             if pct is not None and pct != "100":
                 return _check("dmarc", "warn", f"{where}: {policy_tag}={policy} but only for pct={pct}% of mail",
-                              records, **details)
-            return _check("dmarc", "pass", f"{where}: {policy_tag}={policy}", records, **details)
+                              records, dmarc=dmarc)
+            return _check("dmarc", "pass", f"{where}: {policy_tag}={policy}", records, dmarc=dmarc)
         if policy == "none":
             return _check("dmarc", "warn", f"{where}: {policy_tag}=none - monitoring only, receivers do not act "
-                          "on failures", records, **details)
+                          "on failures", records, dmarc=dmarc)
         if not policy:
-            return _check("dmarc", "fail", f"{where}: the record has no p= policy tag", records, **details)
+            return _check("dmarc", "fail", f"{where}: the record has no p= policy tag", records, dmarc=dmarc)
         return _check("dmarc", "fail", f"{where}: {policy_tag}={policy} is not none, quarantine or reject",
-                      records, **details)
+                      records, dmarc=dmarc)
 
     def ghes_reply(self) -> list[dict]:
         hostname = ((self.settings.get("ghes") or {}).get("hostname") or "").rstrip(".").lower()

@@ -309,7 +309,8 @@ def assess_policy(*, tls_policy: str, protocol: str, starttls_offered: bool, tls
 
 def _san_names(sans: t.Iterable[str]) -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) from SAN strings written as 'DNS:x', 'IP:x', 'IP Address:x' or bare."""
-    names, ips = [], []
+    names: list[str] = []
+    ips: list[str] = []
     for raw in sans or ():
         text = str(raw).strip()
         kind, sep, value = text.partition(':')

@@ -11,9 +11,9 @@ The connection options come from _net.http; here they get the constraints that b
 a module adds its own options without editing a dict another module also uses. The docs of the
 same options are the mailwright.smtp.api doc fragment.
 
-An HttpError names what failed on the wire (http, timeout, refused, dns, tls, network,
-protocol); api_error turns it into the collection's error family with the matching kind and the
-request (`http`) as a result key, as the modules have always reported it.
+An HttpError is already of the collection's error family: its `cause` names what failed on the
+wire (http, timeout, refused, dns, tls, network, protocol), its `kind` the family's word for it,
+and its result carries the request (`http`) as the modules have always reported it.
 """
 
 from __future__ import annotations
@@ -22,28 +22,15 @@ import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import ArgumentSpec
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpError, connection_argument_spec
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import connection_argument_spec
 
-__all__ = ['HTTP_KINDS', 'api_argument_spec', 'api_error', 'diff_scalar']
-
-# HttpError.kind -> MailwrightError.kind
-HTTP_KINDS = {
-    'http': 'server',      # the API answered with an error status
-    'timeout': 'network',
-    'refused': 'network',
-    'dns': 'network',
-    'network': 'network',
-    'tls': 'tls',
-    'protocol': 'invalid',  # an unusable option (timeout <= 0) or an answer we cannot use
-}
-
+__all__ = ['api_argument_spec', 'api_error', 'diff_scalar']
 
 def api_error(exc: Exception) -> MailwrightError:
-    """The MailwrightError for a failed API call: message unchanged, `http` detail for HttpError."""
+    """The MailwrightError for a failed API call: an HttpError (or any of the family) as it is, since
+    it carries its kind and the request; anything else with its message and kind invalid."""
     if isinstance(exc, MailwrightError):
         return exc
-    if isinstance(exc, HttpError):
-        return MailwrightError(str(exc), kind=HTTP_KINDS.get(exc.kind, 'network'), http=exc.to_dict())
     return MailwrightError(str(exc))
 
 

@@ -37,7 +37,7 @@ import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, client_from_params
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import HTTP_KINDS, api_error, diff_scalar
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import api_error, diff_scalar
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
@@ -287,10 +287,8 @@ def run(client: HttpClient, effective, *, diff: bool = True, **kwargs) -> dict[s
 
 def client_for(params: t.Mapping[str, t.Any]) -> HttpClient:
     """The API client from the connection options (mailwright.smtp.api)."""
-    try:
-        return client_from_params(params, status_hints=STATUS_HINTS)
-    except HttpError as exc:  # an unusable option: no request was made, so no `http` detail
-        raise MailwrightError(str(exc), kind=HTTP_KINDS.get(exc.kind, 'invalid')) from None
+    # An unusable option raises HttpError before any request, so its result has no `http` key.
+    return client_from_params(params, status_hints=STATUS_HINTS)
 
 
 def ensure_mail_server(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | None, *,

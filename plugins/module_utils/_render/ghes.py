@@ -52,7 +52,7 @@ import uuid
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, client_from_params
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import HTTP_KINDS, api_error, diff_scalar
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import api_error, diff_scalar
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
@@ -383,7 +383,7 @@ def wait_for_apply(api: GhesApi, run_id: str | None, *, timeout: float, interval
             last_error = None
         except HttpError as exc:
             # Services restart during a configuration run; the API may refuse or time out meanwhile.
-            if exc.kind in ('timeout', 'refused', 'network') or (exc.status or 0) >= 500:
+            if exc.cause in ('timeout', 'refused', 'network') or (exc.status or 0) >= 500:
                 running, successful, detail, last_error = True, False, None, str(exc)
             else:
                 raise
@@ -493,10 +493,8 @@ def run_render(effective: t.Mapping[str, t.Any], *, state: str = 'present',
 
 def client_for(params: t.Mapping[str, t.Any]) -> HttpClient:
     """The API client from the connection options (mailwright.smtp.api)."""
-    try:
-        return client_from_params(params, status_hints=STATUS_HINTS)
-    except HttpError as exc:  # an unusable option: no request was made, so no `http` detail
-        raise MailwrightError(str(exc), kind=HTTP_KINDS.get(exc.kind, 'invalid')) from None
+    # An unusable option raises HttpError before any request, so its result has no `http` key.
+    return client_from_params(params, status_hints=STATUS_HINTS)
 
 
 def ensure_smtp(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any], *, check_mode: bool = False,

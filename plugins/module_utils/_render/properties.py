@@ -248,7 +248,7 @@ class PropertiesFile:
     # reading
     def as_dict(self) -> dict[str, str]:
         """What java.util.Properties would hold (the last occurrence of a key wins)."""
-        return {e.key: e.value for e in self.entries if e.key is not None}
+        return {e.key: e.value for e in self.entries if e.key is not None and e.value is not None}  # set together
 
     def get(self, key: str) -> str | None:
         return self.as_dict().get(key)

@@ -191,6 +191,12 @@ _NAME = re.compile(r'[^\s/>=<"\']+')
 _SPACE = re.compile(r'\s*')
 
 
+def _skip_space(text: str, index: int) -> int:
+    """The index after the blanks at `index`."""
+    match = _SPACE.match(text, index)
+    return match.end() if match else index  # \s* always matches, if only the empty string
+
+
 class _Tokenizer:
     def __init__(self, text: str, path: str):
         self.text = text
@@ -239,7 +245,7 @@ class _Tokenizer:
         index = match.end()
         while True:
             ws_start = index
-            index = _SPACE.match(text, index).end()
+            index = _skip_space(text, index)
             if text.startswith('/>', index):
                 tag.self_closing = True
                 tag.end = index + 2
@@ -251,10 +257,10 @@ class _Tokenizer:
             if not match or index == ws_start:
                 self.fail(index, f'unexpected character in <{tag.name}>')
             name_start = index
-            index = _SPACE.match(text, match.end()).end()
+            index = _skip_space(text, match.end())
             if not text.startswith('=', index):
                 self.fail(index, f'attribute {match.group(0)} of <{tag.name}> has no value')
-            index = _SPACE.match(text, index + 1).end()
+            index = _skip_space(text, index + 1)
             quote = text[index:index + 1]
             if quote not in ('"', "'"):
                 self.fail(index, f'attribute {match.group(0)} of <{tag.name}> is not quoted')

@@ -119,7 +119,7 @@ def _rendered(steps: dict, paths: dict) -> list[dict]:
     for step, what, where in targets:
         result = steps.get(step)
         state = _state(result)
-        if state in ('not run', 'skipped'):
+        if not result or state in ('not run', 'skipped'):
             continue
         entry = {'what': what, 'where': where, 'state': state}
         if step == 'server_xml':
@@ -179,7 +179,9 @@ def _probe(probe: dict, paths: dict) -> dict:
 
 def _proof(proof: dict, paths: dict) -> dict:
     """test_send's result: RV(proof) (the marker's last proof), falling back to the top-level keys."""
-    last = proof.get('proof') if isinstance(proof.get('proof'), dict) else {}
+    last = proof.get('proof')
+    if not isinstance(last, dict):
+        last = {}
     reply = last.get('reply') or {}
     return {
         'state': _state(proof),
@@ -227,7 +229,7 @@ def summarise(facts: dict, *, secrets: t.Iterable[str] = ()) -> dict:
     for key, step, part in (('truststore', 'trust', _truststore), ('dns', 'dns', _dns), ('probe', 'probe', _probe),
                             ('proof', 'proof', _proof)):
         result = steps.get(step)
-        if _state(result) not in ('not run', 'skipped'):
+        if result and _state(result) not in ('not run', 'skipped'):
             summary[key] = part(result, paths)
     return scrub(summary, secrets)
 
@@ -393,7 +395,7 @@ def _badge(status: t.Any) -> str:
     return f'<span class="badge {_e(word.replace(" ", "-"))}">{_e(word)}</span>'
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def _table(headers: t.Sequence[str], rows: t.Sequence[t.Sequence[str]]) -> str:
     head = ''.join(f'<th>{_e(h)}</th>' for h in headers)
     body = ''.join('<tr>' + ''.join(f'<td>{cell}</td>' for cell in row) + '</tr>' for row in rows)
     return f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -440,15 +442,15 @@ def _host_html(summary: dict, drift_lines: list[str]) -> str:
     parts.append('<h3>SMTP probe</h3>')
     probe = summary.get('probe')
     if probe:
-        rows = []
+        target_rows: list[list[str]] = []
         for target in probe['targets']:
             cert = target.get('certificate') or {}
             tls = target['tls']
-            rows.append([_e(target['target']), _badge(target['status']),
+            target_rows.append([_e(target['target']), _badge(target['status']),
                          _e((tls.get('version') or 'none') + (' verified' if tls.get('verified') else '')),
                          _e(cert.get('subject') or '') + (f' <span class="muted">({_e(cert.get("days_left"))} days left)</span>' if cert else ''),
                          _e(target['credentials']), _e('; '.join(target['errors'] + target['warnings']))])
-        parts.append(_table(['target', 'status', 'TLS', 'certificate', 'AUTH', 'notes'], rows))
+        parts.append(_table(['target', 'status', 'TLS', 'certificate', 'AUTH', 'notes'], target_rows))
     else:
         parts.append('<p class="muted">Not probed.</p>')
     parts.append('<h3>Last proof of delivery</h3>')

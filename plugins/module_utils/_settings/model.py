@@ -378,7 +378,7 @@ def _schema_finding(error) -> Finding:
     if kind == 'type':
         expected = error.validator_value
         expected = expected if isinstance(expected, list) else [expected]
-        want = ' or '.join(_TYPE_NAMES.get(e, e) for e in expected)
+        want = ' or '.join(_TYPE_NAMES.get(e) or str(e) for e in expected)
         return Finding(path, f'must be {want}, got a {_python_type(value)}' + ('' if secret else f' ({shown})'))
     if kind == 'enum':
         choices = ', '.join(str(c) for c in error.validator_value)
@@ -466,7 +466,8 @@ def _quick_valid(value: t.Any, node: dict) -> bool:
 
 def _schema_findings(doc: dict) -> tuple[list[Finding], list[tuple]]:
     """Findings, and the locations of the values at fault (for pruning them)."""
-    findings, faulty = [], []
+    findings: list[Finding] = []
+    faulty: list[tuple] = []
     for error in _schema_validator().iter_errors(doc):
         findings.append(_schema_finding(error))
         parts = tuple(error.absolute_path)
@@ -595,7 +596,7 @@ def _property_findings(server: dict, errors: list[Finding], warnings: list[Findi
                                       f'set server.{INSECURE_PROPERTIES_FLAG}: true and every run warns'))
 
 
-def insecure_property_warnings(effective: dict[str, t.Any]) -> list[Finding]:
+def insecure_property_warnings(effective: t.Mapping[str, t.Any]) -> list[Finding]:
     """The TLS-weakening properties accepted through the escape hatch, for every module to warn about."""
     warnings: list[Finding] = []
     _property_findings(effective.get('server') or {}, [], warnings)
@@ -806,8 +807,9 @@ def _too_deep(document: t.Any) -> tuple[tuple, int] | None:
 
     Iterative on purpose: a document nested 500 levels deep must be an error, not a RecursionError.
     """
-    stack = [(document, ())]
-    first, deepest = None, 0
+    stack: list[tuple[t.Any, tuple[str | int, ...]]] = [(document, ())]
+    first: tuple[str | int, ...] | None = None
+    deepest = 0
     while stack:
         value, parts = stack.pop()
         deepest = max(deepest, len(parts))
@@ -838,6 +840,7 @@ def _effective(doc: dict) -> EffectiveSettings:
     preset = provider not in (None, 'custom')
 
     protocol = server.get('protocol', 'smtp')
+    tls: TlsPolicy
     if protocol == 'smtps':
         tls = 'required'
     else:
@@ -848,7 +851,8 @@ def _effective(doc: dict) -> EffectiveSettings:
         port = _PRESET_PORTS[protocol]
     else:
         port = 465 if protocol == 'smtps' else 25
-    host = server.get('host') or (_preset_host(provider) if preset else None)
+    # '' when neither gives one: effective_settings() refuses that before anyone sees it.
+    host: str = server.get('host') or (_preset_host(provider) if provider is not None and preset else '')
 
     jndi = server.get('jndi')
     if jndi is not None or product in ('jira', 'confluence'):
@@ -860,7 +864,7 @@ def _effective(doc: dict) -> EffectiveSettings:
         }
 
     method = auth.get('method', 'none')
-    oauth2 = None
+    oauth2: OAuth2 | None = None
     if method == 'oauth2':
         given = auth.get('oauth2', {})
         oauth_provider = given.get('provider', 'custom')
@@ -972,7 +976,7 @@ def effective_settings(document: t.Any) -> Validation:
     errors = _first_per_path(errors)
     if not errors:
         effective = _effective(doc)
-        if effective['server']['host'] is None:
+        if not effective['server']['host']:
             errors.append(Finding('$.server.host', 'required field is missing',
                                   'set server.host, or a provider preset that supplies it'))
     if errors:
@@ -983,7 +987,7 @@ def effective_settings(document: t.Any) -> Validation:
 def load_effective(document: t.Any) -> EffectiveSettings:
     """Effective settings of a raw or already-effective document; SettingsError when invalid."""
     result = effective_settings(document)
-    if result.errors:
+    if result.errors or result.effective is None:  # no effective settings without an error
         raise SettingsError(result.errors)
     return result.effective
 

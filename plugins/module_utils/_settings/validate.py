@@ -25,6 +25,7 @@ import time
 import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import (
+    EffectiveSettings,
     Finding,
     effective_settings,
     redact,
@@ -170,8 +171,10 @@ def load_document(path: str, *, option: str = 'path') -> t.Any:
     if path.endswith('.json'):
         try:
             return json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise DocumentError(Finding('$', f'{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}')) from None
+        except ValueError as exc:  # parsed, but not representable (an integer of more than 4300 digits)
+            raise DocumentError(Finding('$', f'{path}: not valid JSON: {exc}')) from None
         except RecursionError:
             raise DocumentError(Finding('$', f'{path}: nested too deeply to be a settings document')) from None
     import yaml
@@ -202,7 +205,7 @@ def expand_paths(patterns: t.Iterable[str], *, max_files: int = MAX_GLOB_FILES,
     """
     files: list[str] = []
     unmatched: list[str] = []
-    seen = set()
+    seen: set[str] = set()
     deadline = time.monotonic() + seconds
     narrow = 'narrow the patterns (a directory of settings files rather than ** over a large tree)'
     for pattern in patterns:
@@ -236,7 +239,7 @@ class FileReport(t.NamedTuple):
     file: str
     errors: list[Finding]
     warnings: list[Finding]
-    effective: dict | None
+    effective: EffectiveSettings | None
     secrets: list[str]
 
     def to_dict(self, *, with_effective: bool) -> dict[str, t.Any]:

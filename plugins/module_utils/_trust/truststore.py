@@ -94,6 +94,12 @@ class Action:
         return {'action': self.action, 'alias': self.alias,
                 'sha256_before': self.sha256_before, 'sha256_after': self.sha256_after}
 
+    def certificate(self) -> bytes:
+        """The DER to import; every add and replace carries one (plan() makes them so)."""
+        if self.der is None:
+            raise ValueError(f'{self.action} {self.alias}: the action carries no certificate')
+        return self.der
+
 
 def default_alias(host: str) -> str:
     """mailwright-<host>; keytool lower-cases aliases, so we do too (JKS and PKCS12 alike)."""
@@ -282,7 +288,7 @@ def apply_plan_to_entries(entries: list[Entry], actions: list[Action]) -> list[E
         if action.action == 'remove':
             result.pop(key, None)
         else:
-            result[key] = Entry(alias=key, entry_type='trustedCertEntry', certificates=(action.der,))
+            result[key] = Entry(alias=key, entry_type='trustedCertEntry', certificates=(action.certificate(),))
     return sorted(result.values(), key=lambda e: e.alias)
 
 
@@ -499,7 +505,7 @@ def _work_copy(keytool: Keytool, work: str, *, path: str, directory: str, store_
             if action.action in ('remove', 'replace'):
                 keytool.delete_entry(work, password, store_type, action.alias)
             if action.action in ('add', 'replace'):
-                keytool.import_certificate(work, password, store_type, action.alias, action.der)
+                keytool.import_certificate(work, password, store_type, action.alias, action.certificate())
         return keytool.list_entries(work, password, store_type)
     except KeytoolError as exc:
         raise TruststoreError(f'{exc.message}; {path} was not changed', kind=exc.kind,
@@ -656,7 +662,7 @@ def _write_jvm_options(run: _Run, plan: _JvmPlan) -> dict[str, t.Any]:
     file_args.update(mode=None, seuser=None, serole=None, setype=None, selevel=None, attributes=None,
                      secontext=[None] * len(file_args['secontext']))
     if run.check_mode:
-        info = {'path': plan.path, 'changed': plan.outcome.changed}
+        info: dict[str, t.Any] = {'path': plan.path, 'changed': plan.outcome.changed}
         if not plan.outcome.changed and plan.before is not None:
             info['changed'] = run.host.set_fs_attributes_if_different(file_args, False)
         return info
@@ -672,7 +678,7 @@ def _write_jvm_options(run: _Run, plan: _JvmPlan) -> dict[str, t.Any]:
                 except JvmOptionsError as exc:
                     raise TruststoreError(f'jvm_options_file {params["jvm_options_file"]}: {exc}',
                                           kind=exc.kind) from None
-            info: dict[str, t.Any] = {'path': target.path, 'changed': outcome.changed}
+            info = {'path': target.path, 'changed': outcome.changed}
             if outcome.changed:
                 mode = DEFAULT_NEW_JVM_OPTIONS_MODE if target.data is None else None
                 backup_file = target.write(run.host, outcome.text.encode('utf-8', 'surrogateescape'), mode=mode,

@@ -14,7 +14,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties
 from ansible_collections.mailwright.smtp.plugins.module_utils._render.tomcat import TomcatError
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import JvmOptionsError
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import KeytoolError
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpError
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import CAUSES, HttpError
 
 
 class Ended(Exception):
@@ -88,10 +88,18 @@ def test_file_safety_error_is_still_an_oserror_with_strerror():
 
 
 def test_http_errors_map_to_kinds_and_keep_the_request():
-    error = api_error(HttpError('GET /x: no answer', kind='timeout', method='GET', url='https://h/x'))
+    error = api_error(HttpError('GET /x: no answer', cause='timeout', method='GET', url='https://h/x'))
+    assert isinstance(error, MailwrightError) and (error.kind, error.cause) == ('network', 'timeout')
     assert error.to_result() == {'msg': 'GET /x: no answer', 'kind': 'network',
-                                 'http': {'status': None, 'method': 'GET', 'url': 'https://h/x', 'kind': 'timeout'}}
-    assert api_error(HttpError('x', status=401, kind='http')).kind == 'server'
+                                 'http': {'status': None, 'method': 'GET', 'url': 'https://h/x', 'kind': 'network',
+                                          'cause': 'timeout'}}
+    assert api_error(HttpError('x', status=401, cause='http')).kind == 'server'
+    assert {cause: HttpError('x', cause=cause).kind for cause in CAUSES} == {
+        'http': 'server', 'timeout': 'network', 'refused': 'network', 'dns': 'network', 'network': 'network',
+        'tls': 'tls', 'protocol': 'invalid'}
+    # refused before any request: no `http` key
+    assert HttpError('timeout must be positive', cause='protocol').to_result() == {'msg': 'timeout must be positive',
+                                                                                     'kind': 'invalid'}
 
 
 def test_shared_specs_are_fresh_and_carry_their_constraints():

@@ -191,8 +191,8 @@ def test_wait_is_bounded_by_timeout():
 
 def test_wait_rides_out_restarting_services_but_not_auth_errors():
     clock = FakeClock()
-    refused = HttpError('refused', kind='refused')
-    busy = HttpError('503', status=503, kind='http')
+    refused = HttpError('refused', cause='refused')
+    busy = HttpError('503', status=503, cause='http')
     api = StatusSequence([refused, busy, (False, True, None)])
     assert gh.wait_for_apply(api, 'r3', timeout=60, interval=1, clock=clock, sleep=clock.sleep)['successful']
     with pytest.raises(HttpError):
