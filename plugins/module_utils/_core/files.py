@@ -335,7 +335,8 @@ def _backup_name(path: str) -> str:
 
 def _make_backup(target: Target, option: str) -> str:
     """A copy of the current content: exclusive, never through a link, never wider than the file."""
-    assert target.data is not None and target.stat is not None
+    if target.data is None or target.stat is None:  # callers back up existing files only
+        raise RuntimeError(f'{target.path}: no current file to back up')
     name = _backup_name(target.path)
     try:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,

@@ -604,19 +604,30 @@ def insecure_property_warnings(effective: t.Mapping[str, t.Any]) -> list[Finding
 
 
 def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) -> None:
-    """Rules the schema cannot express. `doc` has passed the schema."""
-    product = doc['product']
+    """Rules the schema cannot express. `doc` has passed the schema. One function per section."""
     server = doc.get('server', {})
-    auth = doc.get('auth', {})
-    sender = doc['sender']
     _check_control_characters(doc, errors)
+    _placeholder_findings(doc, errors)
+    _name_findings(server, errors)
+    _sender_findings(doc['sender'], errors)
+    _test_findings(doc.get('test', {}), errors)
+    _dns_findings(doc.get('dns', {}), errors)
+    _property_findings(server, errors, warnings)
+    _connection_findings(server, errors, warnings)
+    _auth_findings(doc, errors, warnings)
+    _product_findings(doc, errors, warnings)
+    _provider_findings(doc, warnings)
 
+
+def _placeholder_findings(doc: dict, errors: list[Finding]) -> None:
     for parts in SECRET_PATHS:
         if _get(doc, parts) == REDACTED:
             errors.append(Finding(json_path(parts), 'is the masked placeholder, not the secret',
                                   'pass the original settings document (with the vaulted secret), '
                                   'not the redacted copy settings_validate returns'))
 
+
+def _name_findings(server: dict, errors: list[Finding]) -> None:
     host = server.get('host')
     if host is not None and not _valid_hostname(host):
         errors.append(Finding('$.server.host', f'{_show(host)} is not a host name or IP address',
@@ -626,6 +637,8 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
         errors.append(Finding('$.server.helo_domain', f'{_show(helo)} is not a host name',
                               'the fully qualified name of the sending host'))
 
+
+def _sender_findings(sender: dict, errors: list[Finding]) -> None:
     from_address = sender['from_address']
     if '${' in from_address:
         errors.append(Finding('$.sender.from_address', 'must be a plain address without variables',
@@ -658,7 +671,8 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
             errors.append(Finding('$.sender.support', f'{_show(support)} is neither an e-mail address nor a URL',
                                   'an address like support@example.com or an http(s):// URL'))
 
-    test = doc.get('test', {})
+
+def _test_findings(test: dict, errors: list[Finding]) -> None:
     for index, address in enumerate(test.get('recipients', [])):
         if not _valid_email(address):
             errors.append(Finding(f'$.test.recipients[{index}]', f'{_show(address)} is not an e-mail address'))
@@ -666,7 +680,8 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
     if user_email is not None and not _valid_email(user_email):
         errors.append(Finding('$.test.user.email', f'{_show(user_email)} is not an e-mail address'))
 
-    dns = doc.get('dns', {})
+
+def _dns_findings(dns: dict, errors: list[Finding]) -> None:
     for key in ('sending_ips', 'nameservers'):
         for index, value in enumerate(dns.get(key, [])):
             try:
@@ -675,9 +690,9 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
                 errors.append(Finding(f'$.dns.{key}[{index}]', f'{_show(value)} is not an IP address',
                                       'e.g. 192.0.2.25 or 2001:db8::25'))
 
-    _property_findings(server, errors, warnings)
 
-    # Connection security
+def _connection_findings(server: dict, errors: list[Finding], warnings: list[Finding]) -> None:
+    """Protocol, TLS policy and port that contradict each other; a timeout that waits forever."""
     protocol = server.get('protocol', 'smtp')
     tls = server.get('tls')
     port = server.get('port')
@@ -701,7 +716,21 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
                                 f"mailwright's own checks still stop after {WAIT_FOREVER_SECONDS:g} s; "
                                 f"{DEFAULT_TIMEOUT_MS} is Jira's default"))
 
-    encrypted = protocol == 'smtps' or tls == 'required' or (tls is None and doc.get('provider') not in (None, 'custom'))
+
+def _encrypted(doc: dict) -> bool:
+    """Whether the connection is encrypted before any credential is sent (presets require TLS)."""
+    server = doc.get('server', {})
+    tls = server.get('tls')
+    return server.get('protocol', 'smtp') == 'smtps' or tls == 'required' or (tls is None and doc.get('provider') not in (None, 'custom'))
+
+
+def _auth_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) -> None:
+    server = doc.get('server', {})
+    auth = doc.get('auth', {})
+    protocol = server.get('protocol', 'smtp')
+    tls = server.get('tls')
+    port = server.get('port')
+    encrypted = _encrypted(doc)
     method = auth.get('method', 'none')
     mechanism = auth.get('mechanism')
     if method == 'basic':
@@ -742,7 +771,15 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
                 warnings.append(Finding(f'$.auth.{key}', "is ignored: auth.method is 'none'",
                                         "set auth.method: basic to authenticate"))
 
-    # Product rules
+
+def _product_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) -> None:
+    product = doc['product']
+    server = doc.get('server', {})
+    sender = doc['sender']
+    method = doc.get('auth', {}).get('method', 'none')
+    mechanism = doc.get('auth', {}).get('mechanism')
+    protocol = server.get('protocol', 'smtp')
+    tls = server.get('tls')
     if server.get('jndi') is not None and product in ('bitbucket', 'ghes'):
         errors.append(Finding('$.server.jndi', f'{product} has no JNDI mail session',
                               'remove server.jndi; JNDI is for jira, confluence and generic'))
@@ -770,6 +807,10 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
             warnings.append(Finding('$.auth.mechanism', f'{product} lets JavaMail choose the mechanism; cram_md5 is only '
                                     "honoured by mailwright's own checks"))
 
+
+def _provider_findings(doc: dict, warnings: list[Finding]) -> None:
+    host = doc.get('server', {}).get('host')
+    method = doc.get('auth', {}).get('method', 'none')
     provider = doc.get('provider')
     if provider and provider != 'custom':
         preset_host = _preset_host(provider)
