@@ -58,9 +58,8 @@ def settings_for(server) -> dict:
 
 def test_the_blocker_really_blocks(bare_host, tmp_path):
     """Guard: without this, every test below would pass on a host that has the libraries."""
-    rc, result = run_module('smtp_probe', {'settings': {'product': 'jira', 'server': {'host': '127.0.0.1'},
-                                                         'sender': {'from_address': 'a@example.test'}}},
-                            env=bare_host)
+    settings = {'product': 'jira', 'server': {'host': '127.0.0.1'}, 'sender': {'from_address': 'a@example.test'}}
+    rc, result = run_module('smtp_probe', {'settings': settings}, env=bare_host)
     assert rc == 1 and 'cryptography' in result['msg'] and 'Traceback' not in result.get('_stderr', ''), result
 
 

@@ -277,8 +277,8 @@ def test_opportunistic_without_starttls_and_auth_fails_at_tls_and_sends_nothing(
 
 @pytest.mark.parametrize('check_mode', [False, True], ids=['real', 'check'])
 @pytest.mark.parametrize('attack', ['strip', 'refuse'])
-def test_opportunistic_behind_a_starttls_downgrade_fails_at_tls_and_sends_nothing(smtp_server, run, tmp_path,
-                                                                                 attack, check_mode):
+def test_opportunistic_behind_a_starttls_downgrade_fails_at_tls_and_sends_nothing(
+        smtp_server, run, tmp_path, attack, check_mode):
     # A STARTTLS relay behind a man in the middle who strips STARTTLS from EHLO (or answers it with
     # 454) and advertises AUTH in clear, to harvest the password.
     server = start(smtp_server, 'starttls')

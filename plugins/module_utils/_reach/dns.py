@@ -587,8 +587,8 @@ def run(params: t.Mapping[str, t.Any], effective: dict[str, t.Any]) -> dict[str,
                           if c["status"] == "warn" or (c["status"] == "fail" and fail_on == "never")]
     failing = [c for c in result["checks"] if trips(c["status"], fail_on)]
     if failing:
-        message = result.pop("msg") + " - " + "; ".join(f'{c["check"]} {c["status"]}: {c["message"]}'
-                                                       for c in failing)
+        message = result.pop("msg") + " - " + "; ".join(
+            f'{c["check"]} {c["status"]}: {c["message"]}' for c in failing)
         kind = "network" if failing[0]["kind"] in _NETWORK_KINDS else "server"
         raise DnsChecksFailed(message, kind=kind, **result)
     return result

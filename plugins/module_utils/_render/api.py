@@ -26,6 +26,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import c
 
 __all__ = ['api_argument_spec', 'api_error', 'diff_scalar']
 
+
 def api_error(exc: Exception) -> MailwrightError:
     """The MailwrightError for a failed API call: an HttpError (or any of the family) as it is, since
     it carries its kind and the request; anything else with its message and kind invalid."""

@@ -446,10 +446,12 @@ def _host_html(summary: dict, drift_lines: list[str]) -> str:
         for target in probe['targets']:
             cert = target.get('certificate') or {}
             tls = target['tls']
-            target_rows.append([_e(target['target']), _badge(target['status']),
-                         _e((tls.get('version') or 'none') + (' verified' if tls.get('verified') else '')),
-                         _e(cert.get('subject') or '') + (f' <span class="muted">({_e(cert.get("days_left"))} days left)</span>' if cert else ''),
-                         _e(target['credentials']), _e('; '.join(target['errors'] + target['warnings']))])
+            days = f' <span class="muted">({_e(cert.get("days_left"))} days left)</span>' if cert else ''
+            target_rows.append([
+                _e(target['target']), _badge(target['status']),
+                _e((tls.get('version') or 'none') + (' verified' if tls.get('verified') else '')),
+                _e(cert.get('subject') or '') + days,
+                _e(target['credentials']), _e('; '.join(target['errors'] + target['warnings']))])
         parts.append(_table(['target', 'status', 'TLS', 'certificate', 'AUTH', 'notes'], target_rows))
     else:
         parts.append('<p class="muted">Not probed.</p>')

@@ -98,8 +98,8 @@ def test_http_errors_map_to_kinds_and_keep_the_request():
         'http': 'server', 'timeout': 'network', 'refused': 'network', 'dns': 'network', 'network': 'network',
         'tls': 'tls', 'protocol': 'invalid'}
     # refused before any request: no `http` key
-    assert HttpError('timeout must be positive', cause='protocol').to_result() == {'msg': 'timeout must be positive',
-                                                                                     'kind': 'invalid'}
+    refused = HttpError('timeout must be positive', cause='protocol')
+    assert refused.to_result() == {'msg': 'timeout must be positive', 'kind': 'invalid'}
 
 
 def test_shared_specs_are_fresh_and_carry_their_constraints():

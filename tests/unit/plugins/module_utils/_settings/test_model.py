@@ -596,8 +596,8 @@ def test_tls_weakening_property_accepted_with_the_escape_hatch_and_warned(key, v
 
 
 def test_strong_protocols_and_unrelated_properties_pass_without_the_escape_hatch():
-    doc = base(server={'host': 'h.example', 'tls': 'required', 'properties': {'mail.smtp.ssl.protocols': 'TLSv1.2 TLSv1.3',
-                                                           'mail.smtp.quitwait': 'false'}})
+    properties = {'mail.smtp.ssl.protocols': 'TLSv1.2 TLSv1.3', 'mail.smtp.quitwait': 'false'}
+    doc = base(server={'host': 'h.example', 'tls': 'required', 'properties': properties})
     result = effective_settings(doc)
     assert result.ok and not result.warnings
     assert result.effective['server']['allow_insecure_properties'] is False

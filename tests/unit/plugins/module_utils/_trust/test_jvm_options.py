@@ -288,12 +288,13 @@ def test_a_variable_catalina_is_not_known_to_evaluate_takes_only_plain_values(va
 
 @pytest.mark.parametrize('file', ['/opt/bitbucket/bin/_start-webapp.sh', '/etc/default/tomcat10', 'setenv.bash'])
 def test_a_file_catalina_does_not_source_takes_only_plain_values(file):
-    assert 'trustStorePassword=plain-pw ' in render_block(variable=VAR, store_path=STORE, store_password='plain-pw',
-                                                           store_type='jks', file=file)
+    plain = render_block(variable=VAR, store_path=STORE, store_password='plain-pw', store_type='jks', file=file)
+    assert 'trustStorePassword=plain-pw ' in plain
     with pytest.raises(JvmOptionsError, match=f'jvm_options_file {file} is not a setenv.sh'):
         render_block(variable=VAR, store_path=STORE, store_password='pw$x', store_type='jks', file=file)
-    assert "'pw\\$x'" in render_block(variable=VAR, store_path=STORE, store_password='pw$x', store_type='jks',
-                                        file='/opt/jira/bin/setenv.sh')
+    quoted = render_block(variable=VAR, store_path=STORE, store_password='pw$x', store_type='jks',
+                          file='/opt/jira/bin/setenv.sh')
+    assert "'pw\\$x'" in quoted
 
 
 @pytest.mark.parametrize('bad', ['a\nb', 'a\rb', 'a\0b', '\n'])
