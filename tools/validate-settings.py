@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Validate mail settings files with the published schema and the semantic rules (the code the
 settings_validate module runs), without Ansible: the pre-commit hook `mailwright-settings`
 (.pre-commit-hooks.yaml) and CI jobs call it.

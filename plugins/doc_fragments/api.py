@@ -35,7 +35,7 @@ options:
     default: 30
 notes:
   - "A failed request fails the task with RV(kind) (V(server) for an HTTP error status, V(network) for
-    DNS, refused connections and timeouts, V(tls) for certificate verification) and RV(http)
+    DNS, refused connections and timeouts, V(tls) for certificate verification) and C(http)
     (C(status), C(method), C(url), C(kind) as above, and C(cause), the reason as the HTTP client saw it:
     V(http), V(timeout), V(refused), V(dns), V(tls), V(network) or V(protocol)). Every form of a credential sent
     (raw, Base64 in the C(Authorization) header, JSON-escaped) is masked in the result."

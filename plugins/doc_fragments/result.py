@@ -46,7 +46,7 @@ msg:
   type: str
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)).
+    - What kind of failure, for code to branch on (never guessed from C(msg)).
     - V(invalid) options or settings, V(file) a file could not be read or written safely, V(policy)
       refused by a security rule, V(tls) handshake or certificate verification, V(network) DNS,
       connect, timeout, V(server) the peer refused, V(tool) an external program (keytool) failed,

@@ -22,7 +22,7 @@ description:
   - The password is write-only on the server, so it is never compared. It is sent with every write;
     O(update_password) decides whether a run writes when nothing else differs.
   - C(sender.from_name), C(sender.subject_prefix), C(server.helo_domain) and C(server.timeout_ms) have
-    no place in this resource; the result lists them under RV(notes). Bitbucket reads its mail timeouts
+    no place in this resource; the result lists them under RV(manual_steps). Bitbucket reads its mail timeouts
     from C(bitbucket.properties) (see M(mailwright.smtp.mail_properties)).
   - OAuth 2.0 (Bitbucket 10) is not part of the documented REST resource; O(settings) with
     C(auth.method=oauth2) fails with a message naming the manual step.
@@ -154,7 +154,7 @@ manual_steps:
   elements: str
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
   returned: failure
   type: str
   sample: server

@@ -154,7 +154,7 @@ counts:
 checks:
   description:
     - One entry per check, in the order they ran; the finding shape smtp_probe's
-      RV(results[].errors) share, with C(check) where those have C(step).
+      M(mailwright.smtp.smtp_probe)'s C(results[].errors) share, with C(check) where those have C(step).
   returned: always
   type: list
   elements: dict
@@ -263,7 +263,7 @@ msg:
   sample: "DNS checks: 5 pass, 1 warn, 0 fail"
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
     - When checks trip O(fail_on), V(network) if the first failing check could not get an answer
       (timeout, unreachable, refused, servfail or another resolver error), otherwise V(server) (the
       answer itself fails the check); V(invalid) for options that cannot work.

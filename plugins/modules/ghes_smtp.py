@@ -27,7 +27,7 @@ description:
     C(sender.discard_to_noreply), C(support_address) from C(sender.support) with
     C(support_address_type) C(url) for an http(s) link and C(email) otherwise.
   - GHES has no way to require STARTTLS, no implicit TLS (SMTPS), no from name and no subject prefix;
-    such settings are listed in RV(notes). Notification mail is sent From C(sender.noreply_address).
+    such settings are listed in RV(manual_steps). Notification mail is sent From C(sender.noreply_address).
   - The password is write-only unless the instance returns it (then it is compared in memory, never
     shown). When it cannot be compared, O(update_password) decides whether a run writes.
 author:
@@ -225,7 +225,7 @@ manual_steps:
   elements: str
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
   returned: failure
   type: str
   sample: server

@@ -149,7 +149,7 @@ manual_steps:
   sample: ["Restart Bitbucket: it reads bitbucket.properties only at start-up"]
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
   returned: failure
   type: str
   sample: file

@@ -92,7 +92,7 @@ html:
   sample: /srv/reports/mail/index.html
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
   returned: failure
   type: str
   sample: file

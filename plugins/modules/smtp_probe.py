@@ -410,7 +410,7 @@ results:
     errors:
       description:
         - What failed, each with C(step), C(status) (C(fail)), C(message), C(code), C(transient) and C(kind)
-          (the finding shape dns_check's RV(checks) share); C(kind) is one of
+          (the finding shape M(mailwright.smtp.dns_check)'s C(checks) share); C(kind) is one of
           C(timeout), C(refused), C(unreachable), C(policy), C(certificate), C(tls), C(auth), C(smtp), C(dns).
       type: list
       elements: dict
@@ -438,7 +438,7 @@ results:
         - "C: EHLO app01.example.com"
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
     - When targets trip O(fail_on), the kind of the first failing finding - V(network) (timeout, refused,
       unreachable, DNS), V(tls) (handshake or certificate), V(policy) or V(server) (AUTH or SMTP refused);
       V(invalid) for options that cannot work.

@@ -178,7 +178,7 @@ manual_steps:
       From address jira@example.com, Email prefix [JIRA], and JNDI Location java:comp/env/mail/JiraMailServer
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
   returned: failure
   type: str
   sample: file

@@ -478,7 +478,7 @@ cacerts:
   sample: /usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts
 kind:
   description:
-    - What kind of failure, for code to branch on (never guessed from RV(msg)); see the mailwright.smtp.result notes.
+    - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
   returned: failure
   type: str
   sample: conflict

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from test_package import RELAY_PASSWORD, peers  # noqa: F401  (the fixture, reused)
+from test_package import RELAY_PASSWORD, peers  # noqa: F401  pylint: disable=unused-import  (the fixture, reused)
 
 pytestmark = pytest.mark.integration
 

@@ -165,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = f'<html><body><h1>400 Bad Request</h1><pre>{html.escape(dump)}</pre></body></html>'
             ctype = 'text/html'
         elif style == 'form':
-            payload = urllib.parse.urlencode({k: v for k, v in record.headers.items()}) + '&body=' + \
+            payload = urllib.parse.urlencode(dict(record.headers.items())) + '&body=' + \
                 urllib.parse.quote(record.body.decode('utf-8', 'replace'), safe='')
             ctype = 'text/plain'
         else:

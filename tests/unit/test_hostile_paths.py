@@ -118,7 +118,7 @@ def test_path_case_fails_cleanly_fast_and_bounded(cases, case):
 @pytest.mark.parametrize('case', CASES)
 def test_paths_case_fails_cleanly_naming_the_file(cases, case):
     path, words = cases[case]
-    rc, result, _ = run({'paths': [str(path)]})
+    rc, result, _output = run({'paths': [str(path)]})
     assert rc == 1 and result['summary']['invalid'] == 1, result
     shown = json.dumps(result['results'])
     if 'path' in words:
@@ -128,24 +128,24 @@ def test_paths_case_fails_cleanly_naming_the_file(cases, case):
 
 
 def test_nul_byte_in_path_and_paths(tmp_path):
-    rc, result, _ = run({'path': str(tmp_path) + '/a\x00b.yml'})
+    rc, result, _output = run({'path': str(tmp_path) + '/a\x00b.yml'})
     assert rc == 1 and 'path' in result['msg'] and 'NUL byte' in result['msg']
     for pattern in (str(tmp_path) + '/a\x00b.yml', str(tmp_path) + '/*\x00.yml'):
-        rc, result, _ = run({'paths': [pattern]})
+        rc, result, _output = run({'paths': [pattern]})
         assert rc == 1 and result['msg'].startswith('paths ') and 'NUL byte' in result['msg'], result['msg']
 
 
 def test_symlink_to_a_regular_file_is_fine(tmp_path):
     (tmp_path / 'real.yml').write_text(GOOD)
     (tmp_path / 'link.yml').symlink_to(tmp_path / 'real.yml')
-    rc, result, _ = run({'path': str(tmp_path / 'link.yml')})
+    rc, result, _output = run({'path': str(tmp_path / 'link.yml')})
     assert rc == 0, result['msg']
 
 
 def test_glob_over_directories_skips_them_and_reads_the_files(tmp_path):
     (tmp_path / 'sub.yml').mkdir()  # a directory matched by the glob is skipped, not an error
     (tmp_path / 'ok.yml').write_text(GOOD)
-    rc, result, _ = run({'paths': [str(tmp_path / '*.yml')]})
+    rc, result, _output = run({'paths': [str(tmp_path / '*.yml')]})
     assert rc == 0 and result['summary']['total'] == 1, result
 
 

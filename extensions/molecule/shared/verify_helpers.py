@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 # keytool's own view of a store: the reader the integration tests use too
-from tests.support.keytool import keytool_aliases  # noqa: E402,F401
+from tests.support.keytool import keytool_aliases  # noqa: E402,F401  pylint: disable=unused-import
 
 
 def sandbox() -> pathlib.Path:

@@ -145,7 +145,7 @@ def _truststore(trust: dict, paths: dict) -> dict:
 
 
 def _dns(dns: dict, paths: dict) -> dict:
-    """dns_check's result: RV(checks) with name, status, summary, records, error_kind."""
+    """dns_check's result: its documented checks (check, status, message, records, kind)."""
     checks = []
     for check in dns.get('checks') or []:
         if not isinstance(check, dict):

@@ -352,7 +352,11 @@ def _is_secret_path(parts: tuple) -> bool:
 
 def _holds_secret(value: t.Any) -> bool:
     """True when a mapping or list carries a secret-looking key anywhere inside."""
-    return isinstance(value, (dict, list)) and any(True for _ in _secret_leaves(value))
+    if not isinstance(value, (dict, list)):
+        return False
+    for _leaf in _secret_leaves(value):  # any leaf, even a None value, means a secret key is there
+        return True
+    return False
 
 
 def _schema_finding(error) -> Finding:

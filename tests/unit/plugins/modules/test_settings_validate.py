@@ -171,7 +171,7 @@ def test_unknown_secret_looking_fields_never_reach_the_output(name):
 @pytest.mark.parametrize('name', sorted(SETTINGS_MODULES))
 def test_settings_nested_500_deep_fail_cleanly_naming_depth_and_path(name):
     deep = inner = {}
-    for _ in range(500):
+    for _level in range(500):
         inner['a'] = {}
         inner = inner['a']
     doc = json.loads(json.dumps(GOOD))

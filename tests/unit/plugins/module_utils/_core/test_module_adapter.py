@@ -66,7 +66,7 @@ def test_error_with_kind_details_warnings_and_late_secrets():
 
 def test_unknown_kind_is_a_bug():
     with pytest.raises(ValueError, match='unknown error kind'):
-        MailwrightError('x', kind='weird')
+        raise MailwrightError('x', kind='weird')
 
 
 @pytest.mark.parametrize('exc, kind, second', [

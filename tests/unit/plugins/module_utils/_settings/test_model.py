@@ -636,7 +636,7 @@ def test_findings_never_show_a_container_holding_a_secret():
 
 def _nested(depth):
     deep = inner = {}
-    for _ in range(depth):
+    for _level in range(depth):
         inner['a'] = {}
         inner = inner['a']
     return deep
