@@ -13,7 +13,8 @@ import re
 import pytest
 import yaml
 
-from test_package import peers  # noqa: F401  pylint: disable=unused-import  (the fixture, reused)
+# the peers fixture, reused
+from test_package import peers  # noqa: F401  pylint: disable=unused-import
 from test_role_summary import run_role
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -19,7 +19,8 @@ import sys
 
 import pytest
 
-from test_package import RELAY_PASSWORD, peers  # noqa: F401  pylint: disable=unused-import  (the fixture, reused)
+# the peers fixture, reused
+from test_package import RELAY_PASSWORD, peers  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
 

@@ -662,8 +662,7 @@ def client_from_settings(effective: dict[str, t.Any], **overrides: t.Any) -> SMT
     """A client for the server described by effective settings; keyword overrides win."""
     kwargs = connection_from_settings(effective)
     kwargs.update(overrides)
-    host, port = kwargs.pop('host'), kwargs.pop('port')
-    return SMTPClient(host, port, **kwargs)
+    return SMTPClient(**kwargs)
 
 
 def fetch_peer_chain(host: str, port: int, *, protocol: str = 'smtp', helo: str | None = None,
