@@ -877,13 +877,30 @@ def _compact(value: t.Any) -> t.Any:
 
 
 def _effective(doc: dict) -> EffectiveSettings:
+    """Every field present, defaults filled, preset applied, port derived: one section at a time."""
+    product = doc['product']
+    return {
+        'product': product,
+        'name': doc.get('name', 'SMTP Server' if product == 'confluence' else None),
+        'description': doc.get('description'),
+        'provider': doc.get('provider'),
+        'server': _effective_server(doc),
+        'auth': _effective_auth(doc.get('auth', {})),
+        'sender': _effective_sender(doc['sender'], product),
+        'ghes': {
+            'hostname': doc.get('ghes', {}).get('hostname'),
+            'email_enabled': doc.get('ghes', {}).get('email_enabled', True),
+        },
+        'test': _effective_test(doc.get('test', {})),
+        'dns': _effective_dns(doc.get('dns', {}), product),
+    }
+
+
+def _effective_server(doc: dict) -> Server:
     product = doc['product']
     provider = doc.get('provider')
     server = doc.get('server', {})
-    auth = doc.get('auth', {})
-    sender = doc['sender']
     preset = provider not in (None, 'custom')
-
     protocol = server.get('protocol', 'smtp')
     tls: TlsPolicy
     if protocol == 'smtps':
@@ -907,7 +924,20 @@ def _effective(doc: dict) -> EffectiveSettings:
             'session_type': jndi.get('session_type', 'javax.mail.Session'),
             'debug': jndi.get('debug', False),
         }
+    return {
+        'host': host,
+        'port': port,
+        'protocol': protocol,
+        'tls': tls,
+        'timeout_ms': server.get('timeout_ms', DEFAULT_TIMEOUT_MS),
+        'helo_domain': server.get('helo_domain'),
+        'jndi': jndi,
+        'properties': dict(server.get('properties', {})),
+        INSECURE_PROPERTIES_FLAG: server.get(INSECURE_PROPERTIES_FLAG, False),
+    }
 
+
+def _effective_auth(auth: dict) -> Auth:
     method = auth.get('method', 'none')
     oauth2: OAuth2 | None = None
     if method == 'oauth2':
@@ -919,70 +949,53 @@ def _effective(doc: dict) -> EffectiveSettings:
             'client_id': given.get('client_id'),
             'token': given.get('token'),
         }
+    return {
+        'method': method,
+        'username': auth.get('username') if method != 'none' else None,
+        'password': auth.get('password') if method == 'basic' else None,
+        'mechanism': auth.get('mechanism') or ('xoauth2' if method == 'oauth2' else None),
+        'oauth2': oauth2,
+    }
 
+
+def _effective_sender(sender: dict, product: str) -> Sender:
     from_name = sender.get('from_name')
     if from_name is None and product == 'confluence':
         from_name = '${fullname} (Confluence)'
-
-    test = doc.get('test', {})
-    max_age = test.get('max_age', '30d')
-    dns = doc.get('dns', {})
-    ghes = doc.get('ghes', {})
     return {
-        'product': product,
-        'name': doc.get('name', 'SMTP Server' if product == 'confluence' else None),
-        'description': doc.get('description'),
-        'provider': provider,
-        'server': {
-            'host': host,
-            'port': port,
-            'protocol': protocol,
-            'tls': tls,
-            'timeout_ms': server.get('timeout_ms', DEFAULT_TIMEOUT_MS),
-            'helo_domain': server.get('helo_domain'),
-            'jndi': jndi,
-            'properties': dict(server.get('properties', {})),
-            INSECURE_PROPERTIES_FLAG: server.get(INSECURE_PROPERTIES_FLAG, False),
+        'from_address': sender['from_address'],
+        'from_name': from_name,
+        'subject_prefix': sender.get('subject_prefix'),
+        'noreply_address': sender.get('noreply_address'),
+        'discard_to_noreply': sender.get('discard_to_noreply', False),
+        'support': sender.get('support'),
+    }
+
+
+def _effective_test(test: dict) -> Test:
+    max_age = test.get('max_age', '30d')
+    return {
+        'recipients': list(test.get('recipients', [])),
+        'max_age': max_age,
+        'max_age_seconds': parse_duration(max_age),
+        'user': {
+            'fullname': _get(test, ('user', 'fullname')),
+            'email': _get(test, ('user', 'email')),
         },
-        'auth': {
-            'method': method,
-            'username': auth.get('username') if method != 'none' else None,
-            'password': auth.get('password') if method == 'basic' else None,
-            'mechanism': auth.get('mechanism') or ('xoauth2' if method == 'oauth2' else None),
-            'oauth2': oauth2,
-        },
-        'sender': {
-            'from_address': sender['from_address'],
-            'from_name': from_name,
-            'subject_prefix': sender.get('subject_prefix'),
-            'noreply_address': sender.get('noreply_address'),
-            'discard_to_noreply': sender.get('discard_to_noreply', False),
-            'support': sender.get('support'),
-        },
-        'ghes': {
-            'hostname': ghes.get('hostname'),
-            'email_enabled': ghes.get('email_enabled', True),
-        },
-        'test': {
-            'recipients': list(test.get('recipients', [])),
-            'max_age': max_age,
-            'max_age_seconds': parse_duration(max_age),
-            'user': {
-                'fullname': _get(test, ('user', 'fullname')),
-                'email': _get(test, ('user', 'email')),
-            },
-        },
-        'dns': {
-            'check_mx': dns.get('check_mx', True),
-            'check_spf': dns.get('check_spf', True),
-            'check_dmarc': dns.get('check_dmarc', True),
-            'check_ptr': dns.get('check_ptr', False),
-            'check_ghes_reply': dns.get('check_ghes_reply', product == 'ghes'),
-            'sending_ips': list(dns.get('sending_ips', [])),
-            'nameservers': list(dns.get('nameservers', [])),
-            'port': dns.get('port', 53),
-            'expect': [dict(e, contains=e.get('contains')) for e in dns.get('expect', [])],
-        },
+    }
+
+
+def _effective_dns(dns: dict, product: str) -> Dns:
+    return {
+        'check_mx': dns.get('check_mx', True),
+        'check_spf': dns.get('check_spf', True),
+        'check_dmarc': dns.get('check_dmarc', True),
+        'check_ptr': dns.get('check_ptr', False),
+        'check_ghes_reply': dns.get('check_ghes_reply', product == 'ghes'),
+        'sending_ips': list(dns.get('sending_ips', [])),
+        'nameservers': list(dns.get('nameservers', [])),
+        'port': dns.get('port', 53),
+        'expect': [dict(e, contains=e.get('contains')) for e in dns.get('expect', [])],
     }
 
 
