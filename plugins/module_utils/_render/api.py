@@ -22,9 +22,9 @@ import typing as t
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import ArgumentSpec
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import connection_argument_spec
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpError, connection_argument_spec
 
-__all__ = ['api_argument_spec', 'api_error', 'diff_scalar']
+__all__ = ['api_argument_spec', 'api_error', 'diff_scalar', 'run_api']
 
 
 def api_error(exc: Exception) -> MailwrightError:
@@ -61,3 +61,16 @@ def diff_scalar(value: t.Any) -> str:
     if value == '':
         return '""'
     return str(value)
+
+
+def run_api(ensure: t.Callable[..., dict[str, t.Any]], client: t.Any, effective: t.Any, *, diff: bool = True,
+            **kwargs: t.Any) -> dict[str, t.Any]:
+    """A product API backend: `ensure`, its failures as MailwrightError (HttpError with the request
+    under `http`), and `diff` only when asked for."""
+    try:
+        result = ensure(client, effective, **kwargs)
+    except HttpError as exc:
+        raise api_error(exc) from None
+    if not diff:
+        result.pop('diff', None)
+    return result

@@ -52,7 +52,7 @@ import uuid
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpClient, HttpError, client_from_params
-from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import api_error, diff_scalar
+from ansible_collections.mailwright.smtp.plugins.module_utils._render.api import diff_scalar, run_api
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
 
 __all__ = [
@@ -473,15 +473,8 @@ def ensure(client: HttpClient, effective: t.Mapping[str, t.Any], *, api: str = '
 
 
 def run(client: HttpClient, effective, *, diff: bool = True, **kwargs) -> dict[str, t.Any]:
-    """The backend of ghes_smtp (mode=api): ensure(), its failures as MailwrightError (HttpError
-    with the request under `http`), `diff` only when asked for."""
-    try:
-        result = ensure(client, effective, **kwargs)
-    except HttpError as exc:
-        raise api_error(exc) from None
-    if not diff:
-        result.pop('diff', None)
-    return result
+    """The backend of ghes_smtp (mode=api): ensure() through the shared API wrapper."""
+    return run_api(ensure, client, effective, diff=diff, **kwargs)
 
 
 def run_render(effective: t.Mapping[str, t.Any], *, state: str = 'present',
