@@ -26,3 +26,14 @@ notes:
     Readable by the group is allowed, because the application's group must read its own configuration.
     A file the module creates gets a mode that only its owner and group can read."
 """
+
+    # The backup option of the modules that back up a text file they edit (server.xml, .properties).
+    BACKUP = r"""
+options:
+  backup:
+    description:
+      - Keep a timestamped copy of the file before changing it, next to the file (the symlink's target
+        when O(path) is a link), with the file's own mode.
+    type: bool
+    default: false
+"""

@@ -39,6 +39,7 @@ requirements:
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - mailwright.smtp.files
+  - mailwright.smtp.files.backup
   - mailwright.smtp.attributes
   - mailwright.smtp.result
   - ansible.builtin.files
@@ -63,12 +64,6 @@ options:
         C(mail.crypto.protocols) in C(bitbucket.properties). Their values are written as given.
     type: dict
     default: {}
-  backup:
-    description:
-      - Keep a timestamped copy of the file before changing it, next to the file (the symlink's target
-        when O(path) is a link), with the file's own mode.
-    type: bool
-    default: false
   allow_world_readable:
     description:
       - When the file gets a password (C(spring.mail.password), O(flavour=spring)) and it is, or with O(mode)

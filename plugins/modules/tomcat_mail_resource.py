@@ -44,6 +44,7 @@ requirements:
 extends_documentation_fragment:
   - mailwright.smtp.settings
   - mailwright.smtp.files
+  - mailwright.smtp.files.backup
   - mailwright.smtp.attributes
   - mailwright.smtp.result
   - ansible.builtin.files
@@ -74,12 +75,6 @@ options:
         part of the settings. They cannot override an attribute that comes from the settings.
     type: dict
     default: {}
-  backup:
-    description:
-      - Keep a timestamped copy of the file before changing it, next to the file (the symlink's target
-        when O(path) is a link), with the file's own mode.
-    type: bool
-    default: false
   allow_world_readable:
     description:
       - When the Resource has a password (C(auth.method=basic)) and the file is, or with O(mode) would be,
