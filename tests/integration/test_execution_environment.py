@@ -19,11 +19,12 @@ import sys
 import pytest
 import yaml
 
+from tests.support.peers import running
+
 pytestmark = pytest.mark.integration
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
-PEERS = ROOT / 'extensions' / 'molecule' / 'shared' / 'peers.py'
 VERSION = yaml.safe_load((ROOT / 'galaxy.yml').read_text())['version']
 TARBALL = f'mailwright-smtp-{VERSION}.tar.gz'
 IMAGE = 'localhost/mailwright-ee:test'
@@ -61,16 +62,8 @@ def podman_works() -> bool:
 
 @pytest.fixture
 def relay(tmp_path):
-    directory = tmp_path / 'peers'
-    env = dict(os.environ, MAILWRIGHT_RELAY_USER='mailer', MAILWRIGHT_RELAY_PASSWORD=RELAY_PASSWORD)
-    started = subprocess.run([sys.executable, str(PEERS), 'start', '--dir', str(directory)], env=env,
-                             capture_output=True, text=True, timeout=120, check=False)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield dict(yaml.safe_load((directory / 'state.json').read_text()), _dir=directory)
-    finally:
-        subprocess.run([sys.executable, str(PEERS), 'stop', '--dir', str(directory)], capture_output=True,
-                       timeout=60, check=False)
+    with running(tmp_path / 'peers', user='mailer', password=RELAY_PASSWORD) as state:
+        yield state
 
 
 @pytest.mark.skipif(not podman_works(), reason='no working rootful Podman with runc (make system-deps installs it)')

@@ -22,10 +22,11 @@ import tarfile
 import pytest
 import yaml
 
+from tests.support.peers import running
+
 pytestmark = pytest.mark.integration
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PEERS = ROOT / 'extensions' / 'molecule' / 'shared' / 'peers.py'
 VERSION = yaml.safe_load((ROOT / 'galaxy.yml').read_text())['version']
 TARBALL = ROOT / '.build' / 'dist' / f'mailwright-smtp-{VERSION}.tar.gz'
 # top-level entries an installed collection has no use for (dev tooling, tests, the demo)
@@ -85,16 +86,8 @@ def fresh_env(home: pathlib.Path) -> dict[str, str]:
 
 @pytest.fixture
 def peers(tmp_path):
-    directory = tmp_path / 'peers'
-    env = dict(os.environ, MAILWRIGHT_RELAY_USER='jira-notify', MAILWRIGHT_RELAY_PASSWORD=RELAY_PASSWORD)
-    started = subprocess.run([sys.executable, str(PEERS), 'start', '--dir', str(directory)], env=env,
-                             capture_output=True, text=True, timeout=120, check=False)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield dict(yaml.safe_load((directory / 'state.json').read_text()), _spool=directory / 'spool')
-    finally:
-        subprocess.run([sys.executable, str(PEERS), 'stop', '--dir', str(directory)], capture_output=True, timeout=60,
-                       check=False)
+    with running(tmp_path / 'peers', user='jira-notify', password=RELAY_PASSWORD) as state:
+        yield dict(state, _spool=state['_dir'] / 'spool')
 
 
 def local_overrides(project: pathlib.Path, host_vars: dict, state: dict, jira: pathlib.Path) -> dict:

@@ -27,6 +27,7 @@ them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+import typing as t
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 if __package__ in (None, ''):  # run as a file: import the package from the checkout, not from tests/support
@@ -44,7 +46,7 @@ from tests.support.certs import CertificateAuthority  # noqa: E402
 from tests.support.dns_server import DnsServer, DnsServerError  # noqa: E402
 from tests.support.smtp_server import SMTPTestServer  # noqa: E402
 
-__all__ = ['HTTP_PEERS', 'Peers', 'RELAY_NAME', 'main', 'start', 'stop']
+__all__ = ['HTTP_PEERS', 'Peers', 'RELAY_NAME', 'main', 'running', 'start', 'stop']
 
 RELAY_NAME = 'relay.demo.test'
 RELAY_CERT_DAYS = 397
@@ -209,6 +211,22 @@ def messages(directory: pathlib.Path) -> int:
               f' (TLS {envelope["tls"]}, AUTH {envelope["auth"]}) ---')
         print(eml.read_bytes().decode('utf-8', 'replace').rstrip())
     return 0
+
+
+@contextlib.contextmanager
+def running(directory: pathlib.Path, *, user: str, password: str) -> t.Iterator[dict]:
+    """The peers started as their own process, through the script molecule and the demo use, for a
+    test that runs playbooks or containers against them: yields the state (plus `_dir`)."""
+    script = str(pathlib.Path(__file__).resolve().parents[2] / 'extensions' / 'molecule' / 'shared' / 'peers.py')
+    env = dict(os.environ, MAILWRIGHT_RELAY_USER=user, MAILWRIGHT_RELAY_PASSWORD=password)
+    started = subprocess.run([sys.executable, script, 'start', '--dir', str(directory)], env=env,
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield dict(json.loads((directory / 'state.json').read_text()), _dir=directory)
+    finally:
+        subprocess.run([sys.executable, script, 'stop', '--dir', str(directory)], capture_output=True, timeout=60,
+                       check=False)
 
 
 def main(argv: list[str] | None = None) -> int:
