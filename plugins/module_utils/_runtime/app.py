@@ -35,6 +35,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import is_secret_name
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import (
     JvmOptionsError,
     _blocks,
@@ -61,6 +62,8 @@ __all__ = [
     'read_jvm_options',
     'parse_jvm_options',
     'default_java',
+    'tomcat_version',
+    'jre_version',
 ]
 
 Api = t.Literal['javax', 'jakarta']
@@ -84,16 +87,19 @@ _DEFAULT_JVM_OPTIONS_FILES = ('bin/setenv.sh',)
 
 _CANDIDATE_NAME = re.compile(r'mail|activation|smtp', re.IGNORECASE)
 _NAME_VERSION = re.compile(r'[-_](\d+(?:\.\d+)*(?:[-.][A-Za-z0-9]+)*)\.jar\Z', re.IGNORECASE)
-# Classes that say what a jar is: (prefix or exact entry, kind, api or None when the version decides).
-_MARKERS: tuple[tuple[str, Kind, Api | None], ...] = (
-    ('jakarta/mail/Session.class', 'mail', 'jakarta'),
-    ('javax/mail/Session.class', 'mail', 'javax'),
-    ('org/eclipse/angus/mail/', 'mail', 'jakarta'),
-    ('com/sun/mail/smtp/', 'mail', None),          # an implementation-only jar (smtp-1.6.x.jar, ...)
-    ('jakarta/activation/DataHandler.class', 'activation', 'jakarta'),
-    ('javax/activation/DataHandler.class', 'activation', 'javax'),
-    ('org/eclipse/angus/activation/', 'activation', 'jakarta'),
-    ('com/sun/activation/registries/', 'activation', None),
+# Classes that say what a jar is: (prefix or exact entry, kind, api or None when the version
+# decides, part). A full jar (javax.mail.jar) holds the API and the provider; jakarta.mail-api and
+# angus-mail split them, and two jars that hold the same part are a duplicate, an API jar beside
+# its provider is not.
+_MARKERS: tuple[tuple[str, Kind, Api | None, str], ...] = (
+    ('jakarta/mail/Session.class', 'mail', 'jakarta', 'api'),
+    ('javax/mail/Session.class', 'mail', 'javax', 'api'),
+    ('org/eclipse/angus/mail/smtp/', 'mail', 'jakarta', 'provider'),
+    ('com/sun/mail/smtp/', 'mail', None, 'provider'),  # smtp-1.6.x.jar, or the provider inside a full jar
+    ('jakarta/activation/DataHandler.class', 'activation', 'jakarta', 'api'),
+    ('javax/activation/DataHandler.class', 'activation', 'javax', 'api'),
+    ('org/eclipse/angus/activation/', 'activation', 'jakarta', 'provider'),
+    ('com/sun/activation/registries/', 'activation', None, 'provider'),
 )
 _MANIFEST_VERSION_KEYS = ('Implementation-Version', 'Bundle-Version', 'Specification-Version')
 _MAX_MANIFEST = 1 << 20
@@ -111,10 +117,13 @@ class MailJar:
     # How api was decided: 'classes' (the jar's packages), 'manifest' or 'name' (an unreadable jar).
     evidence: str = 'classes'
     name: str = field(default='', compare=False)
+    # What the jar holds: 'api' (javax.mail.Session, ...), 'provider' (the SMTP implementation) or both.
+    parts: tuple[str, ...] = field(default=('api', 'provider'), compare=False)
 
     def as_dict(self) -> dict[str, t.Any]:
         return {'path': self.path, 'name': self.name or os.path.basename(self.path), 'api': self.api,
-                'kind': self.kind, 'version': self.version, 'location': self.location, 'evidence': self.evidence}
+                'kind': self.kind, 'version': self.version, 'location': self.location, 'evidence': self.evidence,
+                'parts': list(self.parts)}
 
 
 @dataclass(frozen=True)
@@ -155,9 +164,7 @@ class JvmOptions:
 
     def secret_values(self) -> list[str]:
         """Values that must never be printed (passwords of stores and of mail sessions)."""
-        from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import looks_secret
-
-        return sorted({prop.value for prop in self.all if prop.value and looks_secret(prop.name)})
+        return sorted({prop.value for prop in self.all if prop.value and is_secret_name(prop.name)})
 
 
 def _join(app_home: str, relative: str) -> str:
@@ -254,13 +261,19 @@ def classify_jar(path: str, location: Location) -> MailJar | None:
                        location=location, evidence='name', name=name)
     version = next((manifest[key] for key in _MANIFEST_VERSION_KEYS if manifest.get(key)), None) or _name_version(name)
     entries = set(names)
-    for marker, kind, api in _MARKERS:
-        hit = marker in entries if marker.endswith('.class') else any(entry.startswith(marker) for entry in names)
-        if hit:
-            evidence = 'classes' if api is not None else ('manifest' if version else 'name')
-            return MailJar(path=path, api=api or _api_from_version(version, name), kind=kind, version=version,
-                           location=location, evidence=evidence, name=name)
-    return None
+    hits = []
+    for marker, kind, api, part in _MARKERS:
+        if marker in entries if marker.endswith('.class') else any(entry.startswith(marker) for entry in names):
+            hits.append((kind, api, part))
+    if not hits:
+        return None
+    kind = hits[0][0]  # a jar with both mail and activation classes counts as mail
+    same = [hit for hit in hits if hit[0] == kind]
+    api = next((hit[1] for hit in same if hit[1] is not None), None)
+    evidence = 'classes' if api is not None else ('manifest' if version else 'name')
+    parts = tuple(sorted({hit[2] for hit in same}))
+    return MailJar(path=path, api=api or _api_from_version(version, name), kind=kind, version=version,
+                   location=location, evidence=evidence, name=name, parts=parts)
 
 
 def _jars_in(directory: str | None, location: Location) -> list[MailJar]:
@@ -454,3 +467,26 @@ def default_java(app_home: str | None) -> str:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return 'java'
+
+
+def tomcat_version(app_home: str) -> str | None:
+    """The Tomcat version of lib/catalina.jar's manifest (Tomcat 10 and later: jakarta.mail.Session)."""
+    try:
+        with zipfile.ZipFile(os.path.join(app_home, 'lib', 'catalina.jar')) as archive:
+            manifest = _manifest(archive)
+    except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, EOFError):
+        return None
+    return manifest.get('Bundle-Version') or manifest.get('Implementation-Version') or None
+
+
+def jre_version(app_home: str) -> str | None:
+    """JAVA_VERSION of the shipped JRE's ``release`` file (<app_home>/jre/release), None without one."""
+    try:
+        with open(os.path.join(app_home, 'jre', 'release'), encoding='utf-8', errors='replace') as handle:
+            for line in handle:
+                key, sep, value = line.partition('=')
+                if sep and key.strip() == 'JAVA_VERSION':
+                    return value.strip().strip('"') or None
+    except OSError:
+        return None
+    return None
