@@ -23,43 +23,20 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app impor
     find_mail_jars,
     parse_jvm_options,
     proof_classpath,
+    jre_version,
     read_jvm_options,
+    tomcat_version,
     webapp_dir,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import apply_block, render_block
-
-SYSTEM_JARS = {
-    'javax.mail.jar': ('javax', 'mail', '1.6.5'),
-    'jakarta-mail.jar': ('jakarta', 'mail', '2.0.0'),
-    'javax.activation.jar': ('javax', 'activation', '1.2.0'),
-    'jakarta-activation.jar': ('jakarta', 'activation', '2.0.0'),
-}
-
-
-def system_jar(name: str) -> pathlib.Path:
-    path = pathlib.Path('/usr/share/java') / name
-    if not path.is_file():
-        pytest.skip(f'{path} is not installed (Debian libmail-java / libjakarta-mail-java)')
-    return path
-
-
-def make_jar(path: pathlib.Path, entries: list[str], manifest: dict[str, str] | None = None) -> pathlib.Path:
-    """A small real jar: the class entries (empty) and a manifest."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, 'w') as archive:
-        lines = ['Manifest-Version: 1.0'] + [f'{key}: {value}' for key, value in (manifest or {}).items()]
-        archive.writestr('META-INF/MANIFEST.MF', '\r\n'.join(lines) + '\r\n\r\n')
-        for entry in entries:
-            archive.writestr(entry, b'\xca\xfe\xba\xbe')
-    return path
-
+from tests.support.apphome import SYSTEM_JARS, make_jar, system_jar
 
 def jira_home(tmp_path: pathlib.Path) -> pathlib.Path:
     home = tmp_path / 'jira'
     (home / 'lib').mkdir(parents=True)
     (home / 'atlassian-jira' / 'WEB-INF' / 'lib').mkdir(parents=True)
     (home / 'bin').mkdir()
-    make_jar(home / 'lib' / 'catalina.jar', ['org/apache/catalina/Server.class'])
+    make_jar(home / 'lib' / 'catalina.jar', ['org/apache/catalina/Server.class'], {'Bundle-Version': '9.0.98'})
     return home
 
 
@@ -233,3 +210,24 @@ def test_default_java(tmp_path):
     os.chmod(java, 0o755)
     assert default_java(str(tmp_path)) == str(java)
     assert default_java(None) == 'java'
+
+
+def test_parts_of_split_and_full_jars(tmp_path):
+    full = classify_jar(str(system_jar('jakarta-mail.jar')), 'lib')
+    assert full.parts == ('api', 'provider')
+    api_only = classify_jar(str(make_jar(tmp_path / 'jakarta.mail-api-2.1.3.jar', ['jakarta/mail/Session.class'])), 'lib')
+    assert api_only.parts == ('api',)
+    assert api_only.as_dict()['parts'] == ['api'] and api_only.as_dict()['name'] == 'jakarta.mail-api-2.1.3.jar'
+
+
+def test_tomcat_and_jre_versions(tmp_path):
+    home = jira_home(tmp_path)
+    assert tomcat_version(str(home)) == '9.0.98'
+    assert jre_version(str(home)) is None
+    (home / 'jre').mkdir()
+    (home / 'jre' / 'release').write_text('IMPLEMENTOR="Eclipse Adoptium"\nJAVA_VERSION="17.0.13"\n')
+    assert jre_version(str(home)) == '17.0.13'
+    assert tomcat_version(str(tmp_path / 'none')) is None
+    tomcat10 = pathlib.Path('/usr/share/tomcat10')
+    if tomcat10.is_dir():  # Debian's lib/ holds symlinks to /usr/share/java; the manifest is read through them
+        assert tomcat_version(str(tomcat10)).startswith('10.')
