@@ -96,7 +96,7 @@ def _backup_dir(params: t.Mapping[str, t.Any], app_home: str, *, lib: str, webap
     if webapp:
         forbidden.append((webapp, 'the webapp (on its class path, and Tomcat serves its files)'))
     for directory in forbidden:
-        for candidate in {path, real}:
+        for candidate in (path, real):
             if _inside(candidate, directory[0]) or _inside(candidate, os.path.realpath(directory[0])):
                 raise MailwrightError(f'backup_dir {given or path} is inside {directory[1]}: a jar moved there would '
                                       'still be loaded or served; choose a directory outside it', kind='invalid',
