@@ -17,7 +17,8 @@ SETENV = f'''#!/bin/sh
 JVM_SUPPORT_RECOMMENDED_ARGS="-Dmail.smtp.host=old-relay.example.com"
 JAVA_OPTS="$JAVA_OPTS -Dmail.smtp.password={JVM_MAIL_PASSWORD}"
 # BEGIN mailwright mail truststore (managed by Ansible)
-JVM_SUPPORT_RECOMMENDED_ARGS="${{JVM_SUPPORT_RECOMMENDED_ARGS}} -Djavax.net.ssl.trustStore=/opt/ts.p12 -Djavax.net.ssl.trustStorePassword={STORE_PASSWORD} -Djavax.net.ssl.trustStoreType=PKCS12"
+JVM_SUPPORT_RECOMMENDED_ARGS="${{JVM_SUPPORT_RECOMMENDED_ARGS}} -Djavax.net.ssl.trustStore=/opt/ts.p12 \
+-Djavax.net.ssl.trustStorePassword={STORE_PASSWORD} -Djavax.net.ssl.trustStoreType=PKCS12"
 # END mailwright mail truststore (managed by Ansible)
 '''
 SETTINGS = {
