@@ -332,25 +332,29 @@ def jvm_options_files(app_home: str, product: str | None = None) -> list[str]:
 _ASSIGNMENT = re.compile(r'\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z', re.DOTALL)
 
 
+def _closed(statement: str) -> bool:
+    try:
+        shlex.split(statement, comments=True)
+        return True
+    except ValueError:
+        return False
+
+
 def _statements(text: str) -> t.Iterator[tuple[int, str]]:
     """(first line number, statement) for each shell statement: a line, joined with the next while
-    it ends in a backslash or leaves a quote open (a value may span lines)."""
-    lines = _lines(text)
+    it ends in a backslash or leaves a quote open (a value may span lines). A quote still open at
+    the end of the file is a stray one: that line is taken alone, so it hides no later option."""
+    lines = [line.rstrip('\n').rstrip('\r') for line in _lines(text)]
     index = 0
     while index < len(lines):
         start = index
-        statement = lines[index].rstrip('\n').rstrip('\r')
+        statement = lines[index]
         index += 1
-        while index < len(lines):
-            if statement.endswith('\\'):
-                statement = statement[:-1] + lines[index].rstrip('\n').rstrip('\r')
-            else:
-                try:
-                    shlex.split(statement, comments=True)
-                    break
-                except ValueError:
-                    statement += '\n' + lines[index].rstrip('\n').rstrip('\r')
+        while index < len(lines) and (statement.endswith('\\') or not _closed(statement)):
+            statement = statement[:-1] + lines[index] if statement.endswith('\\') else statement + '\n' + lines[index]
             index += 1
+        if index >= len(lines) and not _closed(statement) and index > start + 1:
+            statement, index = lines[start], start + 1
         yield start + 1, statement
 
 

@@ -231,3 +231,12 @@ def test_tomcat_and_jre_versions(tmp_path):
     tomcat10 = pathlib.Path('/usr/share/tomcat10')
     if tomcat10.is_dir():  # Debian's lib/ holds symlinks to /usr/share/java; the manifest is read through them
         assert tomcat_version(str(tomcat10)).startswith('10.')
+
+
+def test_a_stray_quote_hides_no_later_option():
+    text = "# nothing\necho it's broken\nCATALINA_OPTS=\"-Dmail.smtp.host=after.example\"\n"
+    [prop] = parse_jvm_options(text, '/x/setenv.sh')
+    assert (prop.name, prop.value, prop.line) == ('mail.smtp.host', 'after.example', 3)
+    multi = 'JAVA_OPTS="-Da=1\n  -Dmail.smtp.port=26"\nJAVA_OPTS="$JAVA_OPTS -Db=2"\n'
+    assert [(p.name, p.value, p.line) for p in parse_jvm_options(multi, '/x/setenv.sh')] == [
+        ('a', '1', 1), ('mail.smtp.port', '26', 1), ('b', '2', 3)]
