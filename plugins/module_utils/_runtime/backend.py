@@ -40,7 +40,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app impor
     tomcat_version,
     webapp_lib_dir,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.jars import CONFLICT_KINDS, Move, Plan, plan_layout
+from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.jars import BACKUP_SUBDIRS, CONFLICT_KINDS, Move, Plan, plan_layout
 from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.overrides import system_property_overrides
 
 __all__ = ['DEFAULT_BACKUP_DIR', 'FAIL_ON', 'DEFAULT_FAIL_ON', 'javamail_runtime']
@@ -96,7 +96,8 @@ def _backup_dir(params: t.Mapping[str, t.Any], app_home: str, *, lib: str, webap
     if webapp:
         forbidden.append((webapp, 'the webapp (on its class path, and Tomcat serves its files)'))
     for directory in forbidden:
-        for candidate in (path, real):
+        # the subdirectories too: backup_dir=app_home would put lib/'s spare copies back into lib/
+        for candidate in (path, real, *(os.path.join(base, sub) for base in (path, real) for sub in BACKUP_SUBDIRS.values())):
             if _inside(candidate, directory[0]) or _inside(candidate, os.path.realpath(directory[0])):
                 raise MailwrightError(f'backup_dir {given or path} is inside {directory[1]}: a jar moved there would '
                                       'still be loaded or served; choose a directory outside it', kind='invalid',

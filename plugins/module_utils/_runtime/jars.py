@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app import Api, MailJar
 
-__all__ = ['Conflict', 'Move', 'Plan', 'plan_layout', 'session_api', 'version_key', 'CONFLICT_KINDS']
+__all__ = ['BACKUP_SUBDIRS', 'Conflict', 'Move', 'Plan', 'plan_layout', 'session_api', 'version_key', 'CONFLICT_KINDS']
 
 CONFLICT_KINDS = ('duplicate', 'missing', 'wrong_api')
 _NO_MOVES = frozenset({'bitbucket'})
+# backup_dir's subdirectories for copies from lib/ and from WEB-INF/lib
+BACKUP_SUBDIRS = {'lib': 'lib', 'webapp': 'WEB-INF-lib'}
 
 
 @dataclass
@@ -114,7 +116,7 @@ def plan_layout(jars: list[MailJar], *, app_home: str, product: str, session_typ
     destinations: set[str] = set()
 
     def backup_path(jar: MailJar) -> str:
-        return os.path.join(backup_dir, 'lib' if jar.location == 'lib' else 'WEB-INF-lib', jar.name)
+        return os.path.join(backup_dir, BACKUP_SUBDIRS[jar.location], jar.name)
 
     groups: dict[tuple[str, str], list[MailJar]] = {}
     for jar in jars:

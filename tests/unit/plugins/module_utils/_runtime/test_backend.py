@@ -204,7 +204,7 @@ def test_symlinked_jar_outside_app_home_is_refused(tmp_path):
 
 def test_backup_dir_rules(tmp_path):
     home = jira_home(tmp_path)
-    for inside in ('lib/old', 'atlassian-jira/backup', str(home / 'atlassian-jira' / 'WEB-INF' / 'lib')):
+    for inside in ('lib/old', 'atlassian-jira/backup', str(home / 'atlassian-jira' / 'WEB-INF' / 'lib'), '.', str(home)):
         with pytest.raises(MailwrightError, match='backup_dir .* is inside'):
             run(home, product='jira', state='present', backup_dir=inside)
     shared = tmp_path / 'shared'
