@@ -27,14 +27,17 @@ Nothing here writes a file, imports Ansible or starts a JVM.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
+import stat
 import typing as t
 import zipfile
 from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import _read_regular, resolve_target
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import is_secret_name
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import (
     JvmOptionsError,
@@ -242,6 +245,19 @@ def _name_version(name: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _open_regular(path: str) -> t.BinaryIO:
+    """`path` opened for reading only when it is a regular file: O_NONBLOCK, so a FIFO swapped in
+    for a jar cannot hang the run, and fstat after the open, so what was checked is what is read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f'{path} is not a regular file')
+        return os.fdopen(fd, 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def classify_jar(path: str, location: Location) -> MailJar | None:
     """The MailJar for `path`, None when it holds no mail or activation classes.
 
@@ -250,7 +266,7 @@ def classify_jar(path: str, location: Location) -> MailJar | None:
     """
     name = os.path.basename(path)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _open_regular(path) as handle, zipfile.ZipFile(handle) as archive:
             names = archive.namelist()
             manifest = _manifest(archive)
     except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, EOFError):
@@ -440,14 +456,10 @@ def read_jvm_options(app_home: str, product: str | None = None, *, files: t.Sequ
     everything: list[SystemProperty] = []
     read: list[str] = []
     for path in paths:
-        try:
-            with open(path, 'rb') as handle:
-                data = handle.read()
-        except FileNotFoundError:
+        # the collection's symlink policy (a link only from root or the file's owner), never a FIFO
+        data, _info = _read_regular(resolve_target(path, option=option), path, option)
+        if data is None:
             continue
-        except OSError as exc:
-            raise MailwrightError(f'{option} {app_home}: cannot read the JVM options file {path}: {exc.strerror}',
-                                  kind='file', step='runtime') from None
         read.append(path)
         everything.extend(parse_jvm_options(data.decode('utf-8', 'surrogateescape'), path))
     properties: dict[str, str] = {}

@@ -263,7 +263,8 @@ def _analyse(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | N
     plan = plan_layout(jars, app_home=app_home, product=product, session_type=session, lib=lib, webinf=webinf,
                        backup_dir=backup_dir, tomcat=tomcat_version(app_home), java_version=jre_version(app_home))
     files = params.get('jvm_options_files')
-    options = read_jvm_options(app_home, product, files=[os.path.join(app_home, f) for f in files] if files else None)
+    options = read_jvm_options(app_home, product, files=[os.path.join(app_home, f) for f in files] if files else None,
+                               option='jvm_options_files' if files else 'app_home')
     secrets.extend(options.secret_values())
     rendered = None
     if effective is not None:

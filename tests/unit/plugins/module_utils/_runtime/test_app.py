@@ -240,3 +240,24 @@ def test_a_stray_quote_hides_no_later_option():
     multi = 'JAVA_OPTS="-Da=1\n  -Dmail.smtp.port=26"\nJAVA_OPTS="$JAVA_OPTS -Db=2"\n'
     assert [(p.name, p.value, p.line) for p in parse_jvm_options(multi, '/x/setenv.sh')] == [
         ('a', '1', 1), ('mail.smtp.port', '26', 1), ('b', '2', 3)]
+
+
+def test_a_fifo_is_never_read(tmp_path):
+    home = jira_home(tmp_path)
+    os.mkfifo(home / 'bin' / 'setenv.sh')
+    with pytest.raises(MailwrightError, match='not a regular file'):
+        read_jvm_options(str(home), 'jira')
+    os.mkfifo(home / 'lib' / 'javax.mail-1.6.5.jar')
+    assert find_mail_jars(str(home), 'jira') == []
+
+
+def test_jvm_options_file_symlink_policy(tmp_path):
+    home = jira_home(tmp_path)
+    real = tmp_path / 'setenv-real.sh'
+    real.write_text('JAVA_OPTS="-Dmail.smtp.port=2525"\n')
+    (home / 'bin' / 'setenv.sh').symlink_to(real)  # a link of the file's owner: followed
+    assert read_jvm_options(str(home), 'jira').system_properties == {'mail.smtp.port': '2525'}
+    (home / 'bin' / 'setenv.sh').unlink()
+    (home / 'bin' / 'setenv.sh').symlink_to(tmp_path / 'gone.sh')
+    with pytest.raises(MailwrightError, match='does not exist'):
+        read_jvm_options(str(home), 'jira')
