@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+# the standard-library-only host of test_host_libraries, reused
+from test_host_libraries import bare_host  # noqa: F401  pylint: disable=unused-import
+
 from tests.support.apphome import jira_home, tree_state
 from tests.support.modrun import module_process, run_module
 
@@ -103,3 +106,10 @@ def test_bad_options_fail_before_anything(tmp_path):
     assert rc == 1 and result['kind'] == 'file' and 'does not exist' in result['msg']
     rc, result = run_module('javamail_runtime', {'app_home': str(tmp_path), 'fail_on': ['everything']})
     assert rc == 1 and 'fail_on' in result['msg']
+
+
+def test_needs_no_third_party_library(tmp_path, bare_host):  # noqa: F811
+    home = jira_home(tmp_path, setenv=SETENV)
+    rc, result = run_module('javamail_runtime', {'app_home': str(home), 'settings': SETTINGS, 'state': 'present'},
+                            env=bare_host)
+    assert rc == 0 and result['changed'] and result['system_property_overrides'], result
