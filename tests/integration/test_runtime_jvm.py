@@ -62,6 +62,7 @@ def jvm(probe: pathlib.Path, classpath: list[str], api: str) -> dict[str, str]:
 
 
 def test_javax_class_path_of_a_jira_home(tmp_path, probe):
+    # (Debian's javax.mail.jar also brings /usr/share/java/javax.activation.jar through its Class-Path)
     home = jira_home(tmp_path)
     classpath = proof_classpath(str(home), 'jira', 'javax')
     seen = jvm(probe, classpath, 'javax')

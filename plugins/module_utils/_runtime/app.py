@@ -59,6 +59,7 @@ __all__ = [
     'webapp_dir',
     'webapp_lib_dir',
     'classify_jar',
+    'linked_jars',
     'find_mail_jars',
     'proof_classpath',
     'jvm_options_files',
@@ -122,11 +123,14 @@ class MailJar:
     name: str = field(default='', compare=False)
     # What the jar holds: 'api' (javax.mail.Session, ...), 'provider' (the SMTP implementation) or both.
     parts: tuple[str, ...] = field(default=('api', 'provider'), compare=False)
+    # The manifest's Class-Path, resolved: jars the JVM loads with this one (Debian's javax.mail.jar
+    # names /usr/share/java/javax.activation.jar), whether or not they exist.
+    class_path: tuple[str, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, t.Any]:
         return {'path': self.path, 'name': self.name or os.path.basename(self.path), 'api': self.api,
                 'kind': self.kind, 'version': self.version, 'location': self.location, 'evidence': self.evidence,
-                'parts': list(self.parts)}
+                'parts': list(self.parts), 'class_path': list(self.class_path)}
 
 
 @dataclass(frozen=True)
@@ -289,7 +293,38 @@ def classify_jar(path: str, location: Location) -> MailJar | None:
     evidence = 'classes' if api is not None else ('manifest' if version else 'name')
     parts = tuple(sorted({hit[2] for hit in same}))
     return MailJar(path=path, api=api or _api_from_version(version, name), kind=kind, version=version,
-                   location=location, evidence=evidence, name=name, parts=parts)
+                   location=location, evidence=evidence, name=name, parts=parts,
+                   class_path=_class_path(manifest.get('Class-Path', ''), os.path.dirname(path)))
+
+
+def _class_path(value: str, directory: str) -> tuple[str, ...]:
+    """Class-Path entries as file paths: space-separated URLs, relative ones to the jar's directory."""
+    from urllib.parse import unquote, urlsplit
+
+    paths = []
+    for entry in value.split():
+        parts = urlsplit(entry)
+        if parts.scheme not in ('', 'file'):
+            continue
+        path = unquote(parts.path)
+        paths.append(os.path.normpath(path if os.path.isabs(path) else os.path.join(directory, path)))
+    return tuple(paths)
+
+
+def linked_jars(jars: t.Iterable[MailJar]) -> list[MailJar]:
+    """The mail and activation jars that `jars` bring along through their manifest's Class-Path
+    (those that exist), with the location of the jar that names them."""
+    seen = {jar.path for jar in jars}
+    found = []
+    for jar in jars:
+        for path in jar.class_path:
+            if path in seen or not os.path.isfile(path):
+                continue
+            seen.add(path)
+            linked = classify_jar(path, jar.location)
+            if linked is not None:
+                found.append(linked)
+    return found
 
 
 def _jars_in(directory: str | None, location: Location) -> list[MailJar]:

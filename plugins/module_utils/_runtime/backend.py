@@ -36,6 +36,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app impor
     find_mail_jars,
     jre_version,
     lib_dir,
+    linked_jars,
     read_jvm_options,
     tomcat_version,
     webapp_lib_dir,
@@ -261,7 +262,8 @@ def _analyse(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | N
     backup_dir = _backup_dir(params, app_home, lib=lib, webapp=webapp_root)
     jars = find_mail_jars(app_home, product, webapp=webapp)
     plan = plan_layout(jars, app_home=app_home, product=product, session_type=session, lib=lib, webinf=webinf,
-                       backup_dir=backup_dir, tomcat=tomcat_version(app_home), java_version=jre_version(app_home))
+                       backup_dir=backup_dir, tomcat=tomcat_version(app_home), java_version=jre_version(app_home),
+                       linked=linked_jars(jars))
     files = params.get('jvm_options_files')
     options = read_jvm_options(app_home, product, files=[os.path.join(app_home, f) for f in files] if files else None,
                                option='jvm_options_files' if files else 'app_home')

@@ -24,6 +24,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app impor
     parse_jvm_options,
     proof_classpath,
     jre_version,
+    linked_jars,
     read_jvm_options,
     tomcat_version,
     webapp_dir,
@@ -261,3 +262,18 @@ def test_jvm_options_file_symlink_policy(tmp_path):
     (home / 'bin' / 'setenv.sh').symlink_to(tmp_path / 'gone.sh')
     with pytest.raises(MailwrightError, match='does not exist'):
         read_jvm_options(str(home), 'jira')
+
+
+def test_manifest_class_path_brings_its_activation_jar(tmp_path):
+    debian = classify_jar(str(system_jar('javax.mail.jar')), 'lib')
+    assert debian.class_path == ('/usr/share/java/javax.activation.jar',)
+    if not os.path.isfile('/usr/share/java/javax.activation.jar'):
+        pytest.skip('Debian libactivation-java is not installed')
+    [linked] = linked_jars([debian])
+    assert (linked.path, linked.api, linked.kind, linked.location) == (
+        '/usr/share/java/javax.activation.jar', 'javax', 'activation', 'lib')
+    relative = make_jar(tmp_path / 'lib' / 'mail.jar', ['javax/mail/Session.class'],
+                        {'Class-Path': 'activation.jar ../other/x%20y.jar http://example.com/z.jar'})
+    assert classify_jar(str(relative), 'lib').class_path == (str(tmp_path / 'lib' / 'activation.jar'),
+                                                             str(tmp_path / 'other' / 'x y.jar'))
+    assert linked_jars([classify_jar(str(relative), 'lib')]) == []  # named but not there

@@ -261,3 +261,18 @@ def test_split_jakarta_jars_and_unreadable_jar(tmp_path):
     result = run(home, product='generic', session_type='jakarta.mail.Session')
     assert result['conflicts'] == []
     assert {jar['name']: jar['evidence'] for jar in result['jars']}['javax.mail-1.4.jar'] == 'name'
+
+
+def test_activation_through_the_manifest_class_path(tmp_path):
+    home = jira_home(tmp_path, duplicate=False)
+    (home / 'lib' / 'javax.activation-1.2.0.jar').unlink()
+    (home / 'jre').mkdir()
+    (home / 'jre' / 'release').write_text('JAVA_VERSION="17.0.13"\n')
+    if not os.path.isfile('/usr/share/java/javax.activation.jar'):
+        pytest.skip('Debian libactivation-java is not installed')
+    # Debian's javax.mail.jar names /usr/share/java/javax.activation.jar in its Class-Path
+    assert run(home, effective=settings())['conflicts'] == []
+    (home / 'lib' / 'javax.mail-1.6.5.jar').unlink()
+    make_jar(home / 'lib' / 'javax.mail-1.6.7.jar', ['javax/mail/Session.class'], {'Bundle-Version': '1.6.7'})
+    with pytest.raises(MailwrightError, match='needs the javax.activation jar'):
+        run(home, effective=settings())

@@ -93,6 +93,11 @@ def test_missing_jars_for_a_jndi_session():
     assert result.conflicts == []
     result = plan([jar('lib', 'javax.mail-1.6.5.jar')], session_type='javax.mail.Session', java_version='17.0.13')
     assert [c.kind for c in result.conflicts] == ['missing'] and 'Java 8 has it built in' in result.conflicts[0].message
+    # an activation jar the mail jar's manifest Class-Path brings along counts
+    linked = MailJar(path='/usr/share/java/javax.activation.jar', api='javax', kind='activation', version='1.2.0',
+                     location='lib')
+    result = plan([jar('lib', 'javax.mail-1.6.5.jar')], session_type='javax.mail.Session', linked=[linked])
+    assert result.conflicts == [] and result.moves == []
     # the product cannot send at all
     assert [c.kind for c in plan([], product='jira').conflicts] == ['missing']
     assert plan([], product='generic').conflicts == []
