@@ -158,7 +158,7 @@ jars:
   elements: dict
   sample:
     - {path: /opt/atlassian/jira/lib/javax.mail-1.6.2.jar, name: javax.mail-1.6.2.jar, api: javax, kind: mail,
-       version: 1.6.2, location: lib, evidence: classes, parts: [api, provider]}
+       version: 1.6.2, location: lib, evidence: classes, parts: [api, provider], class_path: []}
   contains:
     path:
       description: "The jar."
@@ -183,6 +183,12 @@ jars:
       type: str
     parts:
       description: "What it holds - V(api), V(provider) (the SMTP implementation) or both."
+      type: list
+      elements: str
+    class_path:
+      description:
+        - "The jars its manifest's C(Class-Path) names, which the JVM loads with it (Debian's C(javax.mail.jar)
+          names C(/usr/share/java/javax.activation.jar)); an activation jar reached this way counts as present."
       type: list
       elements: str
 conflicts:
