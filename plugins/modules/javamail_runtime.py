@@ -60,6 +60,8 @@ options:
     description:
       - The product, when there are no O(settings). Without either, it is found from the webapp directory
         in O(app_home), else V(generic).
+      - V(ghes) is refused (GitHub Enterprise Server has no JVM to check); it is a choice so that the settings'
+        products and this option have one list.
     type: str
     choices: [jira, confluence, bitbucket, ghes, generic]
   session_type:

@@ -77,6 +77,10 @@ def _resolve(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | N
     if session is not None and session not in _SESSION_TYPES:
         raise MailwrightError(f'session_type {session!r} is not one of {", ".join(_SESSION_TYPES)}', kind='invalid',
                               step='runtime')
+    if product == 'ghes':
+        raise MailwrightError('ghes: GitHub Enterprise Server sends with its own mail service, not a JVM; '
+                              'javamail_runtime is for jira, confluence, bitbucket and generic Java applications',
+                              kind='invalid', step='runtime')
     return product or detect_product(params['app_home']) or 'generic', session
 
 

@@ -246,6 +246,8 @@ def test_bad_input_writes_nothing(tmp_path):
         run(home, effective=settings(), session_type='jakarta.mail.Session', state='present')
     with pytest.raises(MailwrightError, match='app_home .* does not exist'):
         run(tmp_path / 'missing', state='present')
+    with pytest.raises(MailwrightError, match='not a JVM'):
+        run(home, product='ghes')
     (tmp_path / 'a-file').write_text('')
     with pytest.raises(MailwrightError, match='is not a directory'):
         run(tmp_path / 'a-file')
