@@ -186,11 +186,13 @@ SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                           'enum': ['client_credentials', 'refresh_token']},
                                                                            'token_url': {'title': 'Token endpoint',
                                                                                          'description': "The provider's OAuth 2.0 token endpoint, "
-                                                                                                        'https only. Derived when omitted: '
-                                                                                                        'https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token '
-                                                                                                        'for provider microsoft, '
-                                                                                                        'https://oauth2.googleapis.com/token for '
-                                                                                                        'google; required for custom.',
+                                                                                                        'https only. Derived when omitted: for '
+                                                                                                        "provider microsoft the tenant's v2.0 "
+                                                                                                        'endpoint '
+                                                                                                        '(login.microsoftonline.com/<tenant>/oauth2/v2.0/token '
+                                                                                                        'over https), for google '
+                                                                                                        'https://oauth2.googleapis.com/token; '
+                                                                                                        'required for custom.',
                                                                                          'type': 'string',
                                                                                          'minLength': 9,
                                                                                          'maxLength': 2048,
