@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import collections
 import json
 import os
 import pathlib
@@ -353,6 +354,13 @@ class SMTPTestServer:
         owner = self
 
         class RecordingSMTP(SMTP):
+            # RFC 4954 lets an AUTH line be 12288 octets: a JWT in XOAUTH2 is longer than aiosmtpd's 512.
+            line_length_limit = 12288 + 2
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit, AUTH=12288)
+
             def data_received(self, data):
                 with owner._lock:
                     owner.received += data

@@ -508,7 +508,8 @@ def _obtain(effective: dict[str, t.Any], options: SendOptions, transcript: Trans
         _token(effective, options)
     except OAuth2Error as exc:
         exc.details.update(reason=result['reason'], marker_path=result['marker_path'], proof=result['proof'],
-                           transcript=transcript.lines, warnings=result['warnings'])
+                           transcript=transcript.lines)
+        exc.warnings.extend(result['warnings'])
         raise
     finally:
         for secret in options.obtained_secrets:
