@@ -858,6 +858,15 @@ def _oauth2_findings(oauth: dict, errors: list[Finding], warnings: list[Finding]
                                       "the provider's https token endpoint"))
     if oauth.get('tenant') is not None and provider != 'microsoft':
         warnings.append(Finding(at + 'tenant', f'is only used by provider microsoft, not {provider}'))
+    url = oauth.get('token_url')
+    if url is not None:
+        netloc = url.split('://', 1)[-1].split('/', 1)[0]
+        if '@' in netloc:
+            # the value is not quoted back: user-info may hold a password
+            errors.append(Finding(at + 'token_url', 'must not carry user-info (user:password@)',
+                                  'the client authenticates with client_id and client_secret'))
+        elif '#' in url:
+            errors.append(Finding(at + 'token_url', 'must not have a fragment', "give the provider's token endpoint"))
     _scope_findings(oauth, errors)
 
 
