@@ -111,7 +111,8 @@ _TOKEN_URLS = {
 _OFFICE365_HOST = re.compile(r'(?:^|\.)office365\.com\.?\Z', re.IGNORECASE)
 BASIC_AUTH_SHUTDOWN = (
     'Microsoft turns basic SMTP AUTH off by default for existing Exchange Online tenants at the end of '
-    'December 2026 (new tenants never have it; the relay then answers 550 5.7.30 or 535 5.7.139)'
+    'December 2026 (tenants created later do not have it by default; the relay then answers 550 5.7.30 or '
+    '535 5.7.139)'
 )
 MOVE_TO_OAUTH2 = (
     'move to auth.method: oauth2 with auth.oauth2 {provider: microsoft, grant_type: client_credentials, '
