@@ -249,8 +249,8 @@ def obtain_token(oauth: t.Mapping[str, t.Any], *, timeout: float, ca_path: str |
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN or any(c in token for c in '\r\n\x01 '):
         raise OAuth2Error(f'token endpoint {shown} answered without a usable access_token', status=200)
     if register is not None:
-        register(secret_forms(token) + secret_forms(data.get('refresh_token') if isinstance(data.get('refresh_token'), str)
-                                                   else None))
+        rotated = data.get('refresh_token')  # a new refresh token is not kept, but never shown either
+        register(secret_forms(token) + secret_forms(rotated if isinstance(rotated, str) else None))
     if token_type.lower() != 'bearer':
         raise OAuth2Error(f'token endpoint {shown} issued a {token_type or "typeless"} token; SMTP needs a Bearer '
                           'token', status=200)

@@ -140,6 +140,7 @@ def token_url_of(oauth: t.Mapping[str, t.Any]) -> str | None:
         return _TOKEN_URLS['microsoft'].format(tenant=oauth['tenant'])
     return None
 
+
 _DEFAULT_JNDI_NAME = {
     'jira': 'mail/JiraMailServer',
     'confluence': 'mail/ConfluenceMailServer',
