@@ -7,6 +7,7 @@ In-process (see tests/support/fixtures_smtp.py for the pytest fixtures):
     ... server.host, server.port ...
     server.messages      # [Delivered(mail_from, rcpt_tos, content, tls, auth_login), ...]
     server.auth_attempts # [{'mechanism', 'login', 'ok', 'tls'}, ...]
+    server.token_refusals # why each refused XOAUTH2/OAUTHBEARER token was refused
     server.received      # every byte the server read from clients (after TLS: decrypted), in order
     server.commands()    # the command lines among them (message data excluded), e.g. ['EHLO x', 'QUIT']
     server.stop()
@@ -192,8 +193,9 @@ class _Handler:
         elif self.owner.tokens.get(user) != token:
             status, reason = '401', 'unknown token'
         ok = status == 'ok'
-        self.owner.auth_attempts.append({'mechanism': mechanism, 'login': user, 'ok': ok, 'tls': _encrypted(server),
-                                         'reason': reason})
+        self.owner.auth_attempts.append({'mechanism': mechanism, 'login': user, 'ok': ok, 'tls': _encrypted(server)})
+        if not ok:
+            self.owner.token_refusals.append(reason or '')  # why, for tests to assert on
         if ok:
             return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b''))
         # What Google does: a 334 with a JSON error, the client answers (XOAUTH2: an empty line,
@@ -291,6 +293,7 @@ class SMTPTestServer:
         self.tokens = dict(tokens or {})
         self.token_verifier = token_verifier
         self.token_scope = token_scope
+        self.token_refusals: list[str] = []
         self.auth_require_tls = (mode != 'plain') if auth_require_tls is None else auth_require_tls
         self.mechanisms = [m.upper() for m in mechanisms] if mechanisms else None
         self.fault = fault

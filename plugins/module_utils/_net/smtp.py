@@ -608,7 +608,8 @@ class SMTPClient:
             return reply
         # A failure: base64 JSON detail. XOAUTH2 (Google's rule) wants an empty line back,
         # OAUTHBEARER (RFC 7628 3.2.3) a single %x01; the relay then sends the final reply.
-        detail = explain_challenge(reply.text) or self._decode_challenge(reply.text)
+        explained, said = explain_challenge(reply.text), self._decode_challenge(reply.text)
+        detail = f'{explained}; the relay said {said}' if explained and said else explained or said
         answer = '' if chosen == 'XOAUTH2' else base64.b64encode(b'\x01').decode()
         reply = self._auth_command(answer, answer)
         if detail and reply.code != 235:
