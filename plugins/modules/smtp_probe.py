@@ -460,6 +460,18 @@ kind:
   returned: failure
   type: str
   sample: network
+step:
+  description:
+    - V(token) when the credential check could not obtain its OAuth 2.0 access token (nothing was probed);
+      C(msg) names what to fix.
+  returned: failure at step token
+  type: str
+  sample: token
+oauth2_error:
+  description: With RV(step=token), the token endpoint's error code (RFC 6749), null when it gave none.
+  returned: failure at step token
+  type: str
+  sample: invalid_client
 """
 
 from ansible.module_utils.basic import AnsibleModule
