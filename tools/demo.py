@@ -7,7 +7,10 @@
 3. run playbooks/demo.yml twice (the second run shows changed=0);
 4. print the message the relay received, write the audit report (playbooks/audit.yml) and, when
    Chromium is installed, a screenshot of it;
-5. stop the peers, whatever happened.
+5. the OAuth 2.0 variant (demo/oauth2.yml): a local authorization server (authlib, client
+   credentials, signed JWTs) and a relay that accepts only its tokens; mailwright obtains a token
+   at run time, checks the credentials, sends once, and warns about basic auth to Exchange Online;
+6. stop the peers, whatever happened.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import json
+import secrets
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / '.build' / 'demo'
@@ -57,6 +62,39 @@ def screenshot(html: pathlib.Path, png: pathlib.Path) -> bool:
     return png.exists()
 
 
+def oauth2_variant(env: dict[str, str]) -> int:
+    """demo/oauth2.yml against an authorization server and a token-checking relay in this process."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.certs import TestPKI
+    from tests.support.oauth_server import OAuthTestServer
+    from tests.support.smtp_server import SMTPTestServer
+
+    work = BUILD / 'oauth2'
+    if work.exists():
+        shutil.rmtree(work)
+    pki = TestPKI(work / 'pki')
+    scope = 'https://outlook.office365.com/.default'
+    secret = secrets.token_urlsafe(24)
+    oauth = OAuthTestServer(cert=pki.good).start()
+    relay = SMTPTestServer('starttls', cert=pki.good, token_verifier=oauth.verifier(scope), token_scope=scope,
+                           maildir=str(work / 'spool')).start()
+    try:
+        oauth.add_client('demo-app', secret, grants=['client_credentials'], scopes=[scope])
+        extra = work / 'vars.json'
+        extra.write_text(json.dumps({'demo_oauth2': {
+            'smtp_port': relay.port, 'token_url': oauth.token_url, 'client_id': 'demo-app', 'client_secret': secret,
+            'ca_path': pki.ca_file, 'marker_path': str(work / 'proof.json')}}))
+        extra.chmod(0o600)
+        status = run(playbook('../demo/oauth2.yml', '-i', 'localhost,', '-e', f'@{extra}'), env)
+        attempts = ', '.join(f"{a['mechanism']} {'ok' if a['ok'] else 'refused'}" for a in relay.auth_attempts)
+        print(f'authorization server issued {len(oauth.access_tokens())} token(s); relay AUTH: {attempts}; '
+              f'messages delivered: {len(relay.messages)}')
+        return status
+    finally:
+        relay.stop()
+        oauth.stop()
+
+
 def main() -> int:
     env = ansible_env()
     sandbox = BUILD / 'sandbox'
@@ -92,7 +130,8 @@ def main() -> int:
         if screenshot(report_dir / 'index.html', report_dir / 'index.png'):
             print(f'screenshot: {report_dir / "index.png"}')
         print(f'sandbox: {sandbox}')
-        return 0
+        print('== OAuth 2.0 variant: a token obtained at run time (client credentials), proven with XOAUTH2')
+        return oauth2_variant(env)
     finally:
         subprocess.call([sys.executable, str(PEERS), 'stop', '--dir', str(BUILD / 'peers')])
 

@@ -16,7 +16,8 @@ options:
       - Either the original document or the C(effective) settings returned by
         M(mailwright.smtp.settings_validate); both are normalised by the same code, so defaults,
         presets and derived ports are the same in every module.
-      - Secrets inside it (C(auth.password), C(auth.oauth2.token)) are registered with Ansible's
+      - Secrets inside it (C(auth.password), C(auth.oauth2.token), C(auth.oauth2.client_secret),
+        C(auth.oauth2.refresh_token)) are registered with Ansible's
         no_log handling and never shown. Pass the original document with the vaulted secret, not
         the redacted copy that settings_validate returns.
       - So are the values under any key whose name looks like a secret (C(password), C(passwd),

@@ -20,7 +20,19 @@ description:
     says what is wrong and what would be right.
   - Validates many files in one call for CI (O(paths) takes globs); the schema is compiled once
     and YAML is parsed with libyaml's C loader where present.
-  - Fails when any document has errors. Secrets (C(auth.password), C(auth.oauth2.token)) are
+  - "OAuth 2.0 (C(auth.method: oauth2)): impossible combinations are errors naming the field - client
+    credentials with Google, a refresh grant without C(auth.oauth2.refresh_token), a grant without
+    C(client_id), client credentials without C(client_secret), provider microsoft without C(tenant) (or
+    C(token_url)), a C(token_url) that is not https, Microsoft client credentials with scopes other than a
+    C(/.default) one, OAuth 2.0 without a secure connection. The effective settings carry the derived
+    C(token_url) and the default scopes of the provider and grant."
+  - "Basic authentication to Exchange Online (C(provider: microsoft365), or a C(*.office365.com) host) is
+    warned about: Microsoft turns basic SMTP AUTH off by default for existing tenants at the end of
+    December 2026; the warning says how to move to C(auth.method: oauth2) with C(grant_type:
+    client_credentials), the scope C(https://outlook.office365.com/.default) and the Exchange application
+    permission C(SMTP.SendAsApp)."
+  - Fails when any document has errors. Secrets (C(auth.password), C(auth.oauth2.token),
+    C(auth.oauth2.client_secret), C(auth.oauth2.refresh_token)) are
     never echoed; the returned effective settings carry C(********) in their place. So are values under
     any key whose name looks like a secret (C(password), C(passwd), C(pwd), C(secret), C(token),
     C(credential), C(private_key), C(api_key), ...), known to the schema or not, such as a typo C(passwrd).

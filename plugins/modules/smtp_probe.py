@@ -101,6 +101,10 @@ options:
     description:
       - Authenticate to the relay with C(settings.auth) (basic or OAuth 2.0), then QUIT.
       - Only the relay of O(settings) is authenticated; other targets never get credentials.
+      - With C(settings.auth.oauth2.grant_type) a fresh access token is obtained from the token endpoint
+        first (see O(token_ca_path)); a refused grant fails the task at step C(token), naming what to fix.
+      - A relay that refuses basic authentication with C(535 5.7.139) or C(550 5.7.30) (Exchange Online with
+        basic SMTP AUTH off) is explained, with the move to C(auth.method=oauth2).
       - Runs in check mode as well.
     type: bool
     default: false
@@ -115,6 +119,11 @@ options:
       - Seconds the whole probe may take, for all targets together (including MX lookups).
       - Defaults to three times O(timeout).
     type: float
+  token_ca_path:
+    description:
+      - CA certificates (PEM file) that verify the OAuth 2.0 token endpoint instead of the system CAs.
+        Only used with O(check_credentials) and C(settings.auth.oauth2.grant_type).
+    type: path
   ca_path:
     description:
       - CA certificates (PEM) to verify the servers' chains with instead of the system CAs.
@@ -245,6 +254,12 @@ elapsed_ms:
   returned: always
   type: int
   sample: 2013
+oauth2:
+  description: The OAuth 2.0 access token obtained for the credential check, described (never the token itself).
+  returned: when O(check_credentials) and C(settings.auth.oauth2.grant_type) are set
+  type: dict
+  sample: {grant_type: client_credentials, token_url: "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+           token_type: Bearer, expires_in: 3599, scope: ["https://outlook.office365.com/.default"]}
 results:
   description:
     - One result per target, the relay first, then O(targets), then MX hosts and failed MX lookups.
@@ -445,6 +460,18 @@ kind:
   returned: failure
   type: str
   sample: network
+step:
+  description:
+    - V(token) when the credential check could not obtain its OAuth 2.0 access token (nothing was probed);
+      C(msg) names what to fix.
+  returned: failure at step token
+  type: str
+  sample: token
+oauth2_error:
+  description: With RV(step=token), the token endpoint's error code (RFC 6749), null when it gave none.
+  returned: failure at step token
+  type: str
+  sample: invalid_client
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -473,6 +500,7 @@ def main() -> None:
         timeout=dict(type='float'),
         deadline=dict(type='float'),
         ca_path=dict(type='path'),
+        token_ca_path=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
         fail_on=dict(type='str', choices=['fail', 'warn', 'never'], default='fail'),
         expiry_warning_days=dict(type='int', default=30),
@@ -486,7 +514,9 @@ def main() -> None:
     from ansible_collections.mailwright.smtp.plugins.module_utils._reach.probe import run
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
 
-    run_backend(module, run, module.params, effective, secrets=secret_values(module.params['settings']))
+    obtained: list[str] = []  # the access token's spellings, once the credential check has one
+    run_backend(module, run, module.params, effective, secrets=secret_values(module.params['settings']),
+                obtained=obtained, register_after=obtained)
 
 
 if __name__ == '__main__':

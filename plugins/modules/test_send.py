@@ -20,7 +20,12 @@ description:
     The same fingerprint, not older than C(settings.test.max_age), means no message, C(changed=false),
     and the last proof in RV(proof). Changed settings, O(force=true) or an older proof send again."
   - AUTH follows C(settings.auth) - none, basic (PLAIN, LOGIN or CRAM-MD5; C(auth.mechanism) forces
-    one) or OAuth 2.0 (XOAUTH2 with C(settings.auth.oauth2.token) or O(token)).
+    one) or OAuth 2.0 (XOAUTH2, or OAUTHBEARER where the relay offers only that or C(auth.mechanism) asks for it).
+  - "OAuth 2.0 tokens: with C(settings.auth.oauth2.grant_type) (C(client_credentials) or C(refresh_token)) a
+    fresh access token is obtained from C(auth.oauth2.token_url) over HTTPS just before the message is sent
+    (the certificate verified against the system CAs or O(token_ca_path)), held in memory only and never
+    shown; a refused grant fails at step C(token) naming what to fix (client secret, expired or revoked
+    refresh token, scopes, missing admin consent). Without a grant, C(settings.auth.oauth2.token) or O(token)."
   - "Credentials are sent only over TLS (STARTTLS or SMTPS), or in clear when the settings say
     C(server.tls: none) explicitly (a trusted relay, for example on loopback; even then not when the
     server offers STARTTLS). Under C(server.tls: opportunistic) with authentication configured, a
@@ -73,7 +78,13 @@ options:
   token:
     description:
       - OAuth 2.0 access token for XOAUTH2, instead of C(settings.auth.oauth2.token). Never printed.
+      - Not used when C(settings.auth.oauth2.grant_type) is set.
     type: str
+  token_ca_path:
+    description:
+      - CA certificates (PEM file) that verify the OAuth 2.0 token endpoint's certificate instead of the
+        system CAs. Only used with C(settings.auth.oauth2.grant_type).
+    type: path
   marker_path:
     description:
       - Where the proof is recorded.
@@ -202,6 +213,12 @@ attempts:
   elements: dict
   sample: [{attempt: 1, ok: false, step: rcpt, code: 451, text: "4.7.1 Greylisted", transient: true, retry_in: 1.0},
            {attempt: 2, ok: true}]
+oauth2:
+  description: The OAuth 2.0 access token obtained for this run, described (never the token itself).
+  returned: when C(settings.auth.oauth2.grant_type) is set and a message was sent or checked
+  type: dict
+  sample: {grant_type: client_credentials, token_url: "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+           token_type: Bearer, expires_in: 3599, scope: ["https://outlook.office365.com/.default"]}
 transcript:
   description: The SMTP conversation, AUTH payloads and secrets replaced by C(********).
   returned: always
@@ -209,7 +226,7 @@ transcript:
   elements: str
   sample: ["S: 220 smtp.example.com ESMTP", "C: EHLO jira01.example.com", "C: AUTH PLAIN ********", "S: 235 2.7.0 ok"]
 step:
-  description: On failure, the step that failed (connect, tls, auth, mail, rcpt, data, policy, marker).
+  description: On failure, the step that failed (token, connect, tls, auth, mail, rcpt, data, policy, marker).
   returned: failure
   type: str
   sample: rcpt
@@ -221,6 +238,11 @@ kind:
   returned: failure
   type: str
   sample: policy
+oauth2_error:
+  description: On failure at step C(token), the token endpoint's error code (RFC 6749), null when it gave none.
+  returned: failure at step token
+  type: str
+  sample: invalid_grant
 code:
   description: On failure, the server's reply code (null when the server did not answer).
   returned: failure
@@ -248,6 +270,7 @@ def main() -> None:
         recipients=dict(type='list', elements='str', default=[]),
         force=dict(type='bool', default=False),
         token=dict(type='str', no_log=True),
+        token_ca_path=dict(type='path'),
         marker_path=dict(type='path'),
         ca_path=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
@@ -264,11 +287,13 @@ def main() -> None:
     params = module.params
     options = SendOptions(
         recipients=params['recipients'], force=params['force'], token=params['token'],
+        token_ca_path=params['token_ca_path'],
         marker_path=params['marker_path'], ca_path=params['ca_path'], validate_certs=params['validate_certs'],
         retries=params['retries'], retry_delay=params['retry_delay'], timeout=params['timeout'],
         check_mode=module.check_mode, diff=module._diff,
     )
-    run_backend(module, run_test_send, effective, options, secrets=secret_values(params['settings']))
+    run_backend(module, run_test_send, effective, options, secrets=secret_values(params['settings']),
+                register_after=options.obtained_secrets)
 
 
 if __name__ == '__main__':

@@ -7,18 +7,23 @@ In-process (see tests/support/fixtures_smtp.py for the pytest fixtures):
     ... server.host, server.port ...
     server.messages      # [Delivered(mail_from, rcpt_tos, content, tls, auth_login), ...]
     server.auth_attempts # [{'mechanism', 'login', 'ok', 'tls'}, ...]
+    server.token_refusals # why each refused XOAUTH2/OAUTHBEARER token was refused
     server.received      # every byte the server read from clients (after TLS: decrypted), in order
     server.commands()    # the command lines among them (message data excluded), e.g. ['EHLO x', 'QUIT']
     server.stop()
 
 Modes: 'plain' (no STARTTLS offered), 'starttls' (offered), 'smtps' (TLS from the first byte).
-AUTH: PLAIN and LOGIN checked against `credentials`, XOAUTH2 (a handler method) against `tokens`;
+AUTH: PLAIN and LOGIN checked against `credentials`, XOAUTH2 and OAUTHBEARER (RFC 7628; offered only when
+`mechanisms` lists it) against `tokens`, or with `token_verifier(user, token) -> ('ok', None) | (status,
+reason)` (tests.support.oauth_server: the JWT's signature, expiry and scope), failing as Google does:
+a 334 base64 JSON challenge naming `token_scope`, the client's answer, then 535 (OAUTHBEARER: 535 too);
 CRAM-MD5 (against `credentials`) only when `mechanisms` lists it;
 `auth_require_tls` (default: true when the mode has TLS) makes the server refuse AUTH in clear.
 Faults: 'connect_421' (421 instead of a banner, then close), 'rcpt_451_once' / 'mail_451_once' /
 'data_451_once' (one 451 at that step for the server's lifetime, then normal), 'rcpt_550',
 'data_drop' (the connection is cut after the message arrived, before any reply), 'stall' (accepts,
-never speaks). `closed_port()` gives a port nobody listens on.
+never speaks), 'auth_535_57139' / 'auth_550_5730' (PLAIN and LOGIN refused as Exchange Online does once
+basic SMTP AUTH is off). `closed_port()` gives a port nobody listens on.
 
 CLI (demo, molecule):
 
@@ -34,6 +39,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import collections
 import json
 import os
 import pathlib
@@ -49,7 +55,7 @@ from dataclasses import dataclass, field
 
 from tests.support.ports import closed_port, free_port
 
-__all__ = ['SMTPTestServer', 'Delivered', 'closed_port', 'free_port', 'FAULTS', 'MODES', 'TLS_PATHS']
+__all__ = ['SMTPTestServer', 'Delivered', 'closed_port', 'free_port', 'FAULTS', 'MODES', 'TLS_PATHS', 'BASIC_OFF_REPLIES']
 
 MODES = ('plain', 'starttls', 'smtps')
 # Every way onto the wire: (server mode, client protocol, client tls policy, encrypted on the wire)
@@ -60,7 +66,14 @@ TLS_PATHS = [
     ('starttls', 'smtp', 'required', True),
     ('smtps', 'smtps', 'required', True),
 ]
-FAULTS = (None, 'connect_421', 'mail_451_once', 'rcpt_451_once', 'data_451_once', 'rcpt_550', 'data_drop', 'stall')
+FAULTS = (None, 'connect_421', 'mail_451_once', 'rcpt_451_once', 'data_451_once', 'rcpt_550', 'data_drop', 'stall',
+          'auth_535_57139', 'auth_550_5730')
+# What Exchange Online answers to PLAIN/LOGIN once basic SMTP AUTH is off (the auth_* faults).
+BASIC_OFF_REPLIES = {
+    'auth_535_57139': '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. '
+                      'Visit https://aka.ms/smtp_auth_disabled for more information.',
+    'auth_550_5730': '550 5.7.30 Basic authentication is not supported for Client Submission.',
+}
 
 
 @dataclass
@@ -156,32 +169,63 @@ class _Handler:
         self.owner.auth_attempts.append({'mechanism': 'CRAM-MD5', 'login': user, 'ok': ok, 'tls': _encrypted(server)})
         return AuthResult(success=ok, handled=False, auth_data=LoginPassword(user.encode(), b'') if ok else None)
 
-    async def auth_XOAUTH2(self, server, args):
-        """RFC-less but widely used (Google, Microsoft): base64 'user=U^Aauth=Bearer T^A^A'."""
-        from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
+    async def _initial(self, server, args):
+        from aiosmtpd.smtp import MISSING
 
         if len(args) == 2:
             try:
-                blob = base64.b64decode(args[1].encode(), validate=True)
+                return base64.b64decode(args[1].encode(), validate=True)
             except (binascii.Error, ValueError):
                 await server.push("501 5.5.2 Can't decode base64")
-                return AuthResult(success=False, handled=True)
-        else:
-            blob = await server.challenge_auth('')
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        fields = dict(part.split('=', 1) for part in blob.decode('utf-8', 'replace').split('\x01') if '=' in part)
-        user = fields.get('user', '')
-        bearer = fields.get('auth', '')
+                return None
+        blob = await server.challenge_auth('')
+        return None if blob is MISSING else blob
+
+    async def _bearer(self, server, mechanism: str, user: str, bearer: str):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
         token = bearer[len('Bearer '):] if bearer.startswith('Bearer ') else None
-        ok = token is not None and self.owner.tokens.get(user) == token
-        self.owner.auth_attempts.append({'mechanism': 'XOAUTH2', 'login': user, 'ok': ok, 'tls': _encrypted(server)})
+        status, reason = 'ok', None
+        if token is None:
+            status, reason = '400', 'no bearer token'
+        elif self.owner.token_verifier is not None:
+            status, reason = self.owner.token_verifier(user, token)
+        elif self.owner.tokens.get(user) != token:
+            status, reason = '401', 'unknown token'
+        ok = status == 'ok'
+        self.owner.auth_attempts.append({'mechanism': mechanism, 'login': user, 'ok': ok, 'tls': _encrypted(server)})
+        if not ok:
+            self.owner.token_refusals.append(reason or '')  # why, for tests to assert on
         if ok:
             return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b''))
-        # What Google does: a 334 with a JSON error, the client answers with an empty line, then 535.
-        detail = json.dumps({'status': '401', 'schemes': 'Bearer', 'scope': 'https://mail.google.com/'})
+        # What Google does: a 334 with a JSON error, the client answers (XOAUTH2: an empty line,
+        # OAUTHBEARER: %x01), then 535.
+        detail = json.dumps({'status': status, 'schemes': 'Bearer', 'scope': self.owner.token_scope})
         await server.challenge_auth(detail)
         return AuthResult(success=False, handled=False, message='535 5.7.8 Username and Password not accepted')
+
+    async def auth_XOAUTH2(self, server, args):
+        """RFC-less but widely used (Google, Microsoft): base64 'user=U^Aauth=Bearer T^A^A'."""
+        from aiosmtpd.smtp import AuthResult
+
+        blob = await self._initial(server, args)
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        fields = dict(part.split('=', 1) for part in blob.decode('utf-8', 'replace').split('\x01') if '=' in part)
+        return await self._bearer(server, 'XOAUTH2', fields.get('user', ''), fields.get('auth', ''))
+
+    async def auth_OAUTHBEARER(self, server, args):
+        """RFC 7628: base64 'n,a=U,^Ahost=H^Aport=P^Aauth=Bearer T^A^A' (GS2 header, then key=value pairs)."""
+        from aiosmtpd.smtp import AuthResult
+
+        blob = await self._initial(server, args)
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        gs2, _sep, rest = blob.decode('utf-8', 'replace').partition('\x01')
+        parts = gs2.split(',')
+        user = next((p[2:] for p in parts if p.startswith('a=')), '').replace('=2C', ',').replace('=3D', '=')
+        fields = dict(part.split('=', 1) for part in rest.split('\x01') if '=' in part)
+        return await self._bearer(server, 'OAUTHBEARER', user, fields.get('auth', ''))
 
 
 class _RawPeer:
@@ -233,7 +277,8 @@ class SMTPTestServer:
                  credentials: dict[str, str] | None = None, tokens: dict[str, str] | None = None,
                  auth_require_tls: bool | None = None, mechanisms: t.Iterable[str] | None = None,
                  fault: str | None = None, maildir: str | None = None, server_name: str = 'mail.test',
-                 ident: str | None = None):
+                 ident: str | None = None, token_verifier: t.Callable[[str, str], tuple[str, str | None]] | None = None,
+                 token_scope: str = 'https://mail.google.com/'):
         if mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}')
         if fault not in FAULTS:
@@ -246,6 +291,9 @@ class SMTPTestServer:
         self.port = port or free_port(host)
         self.credentials = dict(credentials or {})
         self.tokens = dict(tokens or {})
+        self.token_verifier = token_verifier
+        self.token_scope = token_scope
+        self.token_refusals: list[str] = []
         self.auth_require_tls = (mode != 'plain') if auth_require_tls is None else auth_require_tls
         self.mechanisms = [m.upper() for m in mechanisms] if mechanisms else None
         self.fault = fault
@@ -284,6 +332,9 @@ class SMTPTestServer:
         from aiosmtpd.smtp import AuthResult
 
         login = auth_data.login.decode('utf-8', 'replace')
+        if self.fault in BASIC_OFF_REPLIES:
+            self.auth_attempts.append({'mechanism': mechanism, 'login': login, 'ok': False, 'tls': _encrypted(server)})
+            return AuthResult(success=False, handled=False, message=BASIC_OFF_REPLIES[self.fault])
         ok = login in self.credentials and auth_data.password == self.credentials[login].encode('utf-8')
         self.auth_attempts.append({'mechanism': mechanism, 'login': login, 'ok': ok, 'tls': _encrypted(server)})
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
@@ -306,6 +357,13 @@ class SMTPTestServer:
         owner = self
 
         class RecordingSMTP(SMTP):
+            # RFC 4954 lets an AUTH line be 12288 octets: a JWT in XOAUTH2 is longer than aiosmtpd's 512.
+            line_length_limit = 12288 + 2
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit, AUTH=12288)
+
             def data_received(self, data):
                 with owner._lock:
                     owner.received += data
@@ -318,7 +376,7 @@ class SMTPTestServer:
         # aiosmtpd itself still sets the attribute it deprecates and logs about it on every AUTH.
         logging.getLogger('mail.log').addFilter(_quiet_login_data)
         offered = self.mechanisms if self.mechanisms is not None else ['PLAIN', 'LOGIN', 'XOAUTH2']
-        exclude = [m for m in ('PLAIN', 'LOGIN', 'XOAUTH2', 'CRAM-MD5') if m not in offered]
+        exclude = [m for m in ('PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER', 'CRAM-MD5') if m not in offered]
         kwargs: dict[str, t.Any] = {
             'authenticator': self._authenticator,
             # aiosmtpd cannot tell that an SMTPS connection is encrypted: it is, from the first byte.

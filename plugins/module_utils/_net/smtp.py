@@ -38,6 +38,7 @@ __all__ = [
     'Transcript',
     'SMTPClient',
     'client_from_settings',
+    'explain_auth_reply',
     'connection_from_settings',
     'fetch_peer_chain',
     'plaintext_credentials_refusal',
@@ -516,18 +517,32 @@ class SMTPClient:
         raise plaintext_credentials_refusal(self.plaintext_reason())
 
     def auth(self, method: str, username: str, secret: str, *, mechanism: str | None = None) -> SMTPReply:
-        """Authenticate: 'basic' (PLAIN, LOGIN or CRAM-MD5) or 'oauth2' (XOAUTH2).
+        """Authenticate: 'basic' (PLAIN, LOGIN or CRAM-MD5) or 'oauth2' (XOAUTH2 or OAUTHBEARER).
 
         Sends credentials only over TLS, or in clear when the settings say tls: none (see
         check_credentials_allowed): every caller gets this rule, whatever it checked itself.
+
+        For oauth2 XOAUTH2 is preferred: it is what the products' JavaMail sends, so the proof
+        matches the application. OAUTHBEARER (RFC 7628) is used when asked for, or when the relay
+        offers it and not XOAUTH2.
         """
         self.transcript.register_secret(secret)
+        if method == 'oauth2':
+            from ansible_collections.mailwright.smtp.plugins.module_utils._net.oauth2 import sasl_secret_forms
+
+            for form in sasl_secret_forms(username, secret, self.server_hostname, self.port):
+                self.transcript.register_secret(form)
         self.check_credentials_allowed()
         offered = self.extensions.get('AUTH', '').upper().split()
         if not offered:
             raise SMTPStepError('auth', 'the server does not offer AUTH (on this connection)')
         if method == 'oauth2':
-            chosen = 'XOAUTH2'
+            chosen = (mechanism or 'xoauth2').upper()
+            if chosen not in ('XOAUTH2', 'OAUTHBEARER'):
+                raise SMTPStepError('policy', f'{chosen} cannot carry an OAuth 2.0 token (use xoauth2 or oauthbearer)')
+            if chosen == 'XOAUTH2' and 'XOAUTH2' not in offered and 'OAUTHBEARER' in offered:
+                self.transcript.note('server offers OAUTHBEARER but not XOAUTH2; using OAUTHBEARER')
+                chosen = 'OAUTHBEARER'
         elif method == 'basic':
             if mechanism:
                 chosen = mechanism.upper().replace('_', '-')
@@ -560,25 +575,45 @@ class SMTPClient:
                 challenge = base64.b64decode(reply.text.encode() or b'')
                 digest = hmac.new(secret.encode(), challenge, hashlib.md5).hexdigest()
                 reply = self._auth_command(base64.b64encode(f'{username} {digest}'.encode()).decode(), REDACTED)
-        elif chosen == 'XOAUTH2':
-            payload = base64.b64encode(f'user={username}\x01auth=Bearer {secret}\x01\x01'.encode()).decode()
-            reply = self._auth_command(f'AUTH XOAUTH2 {payload}', 'AUTH XOAUTH2 ' + REDACTED)
-            if reply.code == 334:
-                # Failure detail (base64 JSON); the client must answer with an empty line.
-                detail = self._decode_challenge(reply.text)
-                reply = self._auth_command('', '')
-                if detail and reply.code != 235:
-                    reply = SMTPReply(reply.code, f'{reply.text} ({detail})')
+        elif chosen in ('XOAUTH2', 'OAUTHBEARER'):
+            reply = self._bearer_auth(chosen, username, secret)
         else:
             raise SMTPStepError('auth', f'mechanism {chosen} is not supported by this client '
-                                        '(PLAIN, LOGIN, CRAM-MD5, XOAUTH2)')
+                                        '(PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER)')
         self.timings['auth_ms'] = _ms_since(started)
         if reply.code != 235:
             if reply.code == 334:  # still challenged: abort the exchange cleanly
                 self._auth_command('*', '*')
-            raise SMTPStepError('auth', f'{chosen} rejected: {reply.text}', code=reply.code)
+            raise SMTPStepError('auth', f'{chosen} rejected: {reply.text}{explain_auth_reply(method, reply)}',
+                                code=reply.code)
         self.authenticated = True
         self.auth_mechanism = chosen
+        return reply
+
+    def _bearer_auth(self, chosen: str, username: str, token: str) -> SMTPReply:
+        """XOAUTH2 or OAUTHBEARER; on failure the relay's JSON challenge is explained, then answered."""
+        from ansible_collections.mailwright.smtp.plugins.module_utils._net.oauth2 import (
+            explain_challenge,
+            oauthbearer_string,
+            xoauth2_string,
+        )
+
+        if chosen == 'XOAUTH2':
+            text = xoauth2_string(username, token)
+        else:
+            text = oauthbearer_string(username, token, self.server_hostname, self.port)
+        payload = base64.b64encode(text.encode()).decode()
+        reply = self._auth_command(f'AUTH {chosen} {payload}', f'AUTH {chosen} ' + REDACTED)
+        if reply.code != 334:
+            return reply
+        # A failure: base64 JSON detail. XOAUTH2 (Google's rule) wants an empty line back,
+        # OAUTHBEARER (RFC 7628 3.2.3) a single %x01; the relay then sends the final reply.
+        explained, said = explain_challenge(reply.text), self._decode_challenge(reply.text)
+        detail = f'{explained}; the relay said {said}' if explained and said else explained or said
+        answer = '' if chosen == 'XOAUTH2' else base64.b64encode(b'\x01').decode()
+        reply = self._auth_command(answer, answer)
+        if detail and reply.code != 235:
+            reply = SMTPReply(reply.code, f'{reply.text} ({detail})')
         return reply
 
     def _auth_command(self, line: str, shown: str) -> SMTPReply:
@@ -638,6 +673,23 @@ class SMTPClient:
             except OSError:
                 pass
             self.sock = None
+
+
+# Exchange Online's replies once basic SMTP AUTH is off: for the tenant (5.7.139, "SmtpClientAuthentication
+# is disabled for the Tenant") or for client submission altogether (5.7.30).
+_BASIC_OFF = re.compile(r'\b5\.7\.(?:139|30)\b')
+
+
+def explain_auth_reply(method: str, reply: SMTPReply) -> str:
+    """What an AUTH refusal means when the reply says more than "no" (the text to append, or '')."""
+    if method == 'basic' and _BASIC_OFF.search(reply.text):
+        from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import MOVE_TO_OAUTH2
+
+        return ('. The tenant has basic SMTP AUTH disabled: Exchange Online no longer accepts a user name and '
+                'password here (Microsoft turns it off by default for existing tenants at the end of December 2026). '
+                f'Fix: {MOVE_TO_OAUTH2}; or, for now, an Exchange administrator can re-enable SMTP AUTH for the '
+                'tenant or the mailbox (Set-TransportConfig or Set-CASMailbox -SmtpClientAuthenticationDisabled $false)')
+    return ''
 
 
 def connection_from_settings(effective: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -25,12 +25,19 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime, formataddr, make_msgid
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.oauth2 import (
+    AccessToken,
+    OAuth2Error,
+    obtain_token,
+    sasl_secret_forms,
+)
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     SMTPStepError,
     Transcript,
     client_from_settings,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import load_ca_bundle
+from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import timeout_seconds
 from ansible_collections.mailwright.smtp.plugins.module_utils._prove.marker import (
     MarkerError,
     default_marker_path,
@@ -76,6 +83,7 @@ class SendOptions:
     recipients: list[str] = field(default_factory=list)
     force: bool = False
     token: str | None = None
+    token_ca_path: str | None = None  # CA bundle for the OAuth 2.0 token endpoint (else the system CAs)
     marker_path: str | None = None
     ca_path: str | None = None
     validate_certs: bool = True
@@ -84,6 +92,10 @@ class SendOptions:
     timeout: float | None = None
     check_mode: bool = False
     diff: bool = True
+    # Filled while the module runs: every spelling of a secret obtained at run time (the access
+    # token, its SASL strings), for the module to register before anything is printed.
+    obtained_secrets: list[str] = field(default_factory=list, repr=False)
+    access_token: AccessToken | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -157,22 +169,40 @@ def recipients_of(effective: dict[str, t.Any], extra: t.Iterable[str] = ()) -> l
     return out
 
 
+def _grant(effective: dict[str, t.Any]) -> str | None:
+    return (effective['auth'].get('oauth2') or {}).get('grant_type')
+
+
 def _token(effective: dict[str, t.Any], options: SendOptions) -> str | None:
+    """The access token to authenticate with: obtained with auth.oauth2.grant_type (once per run,
+    kept in memory only), else the token option or auth.oauth2.token. OAuth2Error (step token)
+    when the token endpoint refuses."""
     oauth2 = effective['auth'].get('oauth2') or {}
-    return options.token or oauth2.get('token')
+    if not oauth2.get('grant_type'):
+        return options.token or oauth2.get('token')
+    if options.access_token is None:
+        timeout = options.timeout or timeout_seconds(effective['server'])
+        options.access_token = obtain_token(oauth2, timeout=timeout, ca_path=options.token_ca_path,
+                                            register=options.obtained_secrets.extend)
+        username = effective['auth'].get('username') or ''
+        server = effective['server']
+        options.obtained_secrets.extend(sasl_secret_forms(username, options.access_token.token, server['host'],
+                                                          int(server['port'])))
+    return options.access_token.token
 
 
 def fingerprint_material(effective: dict[str, t.Any], recipients: list[str], options: SendOptions) -> dict[str, t.Any]:
     """What a proof proves: everything that shapes the conversation and the message.
 
     Left out: dns (not used to send), test.max_age (how long a proof lasts, not what it proves)
-    and retries/timeouts of this module. The token option counts as auth.oauth2.token.
+    and retries/timeouts of this module. The token option counts as auth.oauth2.token; a token
+    obtained by a grant does not (it changes every run; the grant's settings are what is proven).
     """
     settings = {key: value for key, value in effective.items() if key != 'dns'}
     settings['test'] = {key: value for key, value in effective['test'].items()
                         if key not in ('max_age', 'max_age_seconds', 'recipients')}
     auth = dict(settings['auth'])
-    if auth.get('method') == 'oauth2':
+    if auth.get('method') == 'oauth2' and not _grant(effective):
         auth['oauth2'] = dict(auth.get('oauth2') or {}, token=_token(effective, options))
     settings['auth'] = auth
     return {'settings': settings, 'recipients': sorted(r.lower() for r in recipients),
@@ -308,7 +338,8 @@ def converse(effective: dict[str, t.Any], message: TestMessage, options: SendOpt
         if auth['method'] == 'basic':
             client.auth('basic', auth['username'] or '', auth['password'] or '', mechanism=auth.get('mechanism'))
         elif auth['method'] == 'oauth2':
-            client.auth('oauth2', auth['username'] or '', _token(effective, options) or '')
+            client.auth('oauth2', auth['username'] or '', _token(effective, options) or '',
+                        mechanism=auth.get('mechanism'))
         client.mail(message.sender)
         for recipient in message.recipients:
             client.rcpt(recipient)
@@ -372,7 +403,7 @@ def _check_inputs(effective: dict[str, t.Any], options: SendOptions) -> list[str
     if not recipients:
         raise MailwrightError('no recipient for the test message: set settings.test.recipients or the recipients '
                               'option', kind='invalid', step='policy')
-    if effective['auth']['method'] == 'oauth2' and not _token(effective, options):
+    if effective['auth']['method'] == 'oauth2' and not _grant(effective) and not _token(effective, options):
         raise MailwrightError('auth.method is oauth2 but there is no token: set settings.auth.oauth2.token or the '
                               'token option', kind='invalid', step='policy')
     return recipients
@@ -429,6 +460,8 @@ def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.
     value = fingerprint(_signing_key(key, key_path, options, warnings), material)
     message = build_message(effective, recipients, value, now=now)
     result['message'] = message.summary()
+    if _grant(effective):
+        _obtain(effective, options, transcript, result)
     try:
         outcome, attempts = send_with_retries(effective, message, options, transcript)
     except SendFailure as failure:
@@ -466,6 +499,26 @@ def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.
     if options.diff:
         result['diff'] = _diff(before, result['proof'], marker_path)
     return result
+
+
+def _obtain(effective: dict[str, t.Any], options: SendOptions, transcript: Transcript, result: dict[str, t.Any]) -> None:
+    """The grant's access token, before any SMTP connection: a refused grant fails at step token."""
+    grant = _grant(effective)
+    try:
+        _token(effective, options)
+    except OAuth2Error as exc:
+        exc.details.update(reason=result['reason'], marker_path=result['marker_path'], proof=result['proof'],
+                           transcript=transcript.lines)
+        exc.warnings.extend(result['warnings'])
+        raise
+    finally:
+        for secret in options.obtained_secrets:
+            transcript.register_secret(secret)
+    token = options.access_token
+    if token is not None:
+        result['oauth2'] = dict(token.summary(), grant_type=grant)
+        transcript.note(f'access token obtained from {token.url} ({grant}'
+                        + (f', expires in {token.expires_in} s' if token.expires_in is not None else '') + ')')
 
 
 def read_key_quietly(path: str) -> bytes | None:

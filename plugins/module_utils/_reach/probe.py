@@ -655,14 +655,16 @@ def probe_many(targets: list[Target], options: ProbeOptions, *, deadline: float,
 
 # --- targets from the module's options ---------------------------------------------------------
 
-def target_from_settings(effective: dict[str, t.Any]) -> Target:
+def target_from_settings(effective: dict[str, t.Any], *, token: str | None = None) -> Target:
+    """The relay of the settings; `token` is an access token obtained for this run (auth.oauth2.grant_type)."""
     auth = effective.get('auth') or {}
     creds = None
     method = auth.get('method') or 'none'
+    token = token or (auth.get('oauth2') or {}).get('token')
     if method == 'basic' and auth.get('username') and auth.get('password'):
         creds = Credentials('basic', auth['username'], auth['password'], auth.get('mechanism'))
-    elif method == 'oauth2' and auth.get('username') and (auth.get('oauth2') or {}).get('token'):
-        creds = Credentials('oauth2', auth['username'], auth['oauth2']['token'], 'xoauth2')
+    elif method == 'oauth2' and auth.get('username') and token:
+        creds = Credentials('oauth2', auth['username'], token, auth.get('mechanism') or 'xoauth2')
     conn = connection_from_settings(effective)  # the one reading of server.* for a conversation
     return Target(host=conn['host'], port=conn['port'], protocol=conn['protocol'], tls=conn['tls'],
                   name=effective.get('name') or 'relay', source='settings', helo=conn['helo'],
@@ -807,19 +809,38 @@ def _warnings(results: list[dict[str, t.Any]]) -> list[str]:
     return lines
 
 
-def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Iterable[str] = ()) -> dict[str, t.Any]:
+def _grant_token(params: dict[str, t.Any], effective: dict[str, t.Any], timeout: float,
+                 obtained: list[str]) -> tuple[str | None, dict[str, t.Any] | None]:
+    """For check_credentials with auth.oauth2.grant_type: a fresh access token and its description."""
+    oauth2 = (effective.get('auth') or {}).get('oauth2') or {}
+    if not params.get('check_credentials') or effective['auth']['method'] != 'oauth2' or not oauth2.get('grant_type'):
+        return None, None
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.oauth2 import obtain_token, sasl_secret_forms
+
+    token = obtain_token(oauth2, timeout=timeout, ca_path=params.get('token_ca_path'), register=obtained.extend)
+    server = effective['server']
+    obtained.extend(sasl_secret_forms(effective['auth']['username'] or '', token.token, server['host'], int(server['port'])))
+    return token.token, dict(token.summary(), grant_type=oauth2['grant_type'])
+
+
+def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Iterable[str] = (),
+        obtained: list[str] | None = None) -> dict[str, t.Any]:
     """Everything smtp_probe does after argument parsing: the module result, `warnings` as text.
 
-    Raises MailwrightError for unusable options and ProbeFailed when targets trip fail_on.
+    Raises MailwrightError for unusable options, ProbeFailed when targets trip fail_on, and
+    OAuth2Error (step token) when the credential check cannot obtain its access token. `obtained`
+    receives every spelling of a secret obtained at run time, for the module to register.
     """
     started = time.monotonic()
     timeout = probe_timeout(effective, params.get('timeout'))
     deadline = float(params['deadline']) if params.get('deadline') else 3 * timeout
     if deadline <= 0:
         raise MailwrightError('deadline must be a positive number of seconds', kind='invalid')
-    options = _options(params, timeout, secrets)
+    obtained = obtained if obtained is not None else []
+    token, token_info = _grant_token(params, effective, timeout, obtained)
+    options = _options(params, timeout, list(secrets) + obtained)
     helo = effective['server'].get('helo_domain')
-    targets = [target_from_settings(effective)] + targets_from_params(params.get('targets'), helo=helo)
+    targets = [target_from_settings(effective, token=token)] + targets_from_params(params.get('targets'), helo=helo)
     dns_failures: list[dict[str, t.Any]] = []
     if params.get('mx_of'):
         dns_settings = effective.get('dns') or {}
@@ -839,6 +860,8 @@ def run(params: dict[str, t.Any], effective: dict[str, t.Any], *, secrets: t.Ite
               'counts': counts, 'timeout_ms': int(round(timeout * 1000)), 'deadline_ms': int(round(deadline * 1000)),
               'elapsed_ms': elapsed_ms, 'msg': ', '.join(parts) + f' in {elapsed_ms / 1000:.1f}s',
               'warnings': _warnings(results)}
+    if token_info is not None:
+        result['oauth2'] = token_info
     fail_on = params.get('fail_on') or 'fail'
     if should_fail(results, fail_on):
         raise _probe_failed(result, fail_on)

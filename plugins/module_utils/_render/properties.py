@@ -419,9 +419,10 @@ class ManagedKeys:
 
 def _oauth2_unsupported(effective: dict[str, t.Any]) -> None:
     if effective['auth']['method'] == 'oauth2':
-        raise PropertiesError('OAuth 2.0 needs a fresh access token for every login, which a static '
-                              'properties file cannot hold; configure OAuth 2.0 in the application itself '
-                              '(or use auth.method basic with an app password)')
+        from ansible_collections.mailwright.smtp.plugins.module_utils._render.oauth2 import refusal
+
+        raise PropertiesError(refusal(effective, 'a properties file (it would need a fresh access token for every '
+                                                 'login)') + ' (or use auth.method basic with an app password)')
 
 
 def managed_keys(effective: dict[str, t.Any], flavour: str) -> ManagedKeys:

@@ -427,8 +427,9 @@ def resource_attributes(effective: dict[str, t.Any], *, extra: dict[str, t.Any] 
                           'server.jndi.session_type (jakarta.mail.Session on Tomcat 10+, javax.mail.Session '
                           'on Tomcat 9 and earlier)')
     if effective['auth']['method'] == 'oauth2':
-        raise TomcatError('OAuth 2.0 cannot be expressed in a JNDI mail Resource (it needs a fresh token per '
-                          "login); configure OAuth 2.0 in the product's mail server admin page instead")
+        from ansible_collections.mailwright.smtp.plugins.module_utils._render.oauth2 import refusal
+
+        raise TomcatError(refusal(effective, 'a JNDI mail Resource (OAuth 2.0 cannot be expressed in it)'))
     attrs: dict[str, str] = {'name': jndi['name'], 'auth': 'Container', 'type': jndi['session_type']}
     password = effective['auth'].get('password')
     for key, value in javamail_properties(effective, notes=notes).items():

@@ -47,6 +47,10 @@ __all__ = [
     'load_effective',
     'secret_values',
     'looks_secret',
+    'default_scopes',
+    'token_url_of',
+    'BASIC_AUTH_SHUTDOWN',
+    'MOVE_TO_OAUTH2',
     'insecure_property_warnings',
     'redact',
     'parse_duration',
@@ -57,6 +61,8 @@ __all__ = [
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ('auth', 'password'),
     ('auth', 'oauth2', 'token'),
+    ('auth', 'oauth2', 'client_secret'),
+    ('auth', 'oauth2', 'refresh_token'),
 )
 
 # Keys whose values are treated as secret wherever they appear, known to the schema or not (a
@@ -87,10 +93,53 @@ PRESETS: dict[str, str] = {
     'yahoo': 'smtp.mail.yahoo.com',
 }
 
+# The scopes each provider needs for SMTP: delegated (a user's token, static or refreshed)...
 _OAUTH2_SCOPES = {
     'google': ['https://mail.google.com/'],
     'microsoft': ['https://outlook.office.com/SMTP.Send', 'offline_access'],
 }
+# ...and app-only (client credentials), where Microsoft takes the resource's .default scope and
+# the Exchange application permission SMTP.SendAsApp decides what the token may do.
+_OAUTH2_APP_SCOPES = {
+    'microsoft': ['https://outlook.office365.com/.default'],
+}
+_TOKEN_URLS = {
+    'google': 'https://oauth2.googleapis.com/token',
+    'microsoft': 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token',
+}
+# Hosts of Exchange Online, where basic SMTP AUTH is being switched off.
+_OFFICE365_HOST = re.compile(r'(?:^|\.)office365\.com\.?\Z', re.IGNORECASE)
+BASIC_AUTH_SHUTDOWN = (
+    'Microsoft turns basic SMTP AUTH off by default for existing Exchange Online tenants at the end of '
+    'December 2026 (tenants created later do not have it by default; the relay then answers 550 5.7.30 or '
+    '535 5.7.139)'
+)
+MOVE_TO_OAUTH2 = (
+    'move to auth.method: oauth2 with auth.oauth2 {provider: microsoft, grant_type: client_credentials, '
+    'tenant, client_id, client_secret}: the app registration needs the Exchange Online application permission '
+    'SMTP.SendAsApp (admin consent) and an Exchange service principal with access to the mailbox; the scope is '
+    'https://outlook.office365.com/.default'
+)
+
+
+def default_scopes(provider: str, grant_type: str | None) -> list[str]:
+    """The scopes requested when the settings give none, by provider and grant."""
+    if grant_type == 'client_credentials' and provider in _OAUTH2_APP_SCOPES:
+        return list(_OAUTH2_APP_SCOPES[provider])
+    return list(_OAUTH2_SCOPES.get(provider, []))
+
+
+def token_url_of(oauth: t.Mapping[str, t.Any]) -> str | None:
+    """auth.oauth2.token_url, or the one the provider (and tenant) imply; None when neither says."""
+    if oauth.get('token_url'):
+        return str(oauth['token_url'])
+    provider = oauth.get('provider', 'custom')
+    if provider == 'google':
+        return _TOKEN_URLS['google']
+    if provider == 'microsoft' and oauth.get('tenant'):
+        return _TOKEN_URLS['microsoft'].format(tenant=oauth['tenant'])
+    return None
+
 
 _DEFAULT_JNDI_NAME = {
     'jira': 'mail/JiraMailServer',
@@ -178,8 +227,13 @@ class Server(t.TypedDict):
 
 class OAuth2(t.TypedDict):
     provider: str
-    scopes: list[str]
+    grant_type: str | None   # None: the static token (or the token option) is used
+    token_url: str | None    # derived from provider (and tenant) when the document gives none
+    tenant: str | None
     client_id: str | None
+    client_secret: str | None
+    refresh_token: str | None
+    scopes: list[str]        # the provider's defaults for the grant when the document gives none
     token: str | None
 
 
@@ -621,6 +675,7 @@ def _semantic_findings(doc: dict, errors: list[Finding], warnings: list[Finding]
     _auth_findings(doc, errors, warnings)
     _product_findings(doc, errors, warnings)
     _provider_findings(doc, warnings)
+    _basic_shutdown_findings(doc, warnings)
 
 
 def _placeholder_findings(doc: dict, errors: list[Finding]) -> None:
@@ -742,8 +797,8 @@ def _auth_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) ->
             if auth.get(key) is None:
                 errors.append(Finding(f'$.auth.{key}', 'is required for basic authentication',
                                       'or set auth.method to none for an anonymous relay'))
-        if mechanism == 'xoauth2':
-            errors.append(Finding('$.auth.mechanism', 'xoauth2 needs auth.method oauth2', 'use plain, login or cram_md5'))
+        if mechanism in ('xoauth2', 'oauthbearer'):
+            errors.append(Finding('$.auth.mechanism', f'{mechanism} needs auth.method oauth2', 'use plain, login or cram_md5'))
         if tls == 'none':
             warnings.append(Finding('$.server.tls', f"with basic authentication and tls 'none' on port {port or 25} "
                                     'the password is sent in clear', "set tls: required (or protocol smtps)"))
@@ -756,17 +811,10 @@ def _auth_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) ->
                                   'set protocol smtps, or tls: required with protocol smtp'))
         if auth.get('username') is None:
             errors.append(Finding('$.auth.username', 'is required for OAuth 2.0 (the mailbox the token belongs to)'))
-        if mechanism not in (None, 'xoauth2'):
-            errors.append(Finding('$.auth.mechanism', f"'{mechanism}' cannot carry an OAuth 2.0 token", "use xoauth2 or omit it"))
-        oauth = auth.get('oauth2', {})
-        provider = oauth.get('provider', 'custom')
-        needed = _OAUTH2_SCOPES.get(provider, [])
-        scopes = oauth.get('scopes')
-        if scopes is not None:
-            missing = [s for s in needed if s not in scopes]
-            if missing:
-                errors.append(Finding('$.auth.oauth2.scopes', f'{provider} needs ' + ', '.join(missing),
-                                      'add the missing scopes or omit scopes to use the defaults'))
+        if mechanism not in (None, 'xoauth2', 'oauthbearer'):
+            errors.append(Finding('$.auth.mechanism', f"'{mechanism}' cannot carry an OAuth 2.0 token",
+                                  "use xoauth2 or oauthbearer, or omit it"))
+        _oauth2_findings(auth.get('oauth2', {}), errors, warnings)
         if auth.get('password') is not None:
             warnings.append(Finding('$.auth.password', 'is ignored with OAuth 2.0', 'remove it'))
     else:
@@ -774,6 +822,81 @@ def _auth_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) ->
             if auth.get(key) is not None:
                 warnings.append(Finding(f'$.auth.{key}', "is ignored: auth.method is 'none'",
                                         "set auth.method: basic to authenticate"))
+
+
+def _oauth2_findings(oauth: dict, errors: list[Finding], warnings: list[Finding]) -> None:
+    """auth.oauth2: a grant that can obtain a token, scopes the provider honours."""
+    provider = oauth.get('provider', 'custom')
+    grant = oauth.get('grant_type')
+    at = '$.auth.oauth2.'
+    if grant is None:
+        for key in ('client_secret', 'refresh_token', 'token_url', 'tenant'):
+            if oauth.get(key) is not None:
+                warnings.append(Finding(at + key, 'is ignored without auth.oauth2.grant_type',
+                                        'set grant_type client_credentials or refresh_token to obtain tokens at run time'))
+    else:
+        if grant == 'client_credentials' and provider == 'google':
+            errors.append(Finding(at + 'grant_type', 'Google has no client-credentials grant for Gmail SMTP',
+                                  'use grant_type: refresh_token with the refresh token of the sending account'))
+        if oauth.get('client_id') is None:
+            errors.append(Finding(at + 'client_id', f'is required for grant_type {grant}',
+                                  'the application (client) ID of the app registration'))
+        if grant == 'client_credentials' and oauth.get('client_secret') is None:
+            errors.append(Finding(at + 'client_secret', 'is required for grant_type client_credentials',
+                                  'a client secret of the app registration, from Ansible Vault'))
+        if grant == 'refresh_token' and oauth.get('refresh_token') is None:
+            errors.append(Finding(at + 'refresh_token', 'is required for grant_type refresh_token',
+                                  'the refresh token of the sending account, obtained once in a browser, from Ansible Vault'))
+        if grant == 'client_credentials' and oauth.get('refresh_token') is not None:
+            warnings.append(Finding(at + 'refresh_token', 'is ignored with grant_type client_credentials'))
+        if oauth.get('token') is not None:
+            warnings.append(Finding(at + 'token', f'is ignored: grant_type {grant} obtains a token at run time'))
+        if token_url_of(oauth) is None:
+            if provider == 'microsoft':
+                errors.append(Finding(at + 'tenant', 'is required for provider microsoft (it names the token endpoint)',
+                                      'the tenant ID or domain, e.g. contoso.onmicrosoft.com, or give token_url'))
+            else:
+                errors.append(Finding(at + 'token_url', f'is required for provider {provider}',
+                                      "the provider's https token endpoint"))
+    if oauth.get('tenant') is not None and provider != 'microsoft':
+        warnings.append(Finding(at + 'tenant', f'is only used by provider microsoft, not {provider}'))
+    url = oauth.get('token_url')
+    if url is not None:
+        netloc = url.split('://', 1)[-1].split('/', 1)[0]
+        if '@' in netloc:
+            # the value is not quoted back: user-info may hold a password
+            errors.append(Finding(at + 'token_url', 'must not carry user-info (user:password@)',
+                                  'the client authenticates with client_id and client_secret'))
+        elif '#' in url:
+            errors.append(Finding(at + 'token_url', 'must not have a fragment', "give the provider's token endpoint"))
+    _scope_findings(oauth, errors)
+
+
+def _scope_findings(oauth: dict, errors: list[Finding]) -> None:
+    provider = oauth.get('provider', 'custom')
+    scopes = oauth.get('scopes')
+    if scopes is None:
+        return
+    if oauth.get('grant_type') == 'client_credentials' and provider == 'microsoft':
+        wrong = [s for s in scopes if not s.endswith('/.default')]
+        if wrong:
+            errors.append(Finding('$.auth.oauth2.scopes', 'client credentials take only a resource\'s .default scope, not '
+                                  + ', '.join(wrong), 'use https://outlook.office365.com/.default or omit scopes'))
+        return
+    missing = [s for s in _OAUTH2_SCOPES.get(provider, []) if s not in scopes]
+    if missing:
+        errors.append(Finding('$.auth.oauth2.scopes', f'{provider} needs ' + ', '.join(missing),
+                              'add the missing scopes or omit scopes to use the defaults'))
+
+
+def _basic_shutdown_findings(doc: dict, warnings: list[Finding]) -> None:
+    """Basic SMTP AUTH against Exchange Online: it works today, and stops working by default soon."""
+    if doc.get('auth', {}).get('method') != 'basic':
+        return
+    host = doc.get('server', {}).get('host') or ''
+    if doc.get('provider') == 'microsoft365' or _OFFICE365_HOST.search(host):
+        warnings.append(Finding('$.auth.method', f'basic authentication to Exchange Online: {BASIC_AUTH_SHUTDOWN}',
+                                MOVE_TO_OAUTH2))
 
 
 def _product_findings(doc: dict, errors: list[Finding], warnings: list[Finding]) -> None:
@@ -943,10 +1066,16 @@ def _effective_auth(auth: dict) -> Auth:
     if method == 'oauth2':
         given = auth.get('oauth2', {})
         oauth_provider = given.get('provider', 'custom')
+        grant = given.get('grant_type')
         oauth2 = {
             'provider': oauth_provider,
-            'scopes': list(given.get('scopes', _OAUTH2_SCOPES.get(oauth_provider, []))),
+            'grant_type': grant,
+            'token_url': token_url_of(given) if grant else given.get('token_url'),
+            'tenant': given.get('tenant'),
             'client_id': given.get('client_id'),
+            'client_secret': given.get('client_secret'),
+            'refresh_token': given.get('refresh_token'),
+            'scopes': list(given.get('scopes', default_scopes(oauth_provider, grant))),
             'token': given.get('token'),
         }
     return {

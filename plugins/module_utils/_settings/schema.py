@@ -133,7 +133,9 @@ SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                   'additionalProperties': False,
                                   'properties': {'method': {'title': 'Method',
                                                             'description': "'none' (anonymous), 'basic' (username and password; AUTH PLAIN or "
-                                                                           "LOGIN) or 'oauth2' (XOAUTH2 with a bearer token). Default none.",
+                                                                           "LOGIN) or 'oauth2' (SASL XOAUTH2 or OAUTHBEARER with a bearer token, "
+                                                                           'obtained at run time by auth.oauth2.grant_type or given as '
+                                                                           'auth.oauth2.token). Default none.',
                                                             'type': 'string',
                                                             'enum': ['none', 'basic', 'oauth2']},
                                                  'username': {'title': 'Username',
@@ -151,38 +153,105 @@ SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                               'writeOnly': True},
                                                  'mechanism': {'title': 'Preferred SASL mechanism',
                                                                'description': "Forces one AUTH mechanism (GHES 'authentication type'); by default "
-                                                                              'the strongest one the relay offers is used.',
+                                                                              'the strongest one the relay offers is used for basic, and for oauth2 '
+                                                                              "XOAUTH2 (what the products' JavaMail speaks), or OAUTHBEARER (RFC "
+                                                                              '7628) when the relay offers only that.',
                                                                'type': 'string',
-                                                               'enum': ['plain', 'login', 'cram_md5', 'xoauth2']},
+                                                               'enum': ['plain', 'login', 'cram_md5', 'xoauth2', 'oauthbearer']},
                                                  'oauth2': {'title': 'OAuth 2.0',
-                                                            'description': 'OAuth 2.0 details for method oauth2. The authorization itself is a '
-                                                                           'browser step in the product and is reported as a manual step.',
+                                                            'description': 'OAuth 2.0 details for method oauth2. The products obtain their own '
+                                                                           'tokens (the authorization is a browser step in the product, reported as '
+                                                                           "a manual step); mailwright's own test send and credential check obtain "
+                                                                           'one at run time with grant_type, or use a static token.',
                                                             'type': 'object',
                                                             'additionalProperties': False,
                                                             'properties': {'provider': {'title': 'Identity provider',
                                                                                         'description': 'google, microsoft or custom. Decides the '
-                                                                                                       'default scopes.',
+                                                                                                       'default token_url and scopes. Default '
+                                                                                                       'custom.',
                                                                                         'type': 'string',
                                                                                         'enum': ['google', 'microsoft', 'custom']},
-                                                                           'scopes': {'title': 'Scopes',
-                                                                                      'description': 'Scopes requested. Microsoft needs '
-                                                                                                     'https://outlook.office.com/SMTP.Send and '
-                                                                                                     'offline_access; Google '
-                                                                                                     'https://mail.google.com/.',
-                                                                                      'type': 'array',
-                                                                                      'items': {'type': 'string', 'minLength': 1},
-                                                                                      'uniqueItems': True},
+                                                                           'grant_type': {'title': 'Grant type',
+                                                                                          'description': 'How mailwright obtains an access token at '
+                                                                                                         "run time: 'client_credentials' (the "
+                                                                                                         "application's own identity; Microsoft 365 "
+                                                                                                         'app-only access with the Exchange '
+                                                                                                         'application permission SMTP.SendAsApp) or '
+                                                                                                         "'refresh_token' (a delegated user's "
+                                                                                                         'refresh token, obtained once in a '
+                                                                                                         'browser). Omitted: the static token '
+                                                                                                         '(auth.oauth2.token or the token option) '
+                                                                                                         'is used.',
+                                                                                          'type': 'string',
+                                                                                          'enum': ['client_credentials', 'refresh_token']},
+                                                                           'token_url': {'title': 'Token endpoint',
+                                                                                         'description': "The provider's OAuth 2.0 token endpoint, "
+                                                                                                        'https only. Derived when omitted: for '
+                                                                                                        "provider microsoft the tenant's v2.0 "
+                                                                                                        'endpoint '
+                                                                                                        '(login.microsoftonline.com/<tenant>/oauth2/v2.0/token '
+                                                                                                        'over https), for google '
+                                                                                                        'https://oauth2.googleapis.com/token; '
+                                                                                                        'required for custom.',
+                                                                                         'type': 'string',
+                                                                                         'minLength': 9,
+                                                                                         'maxLength': 2048,
+                                                                                         'pattern': '^[Hh][Tt][Tt][Pp][Ss]://[^/?#@\\s]+'},
+                                                                           'tenant': {'title': 'Microsoft Entra tenant',
+                                                                                      'description': 'For provider microsoft: the tenant ID (a '
+                                                                                                     'GUID) or a verified domain '
+                                                                                                     '(contoso.onmicrosoft.com); builds token_url.',
+                                                                                      'type': 'string',
+                                                                                      'minLength': 1,
+                                                                                      'maxLength': 253,
+                                                                                      'pattern': '^[A-Za-z0-9][A-Za-z0-9.-]*$'},
                                                                            'client_id': {'title': 'Client ID',
                                                                                          'description': 'The OAuth 2.0 client (application) ID '
                                                                                                         'registered with the provider.',
                                                                                          'type': 'string',
-                                                                                         'minLength': 1},
+                                                                                         'minLength': 1,
+                                                                                         'maxLength': 512},
+                                                                           'client_secret': {'title': 'Client secret',
+                                                                                             'description': 'The client secret of the registered '
+                                                                                                            'application, sent to token_url only. '
+                                                                                                            'Give it from Ansible Vault; it is '
+                                                                                                            'never shown.',
+                                                                                             'type': 'string',
+                                                                                             'minLength': 1,
+                                                                                             'maxLength': 4096,
+                                                                                             'writeOnly': True},
+                                                                           'refresh_token': {'title': 'Refresh token',
+                                                                                             'description': 'For grant_type refresh_token: the '
+                                                                                                            "delegated user's refresh token, "
+                                                                                                            'obtained once in a browser. Never '
+                                                                                                            'stored, never shown; a new refresh '
+                                                                                                            'token the provider returns is not '
+                                                                                                            'kept, so renew this one before it '
+                                                                                                            'expires (Microsoft: after 90 days '
+                                                                                                            'without use).',
+                                                                                             'type': 'string',
+                                                                                             'minLength': 1,
+                                                                                             'maxLength': 8192,
+                                                                                             'writeOnly': True},
+                                                                           'scopes': {'title': 'Scopes',
+                                                                                      'description': 'Scopes requested. Defaults: Microsoft with '
+                                                                                                     'client_credentials '
+                                                                                                     'https://outlook.office365.com/.default; '
+                                                                                                     'Microsoft delegated '
+                                                                                                     'https://outlook.office.com/SMTP.Send and '
+                                                                                                     'offline_access; Google '
+                                                                                                     'https://mail.google.com/.',
+                                                                                      'type': 'array',
+                                                                                      'items': {'type': 'string', 'minLength': 1, 'maxLength': 512},
+                                                                                      'uniqueItems': True,
+                                                                                      'maxItems': 32},
                                                                            'token': {'title': 'Access token',
                                                                                      'description': "A current access token, used by mailwright's "
-                                                                                                    'own test send and credential check (XOAUTH2). '
-                                                                                                    'Never shown.',
+                                                                                                    'own test send and credential check when no '
+                                                                                                    'grant_type is set. Never shown.',
                                                                                      'type': 'string',
                                                                                      'minLength': 1,
+                                                                                     'maxLength': 16384,
                                                                                      'writeOnly': True}}}}},
                          'sender': {'title': 'Sender',
                                     'description': 'Who the mail is from.',

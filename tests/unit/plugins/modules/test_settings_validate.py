@@ -223,3 +223,35 @@ def test_secret_in_a_file_is_never_echoed(tmp_path):
     assert CANARY not in json.dumps(result)
     rc, result = run_module('settings_validate', {'paths': [str(path)]})
     assert rc == 1 and CANARY not in json.dumps(result)
+
+
+def test_basic_auth_to_exchange_online_warns_with_the_move_to_oauth2():
+    doc = {'product': 'jira', 'provider': 'microsoft365',
+           'auth': {'method': 'basic', 'username': 'jira@contoso.example', 'password': CANARY},
+           'sender': {'from_address': 'jira@contoso.example'}}
+    rc, result = run_module('settings_validate', {'settings': doc})
+    assert rc == 0
+    found = [w for w in result['warning_details'] if w['path'] == '$.auth.method']
+    assert found and 'end of December 2026' in found[0]['message']
+    assert 'grant_type: client_credentials' in found[0]['hint']
+    assert 'December 2026' in json.dumps(result['warnings'])  # shown by Ansible as a warning
+    rc, strict = run_module('settings_validate', {'settings': doc, 'fail_on_warnings': True})
+    assert rc == 1
+
+
+def test_oauth2_grant_errors_name_the_field_and_secrets_stay_hidden():
+    doc = {'product': 'confluence', 'provider': 'microsoft365',
+           'auth': {'method': 'oauth2', 'username': 'c@contoso.example',
+                    'oauth2': {'provider': 'google', 'grant_type': 'client_credentials', 'client_id': 'app',
+                               'client_secret': CANARY}},
+           'sender': {'from_address': 'c@contoso.example'}}
+    rc, result = run_module('settings_validate', {'settings': doc})
+    assert rc == 1 and [e['path'] for e in result['errors']] == ['$.auth.oauth2.grant_type']
+    assert CANARY not in json.dumps(result)
+    doc['auth']['oauth2'].update(provider='microsoft', tenant='contoso.onmicrosoft.com')
+    rc, result = run_module('settings_validate', {'settings': doc})
+    assert rc == 0, result
+    oauth = result['effective']['auth']['oauth2']
+    assert oauth['client_secret'] == '********' and oauth['scopes'] == ['https://outlook.office365.com/.default']
+    assert oauth['token_url'] == 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token'
+    assert CANARY not in json.dumps(result)

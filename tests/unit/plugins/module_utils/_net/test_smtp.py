@@ -93,3 +93,17 @@ def test_conversation_with_a_real_peer_delivers():
         assert any(line.startswith('S: 220') for line in client.transcript)
     finally:
         server.stop()
+
+
+# --- Exchange Online with basic SMTP AUTH off ---------------------------------------------------
+
+def test_basic_auth_off_replies_are_explained():
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import SMTPReply, explain_auth_reply
+
+    for reply in (SMTPReply(535, '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.'),
+                  SMTPReply(550, '5.7.30 Basic authentication is not supported for Client Submission.')):
+        text = explain_auth_reply('basic', reply)
+        assert 'basic SMTP AUTH disabled' in text and 'auth.method: oauth2' in text and 'December 2026' in text
+        assert explain_auth_reply('oauth2', reply) == ''
+    assert explain_auth_reply('basic', SMTPReply(535, '5.7.8 Username and Password not accepted')) == ''
+    assert explain_auth_reply('basic', SMTPReply(535, '5.7.1390 something else')) == ''

@@ -207,3 +207,31 @@ def test_retries_run_out(monkeypatch):
     assert flaky.calls == 3 and caught.value.step == 'tls'
     assert caught.value.message.endswith('(after 3 attempts)')
     assert caught.value.attempts[1]['retry_in'] == 30.0  # the backoff is capped
+
+
+# --- OAuth 2.0 grants ---------------------------------------------------------------------------
+
+def granted(**oauth2) -> dict:
+    given = {'provider': 'microsoft', 'grant_type': 'client_credentials', 'tenant': 'contoso.onmicrosoft.com',
+             'client_id': 'app', 'client_secret': CANARY}
+    given.update(oauth2)
+    return effective(auth={'method': 'oauth2', 'username': 'jira@example.test', 'password': None, 'oauth2': given})
+
+
+def test_a_grant_is_proven_by_its_settings_without_asking_for_a_token():
+    options = SendOptions(token='ignored-with-a-grant')
+    first = fingerprint_material(granted(), ['team@example.test'], options)
+    assert options.access_token is None and options.obtained_secrets == []  # no token endpoint was asked
+    assert first['settings']['auth']['oauth2']['token'] is None
+    assert fingerprint(KEY, first) != fingerprint(KEY, material(granted(client_secret='rotated-secret')))
+    assert fingerprint(KEY, first) != fingerprint(KEY, material(granted(client_id='other-app')))
+
+
+def test_check_inputs_want_no_static_token_with_a_grant():
+    from ansible_collections.mailwright.smtp.plugins.module_utils._prove.test_send import _check_inputs
+
+    assert _check_inputs(granted(), SendOptions()) == ['team@example.test']
+    static = effective(auth={'method': 'oauth2', 'username': 'u@example.test', 'password': None,
+                             'oauth2': {'provider': 'google'}})
+    with pytest.raises(Exception, match='no token'):
+        _check_inputs(static, SendOptions())

@@ -648,3 +648,132 @@ def test_nested_500_deep_is_a_finding_with_depth_and_path():
     finding = result.errors[0]
     assert finding.path.startswith('$.x.a.a.a') and 'nested 501 levels deep' in finding.message
     assert secret_values(base(x=_nested(500))) == [CANARY]
+
+
+# --- OAuth 2.0 grants ---------------------------------------------------------------------------
+
+def oauth2_doc(**oauth2):
+    return base(auth={'method': 'oauth2', 'username': 'mailer@example.com', 'oauth2': oauth2})
+
+
+def test_client_credentials_for_microsoft_derive_token_url_and_the_default_scope():
+    eff = load_effective(oauth2_doc(provider='microsoft', grant_type='client_credentials', tenant='contoso.onmicrosoft.com',
+                                    client_id='app', client_secret=CANARY))
+    oauth = eff['auth']['oauth2']
+    assert oauth['token_url'] == 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token'
+    assert oauth['scopes'] == ['https://outlook.office365.com/.default']
+    assert oauth['client_secret'] == CANARY and oauth['grant_type'] == 'client_credentials'
+
+
+def test_refresh_grant_scopes_and_token_urls_per_provider():
+    microsoft = load_effective(oauth2_doc(provider='microsoft', grant_type='refresh_token', tenant='common',
+                                          client_id='app', refresh_token=CANARY))['auth']['oauth2']
+    assert microsoft['scopes'] == ['https://outlook.office.com/SMTP.Send', 'offline_access']
+    assert microsoft['token_url'] == 'https://login.microsoftonline.com/common/oauth2/v2.0/token'
+    google = load_effective(oauth2_doc(provider='google', grant_type='refresh_token', client_id='app',
+                                       client_secret='s', refresh_token=CANARY))['auth']['oauth2']
+    assert google['token_url'] == 'https://oauth2.googleapis.com/token'
+    assert google['scopes'] == ['https://mail.google.com/']
+    custom = load_effective(oauth2_doc(grant_type='client_credentials', client_id='a', client_secret='s',
+                                       token_url='https://idp.example.com/token', scopes=['smtp']))['auth']['oauth2']
+    assert custom['token_url'] == 'https://idp.example.com/token' and custom['scopes'] == ['smtp']
+
+
+def test_static_token_settings_keep_their_shape():
+    oauth = load_effective(oauth2_doc(provider='google', token=CANARY))['auth']['oauth2']
+    assert oauth['grant_type'] is None and oauth['token_url'] is None and oauth['token'] == CANARY
+
+
+@pytest.mark.parametrize('oauth2, path, words', [
+    ({'provider': 'google', 'grant_type': 'client_credentials', 'client_id': 'a', 'client_secret': 's'},
+     '$.auth.oauth2.grant_type', 'Google has no client-credentials grant'),
+    ({'provider': 'microsoft', 'grant_type': 'refresh_token', 'tenant': 't', 'client_id': 'a'},
+     '$.auth.oauth2.refresh_token', 'is required for grant_type refresh_token'),
+    ({'provider': 'microsoft', 'grant_type': 'client_credentials', 'tenant': 't', 'client_id': 'a'},
+     '$.auth.oauth2.client_secret', 'is required for grant_type client_credentials'),
+    ({'provider': 'microsoft', 'grant_type': 'client_credentials', 'tenant': 't', 'client_secret': 's'},
+     '$.auth.oauth2.client_id', 'is required'),
+    ({'provider': 'microsoft', 'grant_type': 'client_credentials', 'client_id': 'a', 'client_secret': 's'},
+     '$.auth.oauth2.tenant', 'is required for provider microsoft'),
+    ({'grant_type': 'client_credentials', 'client_id': 'a', 'client_secret': 's'},
+     '$.auth.oauth2.token_url', 'is required for provider custom'),
+    ({'provider': 'microsoft', 'grant_type': 'client_credentials', 'tenant': 't', 'client_id': 'a', 'client_secret': 's',
+      'scopes': ['https://outlook.office.com/SMTP.Send']},
+     '$.auth.oauth2.scopes', ".default scope"),
+    ({'provider': 'microsoft', 'grant_type': 'refresh_token', 'tenant': 't', 'client_id': 'a', 'refresh_token': 'r',
+      'scopes': ['offline_access']},
+     '$.auth.oauth2.scopes', 'microsoft needs https://outlook.office.com/SMTP.Send'),
+])
+def test_impossible_oauth2_combinations_name_the_field(oauth2, path, words):
+    found = [f for f in effective_settings(oauth2_doc(**oauth2)).errors if f.path == path]
+    assert found and words in found[0].message, [str(f) for f in effective_settings(oauth2_doc(**oauth2)).errors]
+
+
+@pytest.mark.parametrize('url', ['http://login.example.com/token', 'ftp://x.example/token', 'https://', 'token'])
+def test_token_url_must_be_https(url):
+    doc = oauth2_doc(grant_type='client_credentials', client_id='a', client_secret='s', token_url=url)
+    assert '$.auth.oauth2.token_url' in paths(effective_settings(doc).errors)
+
+
+def test_token_url_with_user_info_is_refused():
+    doc = oauth2_doc(grant_type='client_credentials', client_id='a', client_secret='s',
+                     token_url=f'https://a:{CANARY}@idp.example.com/token')
+    result = effective_settings(doc)
+    assert '$.auth.oauth2.token_url' in paths(result.errors)
+
+
+def test_oauth2_grant_without_tls_is_refused():
+    doc = oauth2_doc(grant_type='client_credentials', client_id='a', client_secret='s', token_url='https://idp.example/t')
+    doc['server']['tls'] = 'opportunistic'
+    assert '$.auth.method' in paths(effective_settings(doc).errors)
+
+
+def test_grant_fields_without_a_grant_and_token_with_a_grant_warn():
+    result = effective_settings(oauth2_doc(provider='google', token='t', client_secret='s', refresh_token='r'))
+    assert result.ok
+    assert {'$.auth.oauth2.client_secret', '$.auth.oauth2.refresh_token'} <= set(paths(result.warnings))
+    result = effective_settings(oauth2_doc(provider='google', grant_type='refresh_token', client_id='a',
+                                           refresh_token='r', token='stale', tenant='x'))
+    assert result.ok and {'$.auth.oauth2.token', '$.auth.oauth2.tenant'} <= set(paths(result.warnings))
+
+
+def test_oauthbearer_mechanism():
+    ok = effective_settings(base(auth={'method': 'oauth2', 'username': 'u@example.com', 'mechanism': 'oauthbearer',
+                                       'oauth2': {'token': 't'}}))
+    assert ok.ok and ok.effective['auth']['mechanism'] == 'oauthbearer'
+    bad = effective_settings(base(auth={'method': 'basic', 'username': 'u', 'password': 'p', 'mechanism': 'oauthbearer'}))
+    assert '$.auth.mechanism' in paths(bad.errors)
+
+
+def test_client_secret_and_refresh_token_are_secrets():
+    doc = oauth2_doc(provider='microsoft', grant_type='refresh_token', tenant='t', client_id='app-id',
+                     client_secret='Canary-Client-5ecret', refresh_token='Canary-Refresh-T0ken')
+    assert {'Canary-Client-5ecret', 'Canary-Refresh-T0ken'} <= set(secret_values(doc))
+    shown = json.dumps(redact(load_effective(doc)))
+    assert 'Canary-' not in shown and 'app-id' in shown and 'login.microsoftonline.com' in shown
+
+
+# --- Microsoft's basic-auth shutdown ------------------------------------------------------------
+
+@pytest.mark.parametrize('doc', [
+    base(provider='microsoft365', server={'tls': 'required'}),
+    base(server={'host': 'smtp.office365.com', 'port': 587, 'tls': 'required'}),
+    base(server={'host': 'contoso-com.mail.protection.office365.com', 'port': 25, 'tls': 'required'}),
+], ids=['preset', 'host', 'other-office365-host'])
+def test_basic_auth_to_exchange_online_warns_of_the_shutdown(doc):
+    result = effective_settings(doc)
+    assert result.ok
+    found = [w for w in result.warnings if w.path == '$.auth.method' and 'December 2026' in w.message]
+    assert found, [str(w) for w in result.warnings]
+    assert 'grant_type: client_credentials' in found[0].hint and 'SMTP.SendAsApp' in found[0].hint
+    assert 'https://outlook.office365.com/.default' in found[0].hint
+
+
+@pytest.mark.parametrize('doc', [
+    base(),
+    base(server={'host': 'office365.com.example.net', 'tls': 'required'}),
+    base(provider='microsoft365', server={'tls': 'required'},
+         auth={'method': 'oauth2', 'username': 'u@example.com', 'oauth2': {'provider': 'microsoft', 'token': 't'}}),
+], ids=['elsewhere', 'look-alike', 'oauth2'])
+def test_no_shutdown_warning_elsewhere(doc):
+    assert not [w for w in effective_settings(doc).warnings if 'December 2026' in w.message]
