@@ -55,7 +55,11 @@ public final class MailwrightProof {
             input.load(System.in);
             Properties props = new Properties();
             for (String key : input.stringPropertyNames()) {
-                if (!key.startsWith(CONTROL)) {
+                if (key.startsWith(CONTROL + "system.")) {
+                    // JVM options such as the truststore (its password too): set before the first
+                    // TLS use, so they are read as if given with -D, yet never on the command line.
+                    System.setProperty(key.substring(CONTROL.length() + 7), input.getProperty(key));
+                } else if (!key.startsWith(CONTROL)) {
                     props.setProperty(key, input.getProperty(key));
                 }
             }
@@ -116,8 +120,7 @@ public final class MailwrightProof {
                         .invoke(transport, message, addresses);
             }
             out.put("reply", reply(transport));
-            phase = "quit";
-            transport.getClass().getMethod("close").invoke(transport);
+            close(transport);
             out.put("ok", Boolean.TRUE);
         } catch (Throwable error) {
             Throwable cause = error instanceof InvocationTargetException ? error.getCause() : error;
@@ -129,16 +132,20 @@ public final class MailwrightProof {
                 if (!out.containsKey("tls")) {
                     out.put("tls", tls(transport));
                 }
-                try {
-                    transport.getClass().getMethod("close").invoke(transport);
-                } catch (Throwable ignored) {
-                    // the connection is gone already
-                }
+                close(transport);
             }
         }
         System.err.flush();
         result.println(json(out));
         result.flush();
+    }
+
+    private static void close(Object transport) {
+        try {
+            transport.getClass().getMethod("close").invoke(transport);
+        } catch (Throwable ignored) {
+            // QUIT is a courtesy: the message was accepted or the connection is gone already
+        }
     }
 
     private static String apiPackage(String api) throws ClassNotFoundException {
