@@ -128,6 +128,10 @@ def resolve_runtime(effective: dict[str, t.Any], options: t.Any) -> JavaRuntime:
     else:
         raise MailwrightError('client java needs the mail jars: set app_home (the install directory) or classpath',
                               kind='invalid', step='runtime')
+    if options.classpath:
+        # Explicit jars: the session type's API when they hold it, else whichever API they hold.
+        held = {jar.api for jar in (app.classify_jar(path, 'lib') for path in classpath) if jar and jar.kind == 'mail'}
+        api = api if api in held else (held.pop() if len(held) == 1 else None)
     runtime = JavaRuntime(found, classpath, api)
     if options.truststore_path:
         runtime.truststore = {'path': options.truststore_path, 'password': options.truststore_password,
