@@ -59,7 +59,8 @@ CLIENTS = ('python', 'java')
 # optimising compiler nor a big heap; class data sharing is the JVM's default.
 JVM_FLAGS = ('-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto')
 _CONTROL = 'mailwright.proof.'
-_API_OF_SESSION = {'javax.mail.Session': 'javax', 'jakarta.mail.Session': 'jakarta'}
+Api = t.Literal['javax', 'jakarta']
+_API_OF_SESSION: dict[str, Api] = {'javax.mail.Session': 'javax', 'jakarta.mail.Session': 'jakarta'}
 
 
 class JavaStepError(SMTPStepError):
@@ -100,7 +101,7 @@ def session_properties(effective: dict[str, t.Any]) -> dict[str, str]:
     return props
 
 
-def _api(effective: dict[str, t.Any]) -> str | None:
+def _api(effective: dict[str, t.Any]) -> Api | None:
     jndi = effective['server'].get('jndi') or {}
     return _API_OF_SESSION.get(jndi.get('session_type') or '')
 
