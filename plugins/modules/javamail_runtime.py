@@ -1,4 +1,4 @@
-#!/usr/bin/env python
+#!/usr/bin/python
 # Copyright (c) mailwright contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -60,6 +60,8 @@ options:
     description:
       - The product, when there are no O(settings). Without either, it is found from the webapp directory
         in O(app_home), else V(generic).
+      - V(ghes) is refused (GitHub Enterprise Server has no JVM to check); it is a choice so that the settings'
+        products and this option have one list.
     type: str
     choices: [jira, confluence, bitbucket, ghes, generic]
   session_type:
@@ -158,16 +160,39 @@ jars:
   elements: dict
   sample:
     - {path: /opt/atlassian/jira/lib/javax.mail-1.6.2.jar, name: javax.mail-1.6.2.jar, api: javax, kind: mail,
-       version: 1.6.2, location: lib, evidence: classes, parts: [api, provider]}
+       version: 1.6.2, location: lib, evidence: classes, parts: [api, provider], class_path: []}
   contains:
-    path: {description: The jar., type: str}
-    name: {description: Its file name., type: str}
-    api: {description: V(javax) or V(jakarta), from the package of its classes., type: str}
-    kind: {description: V(mail) or V(activation)., type: str}
-    version: {description: From the manifest, else the file name; null when neither says., type: str}
-    location: {description: V(lib) (Tomcat's lib/) or V(webapp) (WEB-INF/lib)., type: str}
-    evidence: {description: What decided the API - V(classes), V(manifest) or V(name) (an unreadable jar)., type: str}
-    parts: {description: What it holds - V(api), V(provider) (the SMTP implementation) or both., type: list, elements: str}
+    path:
+      description: "The jar."
+      type: str
+    name:
+      description: "Its file name."
+      type: str
+    api:
+      description: "V(javax) or V(jakarta), from the package of its classes."
+      type: str
+    kind:
+      description: "V(mail) or V(activation)."
+      type: str
+    version:
+      description: "From the manifest, else the file name; null when neither says."
+      type: str
+    location:
+      description: "V(lib) (Tomcat's lib/) or V(webapp) (WEB-INF/lib)."
+      type: str
+    evidence:
+      description: "What decided the API - V(classes), V(manifest) or V(name) (an unreadable jar)."
+      type: str
+    parts:
+      description: "What it holds - V(api), V(provider) (the SMTP implementation) or both."
+      type: list
+      elements: str
+    class_path:
+      description:
+        - "The jars its manifest's C(Class-Path) names, which the JVM loads with it (Debian's C(javax.mail.jar)
+          names C(/usr/share/java/javax.activation.jar)); an activation jar reached this way counts as present."
+      type: list
+      elements: str
 conflicts:
   description: What is wrong with where the jars are, and what to do.
   returned: always
@@ -179,10 +204,19 @@ conflicts:
       message: javax.mail is both in lib/ and in atlassian-jira/WEB-INF/lib/ ...
       fixed: true
   contains:
-    kind: {description: V(duplicate), V(missing) or V(wrong_api)., type: str}
-    paths: {description: The jars (or directories) involved., type: list, elements: str}
-    message: {description: What is wrong, the error users see, and what to do., type: str}
-    fixed: {description: With O(state=present), whether the moves fix it., type: bool}
+    kind:
+      description: "V(duplicate), V(missing) or V(wrong_api)."
+      type: str
+    paths:
+      description: "The jars (or directories) involved."
+      type: list
+      elements: str
+    message:
+      description: "What is wrong, the error users see, and what to do."
+      type: str
+    fixed:
+      description: "With O(state=present), whether the moves fix it."
+      type: bool
 system_property_overrides:
   description: The C(-Dmail.*) JVM options that take the place of what the settings (or the product's form) say.
   returned: always
@@ -194,15 +228,34 @@ system_property_overrides:
        rendered: smtp.example.com, same: false, weakens_tls: false,
        message: "-Dmail.smtp.host=old-relay.example.com (/opt/atlassian/jira/bin/setenv.sh:12) overrides ..."}
   contains:
-    property: {description: The system property., type: str}
-    value: {description: Its value (C(********) for a secret)., type: str}
-    source: {description: File and line of the occurrence the JVM keeps (the last)., type: str}
-    sources: {description: Every occurrence., type: list, elements: str}
-    variable: {description: The shell variable that carries it., type: str}
-    rendered: {description: What the settings render for it; null without settings or when they render nothing., type: str}
-    same: {description: Whether it equals what the settings render., type: bool}
-    weakens_tls: {description: Whether it weakens TLS (ssl.trust, socket factories, old protocols, no host-name check)., type: bool}
-    message: {description: What it does and what to do., type: str}
+    property:
+      description: "The system property."
+      type: str
+    value:
+      description: "Its value (C(********) for a secret)."
+      type: str
+    source:
+      description: "File and line of the occurrence the JVM keeps (the last)."
+      type: str
+    sources:
+      description: "Every occurrence."
+      type: list
+      elements: str
+    variable:
+      description: "The shell variable that carries it."
+      type: str
+    rendered:
+      description: "What the settings render for it; null without settings or when they render nothing."
+      type: str
+    same:
+      description: "Whether it equals what the settings render."
+      type: bool
+    weakens_tls:
+      description: "Whether it weakens TLS (ssl.trust, socket factories, old protocols, no host-name check)."
+      type: bool
+    message:
+      description: "What it does and what to do."
+      type: str
 moves:
   description: The moves made (in check mode, that would be made); empty with O(state=check).
   returned: always

@@ -668,5 +668,5 @@ def manual_steps(effective: dict[str, t.Any], *, path: str, is_context_file: boo
                          'the application has to add it to the subject itself')
         kind = 'jakarta' if server['jndi'] and server['jndi']['session_type'].startswith('jakarta') else 'javax'
         steps.append(f'The {kind} mail and activation jars must be in Tomcat\'s lib/ directory, once '
-                     '(not also inside the web application)')
+                     '(not also inside the web application); mailwright.smtp.javamail_runtime checks that and moves them')
     return steps

@@ -27,14 +27,17 @@ Nothing here writes a file, imports Ansible or starts a JVM.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
+import stat
 import typing as t
 import zipfile
 from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import _read_regular, resolve_target
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import is_secret_name
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import (
     JvmOptionsError,
@@ -56,6 +59,7 @@ __all__ = [
     'webapp_dir',
     'webapp_lib_dir',
     'classify_jar',
+    'linked_jars',
     'find_mail_jars',
     'proof_classpath',
     'jvm_options_files',
@@ -119,11 +123,14 @@ class MailJar:
     name: str = field(default='', compare=False)
     # What the jar holds: 'api' (javax.mail.Session, ...), 'provider' (the SMTP implementation) or both.
     parts: tuple[str, ...] = field(default=('api', 'provider'), compare=False)
+    # The manifest's Class-Path, resolved: jars the JVM loads with this one (Debian's javax.mail.jar
+    # names /usr/share/java/javax.activation.jar), whether or not they exist.
+    class_path: tuple[str, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, t.Any]:
         return {'path': self.path, 'name': self.name or os.path.basename(self.path), 'api': self.api,
                 'kind': self.kind, 'version': self.version, 'location': self.location, 'evidence': self.evidence,
-                'parts': list(self.parts)}
+                'parts': list(self.parts), 'class_path': list(self.class_path)}
 
 
 @dataclass(frozen=True)
@@ -242,6 +249,19 @@ def _name_version(name: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _open_regular(path: str) -> t.BinaryIO:
+    """`path` opened for reading only when it is a regular file: O_NONBLOCK, so a FIFO swapped in
+    for a jar cannot hang the run, and fstat after the open, so what was checked is what is read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f'{path} is not a regular file')
+        return os.fdopen(fd, 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def classify_jar(path: str, location: Location) -> MailJar | None:
     """The MailJar for `path`, None when it holds no mail or activation classes.
 
@@ -250,7 +270,7 @@ def classify_jar(path: str, location: Location) -> MailJar | None:
     """
     name = os.path.basename(path)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _open_regular(path) as handle, zipfile.ZipFile(handle) as archive:
             names = archive.namelist()
             manifest = _manifest(archive)
     except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, EOFError):
@@ -273,7 +293,38 @@ def classify_jar(path: str, location: Location) -> MailJar | None:
     evidence = 'classes' if api is not None else ('manifest' if version else 'name')
     parts = tuple(sorted({hit[2] for hit in same}))
     return MailJar(path=path, api=api or _api_from_version(version, name), kind=kind, version=version,
-                   location=location, evidence=evidence, name=name, parts=parts)
+                   location=location, evidence=evidence, name=name, parts=parts,
+                   class_path=_class_path(manifest.get('Class-Path', ''), os.path.dirname(path)))
+
+
+def _class_path(value: str, directory: str) -> tuple[str, ...]:
+    """Class-Path entries as file paths: space-separated URLs, relative ones to the jar's directory."""
+    from urllib.parse import unquote, urlsplit
+
+    paths = []
+    for entry in value.split():
+        parts = urlsplit(entry)
+        if parts.scheme not in ('', 'file'):
+            continue
+        path = unquote(parts.path)
+        paths.append(os.path.normpath(path if os.path.isabs(path) else os.path.join(directory, path)))
+    return tuple(paths)
+
+
+def linked_jars(jars: t.Iterable[MailJar]) -> list[MailJar]:
+    """The mail and activation jars that `jars` bring along through their manifest's Class-Path
+    (those that exist), with the location of the jar that names them."""
+    seen = {jar.path for jar in jars}
+    found = []
+    for jar in jars:
+        for path in jar.class_path:
+            if path in seen or not os.path.isfile(path):
+                continue
+            seen.add(path)
+            linked = classify_jar(path, jar.location)
+            if linked is not None:
+                found.append(linked)
+    return found
 
 
 def _jars_in(directory: str | None, location: Location) -> list[MailJar]:
@@ -332,25 +383,29 @@ def jvm_options_files(app_home: str, product: str | None = None) -> list[str]:
 _ASSIGNMENT = re.compile(r'\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z', re.DOTALL)
 
 
+def _closed(statement: str) -> bool:
+    try:
+        shlex.split(statement, comments=True)
+        return True
+    except ValueError:
+        return False
+
+
 def _statements(text: str) -> t.Iterator[tuple[int, str]]:
     """(first line number, statement) for each shell statement: a line, joined with the next while
-    it ends in a backslash or leaves a quote open (a value may span lines)."""
-    lines = _lines(text)
+    it ends in a backslash or leaves a quote open (a value may span lines). A quote still open at
+    the end of the file is a stray one: that line is taken alone, so it hides no later option."""
+    lines = [line.rstrip('\n').rstrip('\r') for line in _lines(text)]
     index = 0
     while index < len(lines):
         start = index
-        statement = lines[index].rstrip('\n').rstrip('\r')
+        statement = lines[index]
         index += 1
-        while index < len(lines):
-            if statement.endswith('\\'):
-                statement = statement[:-1] + lines[index].rstrip('\n').rstrip('\r')
-            else:
-                try:
-                    shlex.split(statement, comments=True)
-                    break
-                except ValueError:
-                    statement += '\n' + lines[index].rstrip('\n').rstrip('\r')
+        while index < len(lines) and (statement.endswith('\\') or not _closed(statement)):
+            statement = statement[:-1] + lines[index] if statement.endswith('\\') else statement + '\n' + lines[index]
             index += 1
+        if index >= len(lines) and not _closed(statement) and index > start + 1:
+            statement, index = lines[start], start + 1
         yield start + 1, statement
 
 
@@ -436,14 +491,10 @@ def read_jvm_options(app_home: str, product: str | None = None, *, files: t.Sequ
     everything: list[SystemProperty] = []
     read: list[str] = []
     for path in paths:
-        try:
-            with open(path, 'rb') as handle:
-                data = handle.read()
-        except FileNotFoundError:
+        # the collection's symlink policy (a link only from root or the file's owner), never a FIFO
+        data, _info = _read_regular(resolve_target(path, option=option), path, option)
+        if data is None:
             continue
-        except OSError as exc:
-            raise MailwrightError(f'{option} {app_home}: cannot read the JVM options file {path}: {exc.strerror}',
-                                  kind='file', step='runtime') from None
         read.append(path)
         everything.extend(parse_jvm_options(data.decode('utf-8', 'surrogateescape'), path))
     properties: dict[str, str] = {}

@@ -36,11 +36,12 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app impor
     find_mail_jars,
     jre_version,
     lib_dir,
+    linked_jars,
     read_jvm_options,
     tomcat_version,
     webapp_lib_dir,
 )
-from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.jars import CONFLICT_KINDS, Move, Plan, plan_layout
+from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.jars import BACKUP_SUBDIRS, CONFLICT_KINDS, Move, Plan, plan_layout
 from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.overrides import system_property_overrides
 
 __all__ = ['DEFAULT_BACKUP_DIR', 'FAIL_ON', 'DEFAULT_FAIL_ON', 'javamail_runtime']
@@ -76,6 +77,10 @@ def _resolve(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | N
     if session is not None and session not in _SESSION_TYPES:
         raise MailwrightError(f'session_type {session!r} is not one of {", ".join(_SESSION_TYPES)}', kind='invalid',
                               step='runtime')
+    if product == 'ghes':
+        raise MailwrightError('ghes: GitHub Enterprise Server sends with its own mail service, not a JVM; '
+                              'javamail_runtime is for jira, confluence, bitbucket and generic Java applications',
+                              kind='invalid', step='runtime')
     return product or detect_product(params['app_home']) or 'generic', session
 
 
@@ -96,7 +101,8 @@ def _backup_dir(params: t.Mapping[str, t.Any], app_home: str, *, lib: str, webap
     if webapp:
         forbidden.append((webapp, 'the webapp (on its class path, and Tomcat serves its files)'))
     for directory in forbidden:
-        for candidate in {path, real}:
+        # the subdirectories too: backup_dir=app_home would put lib/'s spare copies back into lib/
+        for candidate in (path, real, *(os.path.join(base, sub) for base in (path, real) for sub in BACKUP_SUBDIRS.values())):
             if _inside(candidate, directory[0]) or _inside(candidate, os.path.realpath(directory[0])):
                 raise MailwrightError(f'backup_dir {given or path} is inside {directory[1]}: a jar moved there would '
                                       'still be loaded or served; choose a directory outside it', kind='invalid',
@@ -260,9 +266,11 @@ def _analyse(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | N
     backup_dir = _backup_dir(params, app_home, lib=lib, webapp=webapp_root)
     jars = find_mail_jars(app_home, product, webapp=webapp)
     plan = plan_layout(jars, app_home=app_home, product=product, session_type=session, lib=lib, webinf=webinf,
-                       backup_dir=backup_dir, tomcat=tomcat_version(app_home), java_version=jre_version(app_home))
+                       backup_dir=backup_dir, tomcat=tomcat_version(app_home), java_version=jre_version(app_home),
+                       linked=linked_jars(jars))
     files = params.get('jvm_options_files')
-    options = read_jvm_options(app_home, product, files=[os.path.join(app_home, f) for f in files] if files else None)
+    options = read_jvm_options(app_home, product, files=[os.path.join(app_home, f) for f in files] if files else None,
+                               option='jvm_options_files' if files else 'app_home')
     secrets.extend(options.secret_values())
     rendered = None
     if effective is not None:

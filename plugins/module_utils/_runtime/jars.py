@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app import Api, MailJar
 
-__all__ = ['Conflict', 'Move', 'Plan', 'plan_layout', 'session_api', 'version_key', 'CONFLICT_KINDS']
+__all__ = ['BACKUP_SUBDIRS', 'Conflict', 'Move', 'Plan', 'plan_layout', 'session_api', 'version_key', 'CONFLICT_KINDS']
 
 CONFLICT_KINDS = ('duplicate', 'missing', 'wrong_api')
 _NO_MOVES = frozenset({'bitbucket'})
+# backup_dir's subdirectories for copies from lib/ and from WEB-INF/lib
+BACKUP_SUBDIRS = {'lib': 'lib', 'webapp': 'WEB-INF-lib'}
 
 
 @dataclass
@@ -96,11 +98,13 @@ def _java8(java_version: str | None) -> bool:
 
 def plan_layout(jars: list[MailJar], *, app_home: str, product: str, session_type: str | None,
                 lib: str, webinf: str | None, backup_dir: str, tomcat: str | None = None,
-                java_version: str | None = None) -> Plan:
+                java_version: str | None = None, linked: t.Sequence[MailJar] = ()) -> Plan:
     """The conflicts of `jars` and the moves that fix what can be fixed (see the module docstring).
 
     `lib` and `webinf` are the two class path directories, `backup_dir` where moved-out copies go
     (``<backup_dir>/lib`` and ``<backup_dir>/WEB-INF-lib``, so two copies of one name never clash).
+    `linked` are the jars the manifests' Class-Path brings along (_runtime.app.linked_jars): they
+    count for what lib/ provides, and are never moved.
     """
     plan = Plan(jars=list(jars))
     api = session_api(session_type)
@@ -114,7 +118,7 @@ def plan_layout(jars: list[MailJar], *, app_home: str, product: str, session_typ
     destinations: set[str] = set()
 
     def backup_path(jar: MailJar) -> str:
-        return os.path.join(backup_dir, 'lib' if jar.location == 'lib' else 'WEB-INF-lib', jar.name)
+        return os.path.join(backup_dir, BACKUP_SUBDIRS[jar.location], jar.name)
 
     groups: dict[tuple[str, str], list[MailJar]] = {}
     for jar in jars:
@@ -167,6 +171,9 @@ def plan_layout(jars: list[MailJar], *, app_home: str, product: str, session_typ
                     destinations.add(destination)
                     after_lib |= set(jar.parts)
         in_lib_after[(group_api, kind)] = after_lib
+    for jar in linked:
+        if jar.location == 'lib':
+            in_lib_after.setdefault((jar.api, jar.kind), set()).update(jar.parts)
     if api is not None:
         _session_conflicts(plan, api=api, session_type=session_type or '', app_home=app_home, groups=groups,
                            in_lib_after=in_lib_after, webinf_rel=webinf_rel, tomcat=tomcat,

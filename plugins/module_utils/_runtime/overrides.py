@@ -78,8 +78,10 @@ def system_property_overrides(options: JvmOptions, rendered: t.Mapping[str, str]
                        f'next change of the settings. Remove it from {prop.file}')
         else:
             rendered_shown = REDACTED if is_secret_name(name) else wanted
-            message = (f'{option} ({prop.source}) overrides {name}={rendered_shown} that the settings render: the '
-                       f'product uses the JVM option instead. Remove it from {prop.file} or make it the same')
+            message = (f'{option} ({prop.source}) overrides {name}={rendered_shown} that the settings render: a '
+                       'session the product builds from its mail server form takes the JVM option instead (Jira '
+                       f'documents this for mail.smtp.host and mail.smtp.port). Remove it from {prop.file} or make '
+                       'it the same')
         found.append({'property': name, 'value': shown, 'source': prop.source, 'sources': every[name],
                       'variable': prop.variable, 'rendered': (REDACTED if wanted is not None and is_secret_name(name)
                                                               else wanted),

@@ -23,43 +23,21 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app impor
     find_mail_jars,
     parse_jvm_options,
     proof_classpath,
+    jre_version,
+    linked_jars,
     read_jvm_options,
+    tomcat_version,
     webapp_dir,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import apply_block, render_block
-
-SYSTEM_JARS = {
-    'javax.mail.jar': ('javax', 'mail', '1.6.5'),
-    'jakarta-mail.jar': ('jakarta', 'mail', '2.0.0'),
-    'javax.activation.jar': ('javax', 'activation', '1.2.0'),
-    'jakarta-activation.jar': ('jakarta', 'activation', '2.0.0'),
-}
-
-
-def system_jar(name: str) -> pathlib.Path:
-    path = pathlib.Path('/usr/share/java') / name
-    if not path.is_file():
-        pytest.skip(f'{path} is not installed (Debian libmail-java / libjakarta-mail-java)')
-    return path
-
-
-def make_jar(path: pathlib.Path, entries: list[str], manifest: dict[str, str] | None = None) -> pathlib.Path:
-    """A small real jar: the class entries (empty) and a manifest."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, 'w') as archive:
-        lines = ['Manifest-Version: 1.0'] + [f'{key}: {value}' for key, value in (manifest or {}).items()]
-        archive.writestr('META-INF/MANIFEST.MF', '\r\n'.join(lines) + '\r\n\r\n')
-        for entry in entries:
-            archive.writestr(entry, b'\xca\xfe\xba\xbe')
-    return path
-
+from tests.support.apphome import SYSTEM_JARS, make_jar, system_jar
 
 def jira_home(tmp_path: pathlib.Path) -> pathlib.Path:
     home = tmp_path / 'jira'
     (home / 'lib').mkdir(parents=True)
     (home / 'atlassian-jira' / 'WEB-INF' / 'lib').mkdir(parents=True)
     (home / 'bin').mkdir()
-    make_jar(home / 'lib' / 'catalina.jar', ['org/apache/catalina/Server.class'])
+    make_jar(home / 'lib' / 'catalina.jar', ['org/apache/catalina/Server.class'], {'Bundle-Version': '9.0.98'})
     return home
 
 
@@ -233,3 +211,69 @@ def test_default_java(tmp_path):
     os.chmod(java, 0o755)
     assert default_java(str(tmp_path)) == str(java)
     assert default_java(None) == 'java'
+
+
+def test_parts_of_split_and_full_jars(tmp_path):
+    full = classify_jar(str(system_jar('jakarta-mail.jar')), 'lib')
+    assert full.parts == ('api', 'provider')
+    api_only = classify_jar(str(make_jar(tmp_path / 'jakarta.mail-api-2.1.3.jar', ['jakarta/mail/Session.class'])), 'lib')
+    assert api_only.parts == ('api',)
+    assert api_only.as_dict()['parts'] == ['api'] and api_only.as_dict()['name'] == 'jakarta.mail-api-2.1.3.jar'
+
+
+def test_tomcat_and_jre_versions(tmp_path):
+    home = jira_home(tmp_path)
+    assert tomcat_version(str(home)) == '9.0.98'
+    assert jre_version(str(home)) is None
+    (home / 'jre').mkdir()
+    (home / 'jre' / 'release').write_text('IMPLEMENTOR="Eclipse Adoptium"\nJAVA_VERSION="17.0.13"\n')
+    assert jre_version(str(home)) == '17.0.13'
+    assert tomcat_version(str(tmp_path / 'none')) is None
+    tomcat10 = pathlib.Path('/usr/share/tomcat10')
+    if tomcat10.is_dir():  # Debian's lib/ holds symlinks to /usr/share/java; the manifest is read through them
+        assert tomcat_version(str(tomcat10)).startswith('10.')
+
+
+def test_a_stray_quote_hides_no_later_option():
+    text = "# nothing\necho it's broken\nCATALINA_OPTS=\"-Dmail.smtp.host=after.example\"\n"
+    [prop] = parse_jvm_options(text, '/x/setenv.sh')
+    assert (prop.name, prop.value, prop.line) == ('mail.smtp.host', 'after.example', 3)
+    multi = 'JAVA_OPTS="-Da=1\n  -Dmail.smtp.port=26"\nJAVA_OPTS="$JAVA_OPTS -Db=2"\n'
+    assert [(p.name, p.value, p.line) for p in parse_jvm_options(multi, '/x/setenv.sh')] == [
+        ('a', '1', 1), ('mail.smtp.port', '26', 1), ('b', '2', 3)]
+
+
+def test_a_fifo_is_never_read(tmp_path):
+    home = jira_home(tmp_path)
+    os.mkfifo(home / 'bin' / 'setenv.sh')
+    with pytest.raises(MailwrightError, match='not a regular file'):
+        read_jvm_options(str(home), 'jira')
+    os.mkfifo(home / 'lib' / 'javax.mail-1.6.5.jar')
+    assert find_mail_jars(str(home), 'jira') == []
+
+
+def test_jvm_options_file_symlink_policy(tmp_path):
+    home = jira_home(tmp_path)
+    real = tmp_path / 'setenv-real.sh'
+    real.write_text('JAVA_OPTS="-Dmail.smtp.port=2525"\n')
+    (home / 'bin' / 'setenv.sh').symlink_to(real)  # a link of the file's owner: followed
+    assert read_jvm_options(str(home), 'jira').system_properties == {'mail.smtp.port': '2525'}
+    (home / 'bin' / 'setenv.sh').unlink()
+    (home / 'bin' / 'setenv.sh').symlink_to(tmp_path / 'gone.sh')
+    with pytest.raises(MailwrightError, match='does not exist'):
+        read_jvm_options(str(home), 'jira')
+
+
+def test_manifest_class_path_brings_its_activation_jar(tmp_path):
+    debian = classify_jar(str(system_jar('javax.mail.jar')), 'lib')
+    assert debian.class_path == ('/usr/share/java/javax.activation.jar',)
+    if not os.path.isfile('/usr/share/java/javax.activation.jar'):
+        pytest.skip('Debian libactivation-java is not installed')
+    [linked] = linked_jars([debian])
+    assert (linked.path, linked.api, linked.kind, linked.location) == (
+        '/usr/share/java/javax.activation.jar', 'javax', 'activation', 'lib')
+    relative = make_jar(tmp_path / 'lib' / 'mail.jar', ['javax/mail/Session.class'],
+                        {'Class-Path': 'activation.jar ../other/x%20y.jar http://example.com/z.jar'})
+    assert classify_jar(str(relative), 'lib').class_path == (str(tmp_path / 'lib' / 'activation.jar'),
+                                                             str(tmp_path / 'other' / 'x y.jar'))
+    assert linked_jars([classify_jar(str(relative), 'lib')]) == []  # named but not there
