@@ -207,3 +207,17 @@ def test_app_home_gives_the_jars_and_the_truststore(smtp_server, tmp_path, store
     assert all(path.startswith(str(home / 'lib')) for path in result['java_runtime']['classpath'])
     assert result['javamail']['jar'].startswith(str(home / 'lib'))
     assert len(server.messages) == 1
+
+
+@pytest.mark.parametrize('api', ['javax', 'jakarta'])
+def test_smtps_sends_with_the_rendered_ssl_enable(smtp_server, run, api):
+    """SMTPS is rendered as protocol smtp + mail.smtp.ssl.enable; the JVM proves that reading."""
+    server = smtp_server('smtps', credentials={USER: CANARY}, auth_require_tls=True)
+    settings = settings_for(server)
+    settings['server'].pop('tls')
+    settings['server']['protocol'] = 'smtps'
+    rc, result = run(settings, api=api)
+    assert rc == 0 and result['sent'], result
+    assert result['tls_protocol'] in ('TLSv1.2', 'TLSv1.3')
+    assert 'C: STARTTLS' not in result['transcript']
+    assert len(server.messages) == 1 and server.messages[0].tls and server.messages[0].auth_login == USER
