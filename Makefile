@@ -13,7 +13,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 PYTEST_ARGS ?=
 
-.PHONY: test demo venv system-deps collection schema unit integration molecule sanity typecheck lint \
+.PHONY: test demo venv system-deps collection schema java-helper unit integration molecule sanity typecheck lint \
         bench build clean ee ee-context
 
 test: venv system-deps collection schema-check unit integration molecule sanity typecheck lint
@@ -34,8 +34,13 @@ collection:
 schema:
 	$(BIN)/python tools/sync_schema.py
 
+# The Java proof of test_send (client java), compiled for Java 8 into module_utils (needs javac).
+java-helper: venv
+	$(BIN)/python tools/build_java_helper.py
+
 schema-check: venv
 	$(BIN)/python tools/sync_schema.py --check
+	$(BIN)/python tools/build_java_helper.py --check
 	$(BIN)/check-jsonschema --check-metaschema schemas/mail-settings.schema.json
 	$(BIN)/check-jsonschema --schemafile schemas/mail-settings.schema.json schemas/examples/*.yml
 

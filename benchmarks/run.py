@@ -32,6 +32,7 @@ ROOT = HERE.parent
 TARGETS = {
     'validate': ('10,000 documents: settings_validate / check-jsonschema', 0.25),
     'test_send': ('one test send (STARTTLS + AUTH) process / swaks', 2.0),
+    'test_send_java': ('test_send client java process / bare JavaMail program, same JVM', 1.3),
     'probe_fanout': ('probe fan-out, 200 targets (100 silent): wall / timeout', 1.5),
     'fleet': ('role re-run on N hosts / 8 x ping on the same hosts', 1.3),
 }
@@ -137,7 +138,7 @@ def rows_from_log(text: str) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--only', nargs='*', help='benchmark keys (validate, test_send, probe_fanout, fleet)')
+    parser.add_argument('--only', nargs='*', help='benchmark keys (validate, test_send, test_send_java, probe_fanout, fleet)')
     parser.add_argument('--fleet-hosts', type=int, default=50)
     parser.add_argument('--json', help='also write the table as JSON to this file')
     parser.add_argument('--reparse', metavar='LOG',

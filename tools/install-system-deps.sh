@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the integration tests need as real peers: a DNS server
-# (dnsmasq), swaks (benchmark baseline), Tomcat 10 with Jakarta Mail, a JDK for keytool/javac,
+# (dnsmasq), swaks (benchmark baseline), Tomcat 10 with Jakarta Mail, JavaMail 1.6 (javax, for the
+# Tomcat 9 style proof and test_send client java), a JDK for keytool/javac,
 # headless Chromium with a font, which renders the audit report's HTML page in its test, and
 # the linter ansible-test sanity runs on shell scripts (Debian package shellcheck), and what the
 # execution-environment test builds and runs its image with: rootful Podman with runc (crun cannot
@@ -8,7 +9,7 @@
 # bindep.txt's `test` profile lists the same packages (tests/integration/test_bindep.py checks it).
 # Installs only what is missing, so a second run costs a dpkg query.
 set -euo pipefail
-packages=(dnsmasq-base swaks tomcat10 libjakarta-mail-java libjakarta-activation-java dnsutils chromium fonts-dejavu-core shellcheck podman runc debootstrap)
+packages=(dnsmasq-base swaks tomcat10 libjakarta-mail-java libjakarta-activation-java libmail-java dnsutils chromium fonts-dejavu-core shellcheck podman runc debootstrap)
 command -v javac >/dev/null 2>&1 || packages+=(openjdk-17-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do

@@ -112,7 +112,55 @@ options:
     description:
       - Seconds each step may take. Defaults to C(settings.server.timeout_ms); when that is 0 or
         less (the products then wait forever) 60 seconds.
+      - With O(client=java) JavaMail's own timeouts are the rendered C(mail.smtp.*timeout) keys; this
+        bounds the whole JVM run (three times this, plus 30 seconds for the JVM's start).
     type: float
+  client:
+    description:
+      - Who makes the proof. C(python) is mailwright's own SMTP client.
+      - C(java) runs the proof in the application's JVM with its JavaMail or Jakarta Mail jars and
+        exactly the session properties the render step writes (C(mail.smtp.ssl.checkserveridentity)
+        included), plus C(mail.debug=true) for RV(transcript). The password (or token) reaches JavaMail
+        through an C(Authenticator) and travels to the JVM on its standard input, never on its command
+        line. The helper is shipped compiled for Java 8, so a JRE is enough on the host.
+      - In check mode C(java) connects, authenticates, sends MAIL FROM and RCPT TO, then RSET; nothing is
+        delivered.
+      - C(java) refuses C(server.tls=opportunistic) with authentication (JavaMail would send the password
+        in clear to a relay without STARTTLS), O(validate_certs=false) and O(ca_path) (the JVM reads a Java
+        truststore, see O(truststore_path)).
+    type: str
+    choices: [python, java]
+    default: python
+  java:
+    description:
+      - With O(client=java), the java binary. Defaults to C(<app_home>/jre/bin/java) when it exists, else
+        C(java) on PATH.
+    type: path
+  app_home:
+    description:
+      - With O(client=java), the application's install directory. The mail and activation jars are taken
+        from C(<app_home>/lib), else from the webapp's C(WEB-INF/lib); the truststore the JVM options in
+        C(<app_home>/bin/setenv.sh) name (C(-Djavax.net.ssl.trustStore*), the managed block and any
+        existing option) is used unless O(truststore_path) is given.
+    type: path
+  classpath:
+    description:
+      - With O(client=java), the mail and activation jars to use, instead of those found under O(app_home).
+    type: list
+    elements: path
+  truststore_path:
+    description:
+      - The Java truststore (JKS or PKCS12) the relay's certificate is verified against.
+      - With O(client=java) it is given to the JVM as C(javax.net.ssl.trustStore) (set from standard input,
+        so its password stays off the command line); without it the store named in O(app_home)'s JVM
+        options, else the JRE's default C(cacerts).
+    type: path
+  truststore_password:
+    description: Password of O(truststore_path). Never printed.
+    type: str
+  truststore_type:
+    description: Type of O(truststore_path) (C(PKCS12) or C(JKS)); the JVM's default when not given.
+    type: str
 notes:
   - Run it on the application host (C(delegate_to) the app server), where the product's mail leaves from.
   - A message dropped during DATA may have been delivered anyway; the retry then delivers a second one.
@@ -139,6 +187,12 @@ EXAMPLES = r"""
     recipients: [oncall@example.com]
     ca_path: /etc/pki/mail-relay-ca.pem
     force: true
+
+- name: Prove it the application's way - Jira's JVM, its JavaMail jars and its truststore
+  mailwright.smtp.test_send:
+    settings: "{{ jira_mail }}"
+    client: java
+    app_home: /opt/atlassian/jira
 
 - name: XOAUTH2 with a token fetched earlier in the play
   mailwright.smtp.test_send:
@@ -225,6 +279,28 @@ transcript:
   type: list
   elements: str
   sample: ["S: 220 smtp.example.com ESMTP", "C: EHLO jira01.example.com", "C: AUTH PLAIN ********", "S: 235 2.7.0 ok"]
+jvm:
+  description: With O(client=java), the JVM that made the proof.
+  returned: when client is java and the JVM ran
+  type: dict
+  sample: {version: "17.0.15", vendor: Debian, runtime: "17.0.15+6-Debian-1deb12u1", home: /opt/atlassian/jira/jre}
+javamail:
+  description: With O(client=java), the mail implementation the JVM loaded (from its jar's manifest) and its API.
+  returned: when client is java and the JVM ran
+  type: dict
+  sample: {implementation: javax.mail, version: "1.6.5", specification: "1.6", vendor: Oracle,
+           jar: /opt/atlassian/jira/lib/javax.mail-1.6.5.jar, api: javax}
+tls_protocol:
+  description: With O(client=java), the TLS protocol the JVM negotiated with the relay (null without TLS).
+  returned: when client is java and the conversation succeeded
+  type: str
+  sample: TLSv1.3
+java_runtime:
+  description: With O(client=java), the java binary, the class path and the truststore (path, type, where it came from) used.
+  returned: when client is java and the conversation succeeded
+  type: dict
+  sample: {java: /opt/atlassian/jira/jre/bin/java, classpath: [/opt/atlassian/jira/lib/javax.mail-1.6.5.jar],
+           api: javax, truststore: {path: /opt/atlassian/jira/mail-truststore.p12, type: PKCS12, source: app_home}}
 step:
   description: On failure, the step that failed (token, connect, tls, auth, mail, rcpt, data, policy, marker).
   returned: failure
@@ -277,6 +353,13 @@ def main() -> None:
         retries=dict(type='int', default=2),
         retry_delay=dict(type='float', default=1.0),
         timeout=dict(type='float'),
+        client=dict(type='str', choices=['python', 'java'], default='python'),
+        java=dict(type='path'),
+        app_home=dict(type='path'),
+        classpath=dict(type='list', elements='path'),
+        truststore_path=dict(type='path'),
+        truststore_password=dict(type='str', no_log=True),
+        truststore_type=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     effective = load_module_settings(module)  # first: it registers the secrets before any failure
@@ -291,6 +374,9 @@ def main() -> None:
         marker_path=params['marker_path'], ca_path=params['ca_path'], validate_certs=params['validate_certs'],
         retries=params['retries'], retry_delay=params['retry_delay'], timeout=params['timeout'],
         check_mode=module.check_mode, diff=module._diff,
+        client=params['client'], java=params['java'], app_home=params['app_home'], classpath=params['classpath'],
+        truststore_path=params['truststore_path'], truststore_password=params['truststore_password'],
+        truststore_type=params['truststore_type'],
     )
     run_backend(module, run_test_send, effective, options, secrets=secret_values(params['settings']),
                 register_after=options.obtained_secrets)

@@ -6,7 +6,10 @@ looked up by JNDI in a web application and delivers through a local SMTP server.
 
 One private Tomcat instance (its own CATALINA_BASE on a loopback port) serves a context file
 whose Resources were all written by the module: STARTTLS required + AUTH, SMTPS + AUTH, and
-STARTTLS required against a relay that does not offer it (which must refuse to send).
+STARTTLS required against a relay that does not offer it (which must refuse to send), and
+STARTTLS + AUTH against a relay whose certificate names another host (refused by the rendered
+mail.smtp.ssl.checkserveridentity; a hand-made copy of the Resource without it, as the render was
+before, sends the password there - the control that keeps the test honest).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import email
 import email.policy
 import json
 import pathlib
+import re
 import socket
 import ssl
 import threading
@@ -50,6 +54,7 @@ class _PKI:
     ca_pem: bytes
     cert_file: pathlib.Path
     key_file: pathlib.Path
+    wrong_name: tuple[str, str]
 
 
 def make_pki(directory: pathlib.Path) -> _PKI:
@@ -57,7 +62,8 @@ def make_pki(directory: pathlib.Path) -> _PKI:
 
     ca = CertificateAuthority(directory)
     leaf = ca.issue('leaf', dns=('localhost',), ips=('127.0.0.1',), days=2)
-    return _PKI(ca.pem, pathlib.Path(leaf.cert_file), pathlib.Path(leaf.key_file))
+    wrong = ca.issue('wrong-name', dns=('wrong-name.example.test',), ips=(), days=2)
+    return _PKI(ca.pem, pathlib.Path(leaf.cert_file), pathlib.Path(leaf.key_file), (wrong.cert_file, wrong.key_file))
 
 
 @dataclass
@@ -135,7 +141,8 @@ class SMTPPeers:
 def settings(port: int, *, name: str, protocol: str = 'smtp', tls: str = 'required', timeout_ms: int = 15000) -> dict:
     return {
         'product': 'generic',
-        'server': {'host': '127.0.0.1', 'port': port, 'protocol': protocol, 'tls': tls, 'timeout_ms': timeout_ms,
+        # the DNS name in the certificate: with the host-name check on, Jakarta Mail 2.0 refuses 127.0.0.1
+        'server': {'host': 'localhost', 'port': port, 'protocol': protocol, 'tls': tls, 'timeout_ms': timeout_ms,
                    'helo_domain': HELO, 'jndi': {'name': name, 'session_type': 'jakarta.mail.Session'}},
         'auth': {'method': 'basic', 'username': USER, 'password': CANARY},
         'sender': {'from_address': FROM, 'from_name': FROM_NAME, 'subject_prefix': PREFIX},
@@ -150,7 +157,10 @@ def deployment(tmp_path_factory):
     silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     silent.bind(('127.0.0.1', 0))
     silent.listen(8)
-    with silent, SMTPPeers(pki, users={USER: CANARY}) as peers:
+    from tests.support.smtp_server import SMTPTestServer
+
+    wrong_name = SMTPTestServer('starttls', cert=pki.wrong_name, credentials={USER: CANARY}, auth_require_tls=True)
+    with silent, SMTPPeers(pki, users={USER: CANARY}) as peers, wrong_name:
         truststore = tc.make_truststore(work / 'truststore.p12', pki.ca_pem)
         instance = tc.TomcatInstance(work / 'base', catalina_opts=[
             f'-Djavax.net.ssl.trustStore={truststore}', '-Djavax.net.ssl.trustStorePassword=changeit',
@@ -167,16 +177,25 @@ def deployment(tmp_path_factory):
         for name, port, protocol, timeout in [('mail/Starttls', peers.starttls_port, 'smtp', 15000),
                                               ('mail/Smtps', peers.smtps_port, 'smtps', 15000),
                                               ('mail/NoTls', peers.plain_port, 'smtp', 15000),
-                                              ('mail/Silent', silent.getsockname()[1], 'smtp', 1500)]:
+                                              ('mail/Silent', silent.getsockname()[1], 'smtp', 1500),
+                                              ('mail/WrongName', wrong_name.port, 'smtp', 15000)]:
             rc, result = run_module('tomcat_mail_resource', {'path': str(context_file),
                                                              'settings': settings(port, name=name, protocol=protocol,
                                                                                   timeout_ms=timeout)}, diff=True)
             assert rc == 0 and result['changed'], result
             runs[name] = result
+        # The control: the same Resource without the host-name check, as the render wrote it before.
+        text = context_file.read_text()
+        start = text.index('<Resource name="mail/WrongName"')
+        element = text[start:text.index('/>', start) + 2]
+        unchecked = element.replace('name="mail/WrongName"', 'name="mail/WrongNameUnchecked"')
+        unchecked = re.sub(r'\s*mail\.smtp\.ssl\.checkserveridentity="true"', '', unchecked)
+        assert unchecked != element and 'checkserveridentity' not in unchecked
+        context_file.write_text(text.replace(element, element + '\n    ' + unchecked))
         with instance:
             instance.start(ready_path='/mailtest/')
             yield {'instance': instance, 'peers': peers, 'context_file': context_file, 'original': original,
-                   'runs': runs}
+                   'runs': runs, 'wrong_name': wrong_name}
 
 
 def _send(instance: tc.TomcatInstance, name: str, subject: str) -> tuple[int, str]:
@@ -186,7 +205,7 @@ def _send(instance: tc.TomcatInstance, name: str, subject: str) -> tuple[int, st
 def test_module_output_is_what_tomcat_loads(deployment):
     text = deployment['context_file'].read_text()
     assert text.startswith(deployment['original'].split('</Context>')[0])
-    assert text.count('<Resource ') == 4
+    assert text.count('<Resource ') == 6   # five rendered, one hand-made control
     for result in deployment['runs'].values():
         assert CANARY not in json.dumps(result)
         assert 'password="********"' in result['diff']['after']
@@ -272,3 +291,20 @@ def test_why_smtps_is_rendered_as_smtp_with_ssl_enable(tmp_path):
     out = subprocess.run(['java', '-cp', f'{classpath}:{tmp_path}', 'ProtocolProbe', '1', '2'], check=True,
                          capture_output=True, text=True, timeout=120).stdout.split()
     assert out == ['SMTPSSLTransport', 'SMTPTransport']
+
+
+def test_a_certificate_for_another_host_name_is_refused(deployment):
+    """The rendered Resource checks the relay's name (mail.smtp.ssl.checkserveridentity=true):
+    Jakarta Mail 2.0 refuses the wrong-name certificate before AUTH, so the password stays home."""
+    relay = deployment['wrong_name']
+    rendered = deployment['runs']['mail/WrongName']['resource']
+    assert rendered['mail.smtp.ssl.checkserveridentity'] == 'true'
+    status, body = _send(deployment['instance'], 'mail/WrongName', f'{PREFIX} must not arrive')
+    assert status == 500 and "Can't verify identity of server: localhost" in body, body[:600]
+    assert relay.messages == [] and relay.auth_attempts == []
+    assert CANARY not in body
+
+    # the control: without the check (the old render) Tomcat sends the password through that certificate
+    status, body = _send(deployment['instance'], 'mail/WrongNameUnchecked', f'{PREFIX} through the wrong name')
+    assert status == 200 and body.strip() == 'SENT', body[:600]
+    assert len(relay.wait_for_messages(1)) == 1 and relay.auth_attempts[0]['login'] == USER

@@ -74,6 +74,8 @@ _PRODUCT_TITLES = {'jira': 'Jira', 'confluence': 'Confluence', 'bitbucket': 'Bit
 REPORT_STEPS = {'connect': 'connect', 'banner': 'connect', 'ehlo': 'connect', 'starttls': 'tls', 'tls': 'tls',
                 'auth': 'auth', 'mail': 'mail', 'rcpt': 'rcpt', 'data': 'data', 'quit': 'data', 'policy': 'policy'}
 _MAX_BACKOFF = 30.0
+# What client java adds to the result: the JVM, the JavaMail jar and the TLS protocol it negotiated.
+_JAVA_RESULT_KEYS = ('jvm', 'javamail', 'tls_protocol', 'java_runtime')
 
 
 @dataclass
@@ -96,6 +98,14 @@ class SendOptions:
     # token, its SASL strings), for the module to register before anything is printed.
     obtained_secrets: list[str] = field(default_factory=list, repr=False)
     access_token: AccessToken | None = field(default=None, repr=False)
+    # client java: the application's JVM and jars (see java_client)
+    client: str = 'python'
+    java: str | None = None
+    app_home: str | None = None
+    classpath: list[str] | None = None
+    truststore_path: str | None = None
+    truststore_password: str | None = field(default=None, repr=False)
+    truststore_type: str | None = None
 
 
 @dataclass
@@ -205,8 +215,15 @@ def fingerprint_material(effective: dict[str, t.Any], recipients: list[str], opt
     if auth.get('method') == 'oauth2' and not _grant(effective):
         auth['oauth2'] = dict(auth.get('oauth2') or {}, token=_token(effective, options))
     settings['auth'] = auth
-    return {'settings': settings, 'recipients': sorted(r.lower() for r in recipients),
-            'trust': {'ca_path': options.ca_path, 'validate_certs': options.validate_certs}}
+    material = {'settings': settings, 'recipients': sorted(r.lower() for r in recipients),
+                'trust': {'ca_path': options.ca_path, 'validate_certs': options.validate_certs}}
+    if options.client != 'python':
+        # Another client proves another stack; python's material stays as it was, so existing markers hold.
+        material['client'] = {'name': options.client, 'java': options.java, 'app_home': options.app_home,
+                              'classpath': options.classpath, 'truststore_path': options.truststore_path,
+                              'truststore_type': options.truststore_type,
+                              'truststore_password': options.truststore_password}
+    return material
 
 
 def _test_user(effective: dict[str, t.Any]) -> tuple[str, str]:
@@ -364,12 +381,17 @@ def _ms_since(started: float) -> int:
 def send_with_retries(effective, message, options, transcript, *, sleep=time.sleep) -> tuple[dict, list[dict]]:
     attempts: list[dict[str, t.Any]] = []
     total = 1 + max(0, options.retries)
+    conversation = converse
+    if options.client == 'java':
+        from ansible_collections.mailwright.smtp.plugins.module_utils._prove.java_client import converse_java
+
+        conversation = converse_java
     for number in range(1, total + 1):
         if total > 1:
             transcript.note(f'attempt {number} of {total}')
         started = time.monotonic()
         try:
-            outcome = converse(effective, message, options, transcript)
+            outcome = conversation(effective, message, options, transcript)
         except SMTPStepError as error:
             record = {'attempt': number, 'ok': False, 'elapsed_ms': _ms_since(started),
                       'step': REPORT_STEPS.get(error.step, error.step), 'code': error.code, 'text': error.text,
@@ -406,7 +428,26 @@ def _check_inputs(effective: dict[str, t.Any], options: SendOptions) -> list[str
     if effective['auth']['method'] == 'oauth2' and not _grant(effective) and not _token(effective, options):
         raise MailwrightError('auth.method is oauth2 but there is no token: set settings.auth.oauth2.token or the '
                               'token option', kind='invalid', step='policy')
+    if options.client == 'java':
+        _check_java_inputs(effective, options)
     return recipients
+
+
+def _check_java_inputs(effective: dict[str, t.Any], options: SendOptions) -> None:
+    """What client java cannot prove the way the options ask, refused before anything runs."""
+    if not options.validate_certs:
+        raise MailwrightError('validate_certs=false is not available with client java: the JVM verifies the relay '
+                              'with its truststore (truststore_path), as the application does', kind='invalid')
+    if options.ca_path:
+        raise MailwrightError('ca_path is for client python; the JVM reads a Java truststore: set truststore_path '
+                              '(and truststore_password, truststore_type)', kind='invalid')
+    server = effective['server']
+    if effective['auth']['method'] != 'none' and server['protocol'] == 'smtp' and server['tls'] == 'opportunistic':
+        # JavaMail would AUTH in clear when STARTTLS is missing or stripped; that is not run.
+        raise MailwrightError('client java with tls opportunistic and authentication: JavaMail sends the password in '
+                              'clear when the relay does not offer STARTTLS (or a man in the middle strips it), so '
+                              'mailwright does not run that proof; set server.tls: required (the application then '
+                              'refuses such a relay too)', kind='policy', step='tls')
 
 
 def _previous_proof(key_path: str, marker_path: str, warnings: list[str]) -> tuple[bytes | None, dict | None]:
@@ -440,7 +481,7 @@ def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.
     recipients = _check_inputs(effective, options)
     marker_path = options.marker_path or default_marker_path(effective['product'], server['host'], server['port'])
     key_path = key_path_for(marker_path)
-    transcript = Transcript(list(secrets) + [s for s in (options.token,) if s])
+    transcript = Transcript(list(secrets) + [s for s in (options.token, options.truststore_password) if s])
     warnings: list[str] = []
     key, marker = _previous_proof(key_path, marker_path, warnings)
     material = fingerprint_material(effective, recipients, options)
@@ -466,11 +507,12 @@ def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.
         outcome, attempts = send_with_retries(effective, message, options, transcript)
     except SendFailure as failure:
         failure.details.update(transcript=transcript.lines, reason=decision.reason, marker_path=marker_path,
-                               proof=result['proof'], warnings=warnings)
+                               proof=result['proof'], warnings=warnings, **getattr(failure.error, 'java', {}))
         raise
     warnings.extend(outcome['warnings'])
     result.update(attempts=attempts, transcript=transcript.lines, tls=outcome['tls'],
                   auth_mechanism=outcome['auth_mechanism'], server_reply=outcome['reply'])
+    result.update({key: outcome[key] for key in _JAVA_RESULT_KEYS if key in outcome})
     if options.check_mode:
         result.update(changed=True, fingerprint=decision.fingerprint,
                       msg=f'would send the test message ({decision.reason}); relay accepted sender and '

@@ -23,6 +23,7 @@ the same way.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import typing as t
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     'escape_value',
     'unescape',
     'format_from_header',
+    'IP_LITERAL_WARNING',
     'javamail_properties',
     'flavour_keys',
     'ManagedKeys',
@@ -340,6 +342,27 @@ def _text(value: t.Any) -> str:
     return str(value)
 
 
+# Measured with the jars Debian ships: JavaMail 1.6.5 (libmail-java) and Jakarta Mail 2.0.0
+# (libjakarta-mail-java) both refuse a relay named by its IP address when the host-name check is
+# on, even when the certificate carries that address as an IP SAN: their own matcher compares only
+# DNS names (the JDK's checker it tries first is out of reach on Java 9+).
+IP_LITERAL_WARNING = (
+    'server.host %(host)s is an IP address: with mail.smtp.ssl.checkserveridentity=true (always '
+    'rendered for TLS) JavaMail 1.6 and Jakarta Mail 2.0 refuse such a relay with "Can\'t verify '
+    'identity of server: %(host)s" even when the certificate lists the address; set server.host to '
+    'the DNS name in the relay\'s certificate (or use a mail implementation whose host-name check '
+    'matches IP addresses, such as Eclipse Angus Mail, which uses the JDK\'s own check); the check '
+    'is not switched off')
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip('[]'))
+    except ValueError:
+        return False
+    return True
+
+
 # JavaMail has no CRAM-MD5; these are the mechanisms its SMTP provider knows.
 _MECHANISMS = {'plain': 'PLAIN', 'login': 'LOGIN', 'xoauth2': 'XOAUTH2'}
 
@@ -364,7 +387,13 @@ def javamail_properties(effective: dict[str, t.Any], *, notes: list[str] | None 
     }
     if server['protocol'] == 'smtps':
         props['mail.smtp.ssl.enable'] = 'true'
-    elif server['tls'] in ('opportunistic', 'required'):
+    if server['protocol'] == 'smtps' or server['tls'] in ('opportunistic', 'required'):
+        # JavaMail 1.x and Jakarta Mail 2.0 check the relay's name only when told to (default
+        # false): without it any certificate the truststore accepts, for any host, is taken.
+        props['mail.smtp.ssl.checkserveridentity'] = 'true'
+        if _is_ip_literal(server['host']):
+            notes.append(IP_LITERAL_WARNING % {'host': server['host']})
+    if server['protocol'] != 'smtps' and server['tls'] in ('opportunistic', 'required'):
         props['mail.smtp.starttls.enable'] = 'true'
         if server['tls'] == 'required':
             props['mail.smtp.starttls.required'] = 'true'

@@ -152,17 +152,15 @@ _DEFAULT_JNDI_NAME = {
 # and the keys server.properties may not set are one list.
 JAVAMAIL_KEYS: tuple[str, ...] = (
     'mail.transport.protocol', 'mail.smtp.host', 'mail.smtp.port', 'mail.smtp.ssl.enable',
-    'mail.smtp.starttls.enable', 'mail.smtp.starttls.required', 'mail.smtp.auth', 'mail.smtp.user',
+    'mail.smtp.ssl.checkserveridentity', 'mail.smtp.starttls.enable', 'mail.smtp.starttls.required', 'mail.smtp.auth', 'mail.smtp.user',
     'mail.smtp.auth.mechanisms', 'mail.smtp.connectiontimeout', 'mail.smtp.timeout',
     'mail.smtp.writetimeout', 'mail.smtp.localhost', 'mail.smtp.from', 'mail.from', 'mail.debug',
 )
-# JavaMail keys derived from first-class fields (JAVAMAIL_KEYS, plus the host-name check TLS
-# sessions get): setting them through server.properties would make two sources of truth for one
+# JavaMail keys derived from first-class fields (JAVAMAIL_KEYS, the host-name check of TLS
+# sessions among them): setting them through server.properties would make two sources of truth for one
 # value, and the property would win. Each `mail.smtp.` key has a `mail.smtps.` twin that JavaMail
 # reads for protocol smtps; both are refused.
-_DERIVED_SMTP_KEYS = tuple(key[len('mail.smtp.'):] for key in JAVAMAIL_KEYS if key.startswith('mail.smtp.')) + (
-    'ssl.checkserveridentity',
-)
+_DERIVED_SMTP_KEYS = tuple(key[len('mail.smtp.'):] for key in JAVAMAIL_KEYS if key.startswith('mail.smtp.'))
 DERIVED_PROPERTIES = frozenset(
     {f'mail.{proto}.{key}' for proto in ('smtp', 'smtps') for key in _DERIVED_SMTP_KEYS}
     | {key for key in JAVAMAIL_KEYS if not key.startswith('mail.smtp.')}

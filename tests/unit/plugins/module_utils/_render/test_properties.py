@@ -21,6 +21,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties
     escape_key,
     escape_value,
     format_from_header,
+    javamail_properties,
     managed_keys,
     redact_text,
     unescape,
@@ -195,6 +196,7 @@ def test_javamail_flavour_keys():
     values = PropertiesFile(result.after).as_dict()
     assert values == {
         'mail.transport.protocol': 'smtp', 'mail.smtp.host': 'smtp.example.com', 'mail.smtp.port': '587',
+        'mail.smtp.ssl.checkserveridentity': 'true',
         'mail.smtp.starttls.enable': 'true', 'mail.smtp.starttls.required': 'true', 'mail.smtp.auth': 'true',
         'mail.smtp.user': 'app', 'mail.smtp.connectiontimeout': '15000', 'mail.smtp.timeout': '15000',
         'mail.smtp.writetimeout': '15000', 'mail.smtp.localhost': 'app01.example.com',
@@ -299,6 +301,7 @@ def test_keys_no_longer_given_are_removed_and_second_run_is_unchanged():
                          server={'host': 'smtp.example.com', 'port': 25, 'tls': 'none', 'timeout_ms': 0})
     second = apply_properties(first.after, load_effective(anonymous), 'javamail')
     assert set(second.removed_keys) == {'mail.smtp.auth', 'mail.smtp.user', 'mail.smtp.starttls.enable',
+                                        'mail.smtp.ssl.checkserveridentity',
                                         'mail.smtp.starttls.required', 'mail.smtp.connectiontimeout',
                                         'mail.smtp.timeout', 'mail.smtp.writetimeout', 'mail.smtp.localhost'}
     third = apply_properties(second.after, load_effective(anonymous), 'javamail')
@@ -372,3 +375,44 @@ def test_module_reports_bad_escape_with_line_and_writes_nothing(tmp_path):
     assert f'{path}: line 2' in result['msg']
     assert path.read_bytes() == b'a=1\nb=\\uZZZZ\n'
     assert 'Traceback' not in result['msg']
+
+
+# --- the host-name check is rendered for every TLS session ------------------------------------
+
+@pytest.mark.parametrize('server, checked', [
+    ({'protocol': 'smtp', 'tls': 'required'}, True),
+    ({'protocol': 'smtp', 'tls': 'opportunistic'}, True),
+    ({'protocol': 'smtps'}, True),
+    ({'protocol': 'smtp', 'tls': 'none', 'port': 25}, False),
+])
+def test_every_tls_session_checks_the_server_identity(server, checked):
+    auth = {'method': 'none'} if server.get('tls') == 'none' else settings()['auth']
+    doc = settings(auth=auth, server=dict({'host': 'smtp.example.com'}, **server))
+    props = javamail_properties(load_effective(doc))
+    assert props.get('mail.smtp.ssl.checkserveridentity') == ('true' if checked else None)
+    spring = managed_keys(load_effective(doc), 'spring').values
+    assert spring.get('spring.mail.properties.mail.smtp.ssl.checkserveridentity') == ('true' if checked else None)
+
+
+@pytest.mark.parametrize('host', ['127.0.0.1', '::1', '[::1]'])
+def test_an_ip_literal_relay_warns_and_keeps_the_check(host):
+    notes: list[str] = []
+    doc = settings(server__host=host)
+    props = javamail_properties(load_effective(doc), notes=notes)
+    assert props['mail.smtp.ssl.checkserveridentity'] == 'true'   # never a silent downgrade
+    assert len(notes) == 1 and 'IP address' in notes[0] and 'DNS name' in notes[0] and host in notes[0]
+    assert managed_keys(load_effective(doc), 'javamail').warnings == notes
+
+
+def test_a_dns_name_relay_does_not_warn():
+    notes: list[str] = []
+    javamail_properties(load_effective(settings()), notes=notes)
+    assert notes == []
+
+
+def test_the_check_cannot_be_switched_off_through_server_properties():
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import effective_settings
+
+    for key in ('mail.smtp.ssl.checkserveridentity', 'mail.smtps.ssl.checkserveridentity'):
+        result = effective_settings(settings(server__properties={key: 'false'}))
+        assert not result.ok and [e.path for e in result.errors] == [f"$.server.properties['{key}']"]

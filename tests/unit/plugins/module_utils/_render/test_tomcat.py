@@ -84,6 +84,7 @@ def test_javax_rendering_is_what_tomcat9_jira_expects():
         'mail.transport.protocol': 'smtp',
         'mail.smtp.host': 'smtp.example.com',
         'mail.smtp.port': '587',
+        'mail.smtp.ssl.checkserveridentity': 'true',
         'mail.smtp.starttls.enable': 'true',
         'mail.smtp.starttls.required': 'true',
         'mail.smtp.auth': 'true',
@@ -110,7 +111,8 @@ def test_confluence_smtps_anonymous_and_debug():
     assert attrs == {
         'name': 'mail/ConfluenceMailServer', 'auth': 'Container', 'type': 'javax.mail.Session',
         'mail.transport.protocol': 'smtp', 'mail.smtp.host': 'relay.example.com', 'mail.smtp.port': '465',
-        'mail.smtp.ssl.enable': 'true', 'mail.smtp.from': 'confluence@example.com',
+        'mail.smtp.ssl.enable': 'true', 'mail.smtp.ssl.checkserveridentity': 'true',
+        'mail.smtp.from': 'confluence@example.com',
         'mail.from': 'confluence@example.com', 'mail.debug': 'true',
         'mail.smtp.quitwait': 'false', 'mail.smtp.sendpartial': 'true',
     }
