@@ -184,8 +184,8 @@ def main() -> int:
         rc, result = run_module('smtp_probe', {'settings': settings, 'targets': extra, 'timeout': timeout,
                                                'fail_on': 'never'}, timeout=600)
         probe_wall = time.perf_counter() - start
-        if rc != 0 or 'results' not in result:
-            print(f'smtp_probe failed (rc={rc}): {result.get("msg")}', file=sys.stderr)
+        if rc != 0 or 'results' not in result or 'summary' not in result:
+            print(f'smtp_probe failed (rc={rc}): {result.get("msg")} {sorted(result)}', file=sys.stderr)
             return 1
         results = result['results']
         silent_set = set(silent.ports)
