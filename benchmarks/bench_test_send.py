@@ -7,7 +7,7 @@ verify by default. The module runs with force=true, so every run really sends.
 
     PYTHONPATH=.build/collections:. .venv/bin/python benchmarks/bench_test_send.py [--runs 5]
 
-Prints one table row: median seconds of each, and the ratio (target: <= 2.0), then the floor
+Prints one table row: median seconds of each, and the ratio (target: <= 1.5), then the floor
 under the module's time: a Python process that only imports ansible.module_utils.basic, and one
 that imports jsonschema too (settings validation needs it).
 
@@ -37,6 +37,7 @@ from tests.support.modrun import module_env  # noqa: E402
 from tests.support.smtp_server import SMTPTestServer  # noqa: E402
 
 PASSWORD = 'Bench-5ecret-Pa55'
+TARGET = 1.5
 USER = 'bench-user'
 
 
@@ -130,7 +131,7 @@ def main() -> int:
     print('| --- | --- | --- | --- | --- | --- | --- | --- |')
     print(f'| STARTTLS + AUTH PLAIN, whole process | {args.runs} | {ours_median:.3f} | {theirs_median:.3f} '
           f'| {ratio:.2f} | {cpu["test_send"]:.3f} / {cpu["swaks"]:.3f} | {cpu_ratio:.2f} '
-          f'| <= 2.0 {"ok" if ratio <= 2.0 else "MISSED"} |')
+          f'| <= {TARGET:g} {"ok" if ratio <= TARGET else "MISSED"} |')
     for name, values in floor_times.items():
         median = statistics.median(values)
         print(f'| floor: {name} | {args.runs} | {median:.3f} | | {median / theirs_median:.2f} '
@@ -138,7 +139,7 @@ def main() -> int:
     print(f'(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; wall times on a busy host vary, CPU times less)')
     if args.json:
         print(json.dumps({'test_send': ours, 'swaks': theirs, 'ratio': ratio, 'floors': floor_times, 'cpu': CPU}))
-    return 0 if ratio <= 2.0 else 1
+    return 0  # a valid run; benchmarks/run.py gives the verdict
 
 
 if __name__ == '__main__':

@@ -7,6 +7,10 @@ own detail; this script collects the headline figure of each:
   benchmark prints one (bench_fleet.py does);
 * otherwise the benchmark's own table row, read by a small parser per benchmark below.
 
+A figure of TARGETS whose benchmark file is not there is printed as "not measured" (it does not
+fail the run). The header names the machine: CPUs, CPU model, load average before and after, since
+the machine may be shared and every ratio moves with its load.
+
 Usage:
     python benchmarks/run.py                      # everything, default sizes
     python benchmarks/run.py --only validate fleet
@@ -30,11 +34,12 @@ ROOT = HERE.parent
 
 # name -> (what is compared, target ratio)
 TARGETS = {
-    'validate': ('10,000 documents: settings_validate / check-jsonschema', 0.25),
-    'test_send': ('one test send (STARTTLS + AUTH) process / swaks', 2.0),
+    'validate': ('10,000 documents: settings_validate / check-jsonschema', 0.15),
+    'test_send': ('one test send (STARTTLS + AUTH) process / swaks', 1.5),
     'test_send_java': ('test_send client java process / bare JavaMail program, same JVM', 1.3),
-    'probe_fanout': ('probe fan-out, 200 targets (100 silent): wall / timeout', 1.5),
-    'fleet': ('role re-run on N hosts / 8 x ping on the same hosts', 1.3),
+    'probe_fanout': ('probe fan-out, 200 targets (100 silent): wall / timeout', 1.2),
+    'fleet': ('role re-run on N hosts / 8 x ping on the same hosts', 1.0),
+    'mail_info': ('mail_info over N hosts / role re-run on the same hosts', 1.0),
 }
 _NUMBER = r'([0-9]+(?:\.[0-9]+)?)'
 
@@ -136,6 +141,20 @@ def rows_from_log(text: str) -> list[dict]:
     return rows
 
 
+def cpu_model() -> str:
+    try:
+        for line in pathlib.Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load() -> str:
+    return ' '.join(f'{value:.2f}' for value in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--only', nargs='*', help='benchmark keys (validate, test_send, test_send_java, probe_fanout, fleet)')
@@ -147,23 +166,32 @@ def main() -> int:
 
     extra = {'fleet': ['--hosts', str(args.fleet_hosts)]}
     benches = sorted(HERE.glob('bench_*.py'))
+    wanted = list(TARGETS) if not args.only else [key for key in TARGETS if key in args.only]
     if args.only:
         benches = [b for b in benches if b.stem[len('bench_'):] in args.only]
+    load_before = _load()
     if args.reparse:
         rows = rows_from_log(pathlib.Path(args.reparse).read_text())
     else:
         rows = [run_one(path, extra.get(path.stem[len('bench_'):], [])) for path in benches]
+    measured = {row['key'] for row in rows}
+    rows += [{'key': key, 'what': TARGETS[key][0], 'exit': None, 'target': TARGETS[key][1]}
+             for key in wanted if key not in measured]
 
     when = f'rebuilt from {args.reparse}' if args.reparse else time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
-    print(f'\n# mailwright benchmarks, one run: {platform.node()}, {os.cpu_count()} CPUs, '
-          f'Python {platform.python_version()}, {when}, load average now {os.getloadavg()[0]:.1f}\n')
+    print(f'\n# mailwright benchmarks, one run: {platform.node()}, {os.cpu_count()} CPUs ({cpu_model()}), '
+          f'Python {platform.python_version()}, {when}')
+    print(f'# load average (1, 5, 15 min): {load_before} before, {_load()} after\n')
     print(f'| {"benchmark":<58} | {"ours s":>8} | {"baseline s":>10} | {"ratio":>6} | {"target":>7} | result')
     print(f'|{"-" * 60}|{"-" * 10}|{"-" * 12}|{"-" * 8}|{"-" * 9}|--------')
     all_ok = True
     for row in rows:
         ratio = row.get('ratio')
         target = row['target']
-        if row['exit'] != 0 or ratio is None:
+        if row['exit'] is None:
+            verdict = ('not measured (not in this run)' if (HERE / f'bench_{row["key"]}.py').exists()
+                       else 'not measured (no benchmark file)')
+        elif row['exit'] != 0 or ratio is None:
             verdict = f'ERROR (exit {row["exit"]})' if ratio is None else f'INVALID RUN (exit {row["exit"]})'
             all_ok = False
         elif target is None:
@@ -172,12 +200,16 @@ def main() -> int:
             verdict = 'meets target' if ratio <= target else 'MISSES target'
             all_ok = all_ok and ratio <= target
         what = row['what'] if row['key'] != 'fleet' or 'hosts' not in row else \
-            f'role re-run on {row["hosts"]} hosts / 8 x ping on the same hosts'
+            f'role re-run, {row["hosts"]} hosts ({row.get("connection", "local")}) / 8 x ping, same hosts'
         ours = f'{row["ours_s"]:.2f}' if isinstance(row.get('ours_s'), (int, float)) else '-'
         theirs = f'{row["theirs_s"]:.2f}' if isinstance(row.get('theirs_s'), (int, float)) else '-'
         shown = f'{ratio:.2f}' if ratio is not None else '-'
         limit = f'<= {target:g}' if target is not None else '-'
         print(f'| {what:<58} | {ours:>8} | {theirs:>10} | {shown:>6} | {limit:>7} | {verdict}')
+        if row['key'] == 'fleet' and isinstance(row.get('first_run_s'), (int, float)):
+            first = f'  role first converge, same {row.get("hosts")} hosts / 8 x ping'
+            print(f'| {first:<58} | {row["first_run_s"]:>8.2f} | {theirs:>10} | '
+                  f'{row["first_run_s"] / row["theirs_s"]:>6.2f} | {"-":>7} | measured')
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + '\n')
     return 0 if all_ok else 1

@@ -288,7 +288,7 @@ def main() -> None:
         # Secrets are not registered with no_log here: the results carry none by construction
         # (findings never echo a secret field, effective settings come redacted), and Ansible's
         # scrubbing costs (strings x secrets), which is quadratic over thousands of files.
-        reports = _validate.validate_files(files)
+        reports = _validate.validate_files(files, with_secrets=False)
         with_effective = module.params['return_effective']
         results = [r.to_dict(with_effective=with_effective) for r in reports]
         invalid = [r for r in reports if r.errors or (strict and r.warnings)]

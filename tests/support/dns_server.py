@@ -209,11 +209,13 @@ def zone_lines(zone: str, *, servfail_port: int | None, silent_port: int | None)
 class DnsServer:
     """dnsmasq serving a test zone on 127.0.0.1:<port>; use as a context manager."""
 
-    def __init__(self, zone: str = "test", *, port: int | None = None, workdir: str | None = None) -> None:
+    def __init__(self, zone: str = "test", *, port: int | None = None, workdir: str | None = None,
+                 also_listen: str | None = None) -> None:
         if zone not in ZONES:
             raise DnsServerError(f"unknown zone {zone!r}; choose from {', '.join(ZONES)}")
         self.zone = zone
         self.ip = "127.0.0.1"
+        self.also_listen = also_listen  # one more address (the bridge of ssh_hosts.SSHFleet), same port
         self.requested_port = port
         self.port: int | None = None
         self._own_workdir = workdir is None
@@ -279,7 +281,8 @@ class DnsServer:
                         + _SERVFAIL_UPSTREAM, self.upstream_port)
             for attempt in range(5):
                 port = self.requested_port or free_port(kind="both")
-                lines = _base_lines(port, self.log_file) + zone_lines(
+                extra = [f"listen-address={self.also_listen}"] if self.also_listen else []
+                lines = _base_lines(port, self.log_file) + extra + zone_lines(
                     self.zone, servfail_port=self.upstream_port, silent_port=self.silent_port)
                 try:
                     self._spawn("zone", lines, port)

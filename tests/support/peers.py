@@ -22,7 +22,8 @@ tools/demo.py run; it only puts the checkout on sys.path and calls main()):
 The relay user comes from MAILWRIGHT_RELAY_USER (default mailer), its password from
 MAILWRIGHT_RELAY_PASSWORD, the stand-ins' from MAILWRIGHT_BITBUCKET_PASSWORD and
 MAILWRIGHT_GHES_PASSWORD: never from the command line, so no process list and no state file shows
-them.
+them. MAILWRIGHT_PEERS_LISTEN names one more address for the relay and the DNS server (the bridge
+of hosts in network namespaces, tests/support/ssh_hosts.py); the relay's certificate covers it.
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ class Peers:
 
     def __init__(self, directory: str | pathlib.Path, *, http=(), relay_user: str = 'mailer',
                  relay_password: str = '', bitbucket_password: str = 'admin-secret',
-                 ghes_password: str = 'root-admin-secret'):
+                 ghes_password: str = 'root-admin-secret', listen: str = '127.0.0.1'):
         unknown = set(http) - set(HTTP_PEERS)
         if unknown:
             raise ValueError(f'unknown HTTP peers {sorted(unknown)}; choose from {HTTP_PEERS}')
@@ -69,6 +70,7 @@ class Peers:
         self.relay_password = relay_password
         self.bitbucket_password = bitbucket_password
         self.ghes_password = ghes_password
+        self.listen = listen
         self.relay: SMTPTestServer | None = None
         self.dns: DnsServer | None = None
         self.servers: list = []
@@ -89,16 +91,18 @@ class Peers:
     def _start(self) -> None:
         self.spool.mkdir(parents=True, exist_ok=True)
         ca = CertificateAuthority(self.directory / 'pki', common_name='mailwright demo CA')
-        leaf = ca.issue('relay', dns=(RELAY_NAME, 'localhost'), ips=('127.0.0.1',), days=RELAY_CERT_DAYS)
-        self.relay = SMTPTestServer('starttls', cert=leaf, credentials={self.relay_user: self.relay_password},
+        ips = tuple(dict.fromkeys(('127.0.0.1', self.listen)))
+        leaf = ca.issue('relay', dns=(RELAY_NAME, 'localhost'), ips=ips, days=RELAY_CERT_DAYS)
+        self.relay = SMTPTestServer('starttls', cert=leaf, host=self.listen, credentials={self.relay_user: self.relay_password},
                                     mechanisms=['PLAIN', 'LOGIN'], maildir=str(self.spool), server_name=RELAY_NAME,
                                     ident='mailwright demo relay').start()
         self.state = {
             'pid': os.getpid(), 'smtp_host': self.relay.host, 'smtp_port': self.relay.port,
             'smtp_user': self.relay_user, 'ca_path': ca.ca_file, 'spool': str(self.spool),
-            'dns_host': '127.0.0.1', 'dns_port': None,
+            'dns_host': self.listen, 'dns_port': None,
         }
-        self.dns = DnsServer('demo', workdir=str(self.directory / 'dns'))
+        self.dns = DnsServer('demo', workdir=str(self.directory / 'dns'),
+                             also_listen=self.listen if self.listen != '127.0.0.1' else None)
         try:
             self.dns.start()  # returns once dnsmasq answers
             self.state['dns_port'] = self.dns.port
@@ -145,7 +149,8 @@ def serve(directory: pathlib.Path, http: list[str]) -> int:
     peers = Peers(directory, http=http, relay_user=os.environ.get('MAILWRIGHT_RELAY_USER', 'mailer'),
                   relay_password=os.environ.get('MAILWRIGHT_RELAY_PASSWORD', ''),
                   bitbucket_password=os.environ.get('MAILWRIGHT_BITBUCKET_PASSWORD', 'admin-secret'),
-                  ghes_password=os.environ.get('MAILWRIGHT_GHES_PASSWORD', 'root-admin-secret'))
+                  ghes_password=os.environ.get('MAILWRIGHT_GHES_PASSWORD', 'root-admin-secret'),
+                  listen=os.environ.get('MAILWRIGHT_PEERS_LISTEN') or '127.0.0.1')
     with peers:
         tmp = directory / 'state.json.tmp'
         tmp.write_text(json.dumps(peers.state, indent=2) + '\n')

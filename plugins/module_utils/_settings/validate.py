@@ -17,6 +17,7 @@ to narrow them. Every refusal is a Finding naming the option and the file, never
 from __future__ import annotations
 
 import errno
+import functools
 import glob
 import json
 import os
@@ -254,46 +255,51 @@ class FileReport(t.NamedTuple):
         return out
 
 
-def validate_document(document: t.Any, *, source: str = '') -> FileReport:
+def validate_document(document: t.Any, *, source: str = '', with_secrets: bool = True) -> FileReport:
+    """with_secrets=False leaves FileReport.secrets empty: for a caller that registers none (a batch
+    of files, whose results carry no secret by construction), it is a walk of the document saved."""
     result = effective_settings(document)
-    return FileReport(source, result.errors, result.warnings, result.effective, secret_values(document))
+    return FileReport(source, result.errors, result.warnings, result.effective,
+                      secret_values(document) if with_secrets else [])
 
 
-def _validate_file(path: str, option: str = 'paths') -> FileReport:
+def _validate_file(path: str, option: str = 'paths', with_secrets: bool = True) -> FileReport:
     try:
         document = load_document(path, option=option)
     except DocumentError as exc:
         return FileReport(path, [exc.finding], [], None, [])
-    return validate_document(document, source=path)
+    return validate_document(document, source=path, with_secrets=with_secrets)
 
 
-def _validate_chunk(paths: list[str], option: str = 'paths') -> list[FileReport]:
-    return [_validate_file(path, option) for path in paths]
+def _validate_chunk(paths: list[str], option: str = 'paths', with_secrets: bool = True) -> list[FileReport]:
+    return [_validate_file(path, option, with_secrets) for path in paths]
 
 
 # Below this many files a second process costs more than it saves.
 _PARALLEL_THRESHOLD = 400
 
 
-def validate_files(files: t.Sequence[str], *, workers: int | None = None, option: str = 'paths') -> list[FileReport]:
+def validate_files(files: t.Sequence[str], *, workers: int | None = None, option: str = 'paths',
+                   with_secrets: bool = True) -> list[FileReport]:
     """Reports in the order of `files`. Large batches are spread over the CPUs by forking:
     parsing and validating are CPU-bound, and a CI run over a repository is exactly that case."""
     files = list(files)
     if workers is None:
         workers = min(os.cpu_count() or 1, 8)
     if workers < 2 or len(files) < _PARALLEL_THRESHOLD:
-        return _validate_chunk(files, option)
+        return _validate_chunk(files, option, with_secrets)
     import multiprocessing
 
     try:
         context = multiprocessing.get_context('fork')
     except ValueError:  # no fork on this platform
-        return _validate_chunk(files)
+        return _validate_chunk(files, option, with_secrets)
     size = -(-len(files) // (workers * 4))
     chunks = [files[i:i + size] for i in range(0, len(files), size)]
     _validator_ready()
     with context.Pool(workers) as pool:
-        return [report for chunk in pool.map(_validate_chunk, chunks) for report in chunk]
+        work = functools.partial(_validate_chunk, option=option, with_secrets=with_secrets)
+        return [report for chunk in pool.map(work, chunks) for report in chunk]
 
 
 def _validator_ready() -> None:
