@@ -168,7 +168,7 @@ sources:
 drift:
   description:
     - With O(settings), one entry per field where the host differs, C([]) when it matches. C(path) is the
-      JSON path, C(current) and C(desired) the values (C(********) for a secret, with C(secret=true)).
+      JSON path, C(current) and C(desired) the values (C(********) for a secret, with C(masked=true)).
   returned: when O(settings) is given
   type: list
   elements: dict

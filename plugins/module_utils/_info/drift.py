@@ -71,5 +71,5 @@ def compare(current: Reading, expected: Reading, effective: t.Mapping[str, t.Any
             continue
         if now_secret != wanted_secret:
             drift.append({'path': path, 'current': REDACTED if now_secret is not None else None,
-                          'desired': REDACTED if wanted_secret is not None else None, 'secret': True})
+                          'desired': REDACTED if wanted_secret is not None else None, 'masked': True})
     return drift

@@ -62,13 +62,18 @@ class InfoError(MailwrightError):
 
 
 def _read_file(path: str, option: str) -> bytes:
-    try:
-        data = read_bytes(path)
-    except OSError as exc:
-        raise InfoError(f'{option} {path}: cannot read it: {exc.strerror}', step='info') from None
+    data = _read_if_there(path, option)
     if data is None:
         raise InfoError(f'{option} {path}: no such file', kind='missing', step='info')
     return data
+
+
+def _read_if_there(path: str, option: str) -> bytes | None:
+    """The file's bytes, None when it does not exist (yet): a state to report, not a failure."""
+    try:
+        return read_bytes(path)
+    except OSError as exc:
+        raise InfoError(f'{option} {path}: cannot read it: {exc.strerror}', step='info') from None
 
 
 def _world_readable(path: str) -> bool:
@@ -133,9 +138,11 @@ _PROPERTY_READERS = {'javamail': readback.from_javamail_file, 'spring': readback
 def _properties_source(params: t.Mapping[str, t.Any], product: str, findings) -> tuple[Reading, t.Callable]:
     path = params['properties_path']
     flavour = params.get('flavour') or ('bitbucket' if product == 'bitbucket' else 'javamail')
-    data = _read_file(path, 'properties_path')
+    data = _read_if_there(path, 'properties_path')
+    if data is None:
+        findings.append({'kind': 'missing', 'where': path, 'message': f'{path} does not exist'})
     try:
-        props = PropertiesFile(data.decode('iso-8859-1')).as_dict()
+        props = PropertiesFile((data or b'').decode('iso-8859-1')).as_dict()
     except PropertiesError as exc:
         raise InfoError(f'properties_path {path}: {exc}', kind='invalid', step='info') from None
     reader = _PROPERTY_READERS[flavour]
@@ -195,7 +202,10 @@ def _unquote(value: str) -> str:
 
 def read_jvm_options(path: str, findings: list[dict[str, str]]) -> dict[str, t.Any]:
     """The truststore options and every -Dmail.* override in a JVM options file (setenv.sh)."""
-    text = _read_file(path, 'jvm_options_file').decode('utf-8', errors='replace')
+    data = _read_if_there(path, 'jvm_options_file')
+    if data is None:
+        findings.append({'kind': 'missing', 'where': path, 'message': f'{path} does not exist: no JVM options are set there'})
+    text = (data or b'').decode('utf-8', errors='replace')
     options: dict[str, str] = {}
     for line in text.splitlines():
         if line.lstrip().startswith('#'):
@@ -241,7 +251,9 @@ def read_truststore(path: str, password: str | None, *, relay: str | None, keyto
         read_store,
     )
 
-    _read_file(path, 'truststore_path')
+    if _read_if_there(path, 'truststore_path') is None:
+        findings.append({'kind': 'missing', 'where': path, 'message': f'the truststore {path} does not exist'})
+        return {'path': path, 'store_type': None, 'entries': [], 'missing': True}
     try:
         store_type = detect_store_type(path)
     except ValueError as exc:
