@@ -98,9 +98,12 @@ def _pick_resource(resources: list[dict[str, t.Any]], product: str, effective: t
     jndi = (effective or {}).get('server', {}).get('jndi') if effective else None
     wanted = (jndi or {}).get('name') or DEFAULT_JNDI_NAMES.get(product)
     chosen = [r for r in resources if r['name'] == wanted]
-    if not chosen and effective is None:
+    if not chosen:
+        # the one mail session under another name is still what the application would look up wrongly
         chosen = [r for r in resources if str(r['attrib'].get('type', '')).endswith('mail.Session')]
-        if len(chosen) > 1:
+        if len(chosen) > 1 and effective is not None:
+            chosen = []
+        elif len(chosen) > 1:
             findings.append({'kind': 'ambiguous_resource', 'where': where,
                              'message': f'{where}: several mail Resources ({", ".join(r["name"] for r in chosen)}); '
                                         'read the first; give settings to choose by server.jndi.name'})
@@ -354,8 +357,6 @@ def read_info(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | 
         raise exc from None
     current = readback.merge(product, [s[1] for s in sources], unknown=_ALWAYS_UNKNOWN)
     findings.extend(current.notes)
-    if not sources:
-        current.unknown.insert(0, '$.server')
     for secret in current.secrets.values():
         wire_secrets.add(secret)
     jvm = None
@@ -390,7 +391,7 @@ def read_info(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | 
         'product': product,
         'sources': [name for name, _reading, _expected in sources],
         'current': current.doc,
-        'unknown': current.unknown,
+        'unknown': current.unknown + [p for p in current.maybe if p not in current.unknown],
         'truststore': truststore,
         'jvm_options': None if jvm is None else {k: (REDACTED if k == 'store_password' and v else v)
                                                  for k, v in jvm.items()},

@@ -47,6 +47,9 @@ class Reading:
     doc: dict[str, t.Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)   # JSON path -> the value found
     unknown: list[str] = field(default_factory=list)        # JSON paths the source cannot carry
+    # paths whose absence may hide a value (a plain mail.from is also how a ${fullname} name renders):
+    # reported as unknown, yet compared, since render would write the same absence
+    maybe: list[str] = field(default_factory=list)
     notes: list[dict[str, str]] = field(default_factory=list)  # findings: {kind, message, where}
 
     def set(self, path: tuple[str, ...], value: t.Any) -> None:
@@ -75,8 +78,14 @@ def merge(product: str, readings: t.Sequence[Reading], *, unknown: t.Iterable[st
         for path, value in reading.secrets.items():
             out.secrets.setdefault(path, value)
         out.notes.extend(reading.notes)
+        out.maybe.extend(p for p in reading.maybe if p not in out.maybe)
     known = set(_leaf_paths(out.doc))
-    seen: set[str] = set()
+    for section in ('server', 'auth', 'sender'):
+        if section not in out.doc:
+            out.unknown.append(f'$.{section}')
+    if 'server' in out.doc and 'host' not in out.doc['server']:
+        out.unknown.append('$.server.host')
+    seen: set[str] = set(out.unknown)
     for path in [p for r in readings for p in r.unknown] + list(unknown):
         if path not in known and path not in seen:
             seen.add(path)
@@ -178,8 +187,7 @@ def from_javamail(props: t.Mapping[str, str], *, where: str) -> Reading:
     if name:
         reading.set(('sender', 'from_name'), name)
     else:
-        # a plain mail.from is what render writes for a from name with ${...} variables, too
-        reading.unknown.append('$.sender.from_name')
+        reading.maybe.append('$.sender.from_name')
     if envelope and address and envelope.strip().lower() != address.lower():
         reading.note('sender', f'{where}: the envelope sender (mail.{proto}.from {envelope}) and the From header '
                      f'(mail.from {address}) differ', where)
