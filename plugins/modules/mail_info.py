@@ -241,7 +241,7 @@ def argument_spec() -> ArgumentSpec:
             'flavour': {'type': 'str', 'choices': list(FLAVOURS)},
             'truststore_path': {'type': 'path'},
             'store_password': {'type': 'str', 'no_log': True},
-            'keytool': {'type': 'str', 'default': 'keytool'},
+            'keytool': {'type': 'str', 'default': 'keytool', 'no_log': False},
             'jvm_options_file': {'type': 'path'},
             'marker_path': {'type': 'path'},
             'test_send_ca_path': {'type': 'path'},

@@ -9,7 +9,6 @@ import os
 import pathlib
 import shutil
 import subprocess
-import typing as t
 
 import pytest
 

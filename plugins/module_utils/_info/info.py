@@ -110,7 +110,7 @@ def _pick_resource(resources: list[dict[str, t.Any]], product: str, effective: t
     return chosen[0] if chosen else None
 
 
-def _tomcat_source(params: t.Mapping[str, t.Any], product: str, effective, findings) -> tuple[Reading, t.Callable | None]:
+def _tomcat_source(params: t.Mapping[str, t.Any], product: str, effective, findings) -> tuple[Reading, t.Callable]:
     path = params['server_xml']
     data = _read_file(path, 'server_xml')
     context, resources, _contexts = read_resources(data, path, context_path=params.get('context_path'),

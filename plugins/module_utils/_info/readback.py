@@ -216,7 +216,7 @@ def from_resource(attrib: t.Mapping[str, str], *, where: str) -> Reading:
     """A Tomcat mail <Resource>: its own attributes, and the rest as session properties."""
     props = {k: v for k, v in attrib.items() if k not in _TOMCAT_ATTRS}
     reading = from_javamail(props, where=where)
-    jndi = {'name': attrib.get('name', ''), 'session_type': attrib.get('type', 'javax.mail.Session')}
+    jndi: dict[str, t.Any] = {'name': attrib.get('name', ''), 'session_type': attrib.get('type', 'javax.mail.Session')}
     if _true(attrib.get('mail.debug')):
         jndi['debug'] = True
     reading.set(('server', 'jndi'), jndi)
