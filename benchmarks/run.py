@@ -34,6 +34,7 @@ TARGETS = {
     'test_send': ('one test send (STARTTLS + AUTH) process / swaks', 2.0),
     'probe_fanout': ('probe fan-out, 200 targets (100 silent): wall / timeout', 1.5),
     'fleet': ('role re-run on N hosts / 8 x ping on the same hosts', 1.3),
+    'mail_info': ('mail_info on N hosts / the role re-run on the same hosts', 1.0),
 }
 _NUMBER = r'([0-9]+(?:\.[0-9]+)?)'
 
@@ -137,14 +138,14 @@ def rows_from_log(text: str) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--only', nargs='*', help='benchmark keys (validate, test_send, probe_fanout, fleet)')
+    parser.add_argument('--only', nargs='*', help='benchmark keys (validate, test_send, probe_fanout, fleet, mail_info)')
     parser.add_argument('--fleet-hosts', type=int, default=50)
     parser.add_argument('--json', help='also write the table as JSON to this file')
     parser.add_argument('--reparse', metavar='LOG',
                         help='print the table again from the saved output of an earlier run (nothing is run)')
     args = parser.parse_args()
 
-    extra = {'fleet': ['--hosts', str(args.fleet_hosts)]}
+    extra = {'fleet': ['--hosts', str(args.fleet_hosts)], 'mail_info': ['--hosts', str(args.fleet_hosts)]}
     benches = sorted(HERE.glob('bench_*.py'))
     if args.only:
         benches = [b for b in benches if b.stem[len('bench_'):] in args.only]
