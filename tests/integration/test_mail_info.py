@@ -428,3 +428,44 @@ def test_expired_relay_certificate_and_store_password_in_a_world_readable_file(t
     assert result['truststore']['entries'][0]['days_left'] < 0
     kinds = [f['kind'] for f in result['findings']]
     assert {'expired_certificate', 'world_readable_secret', 'jvm_override'} <= set(kinds)
+
+
+HOSTILE = 'Ca<n&"ary\'-\\5ecret %41'
+
+
+def test_a_password_with_xml_and_properties_specials_never_shows(tmp_path):
+    """The password as found on the host, in every spelling its file or the result could give it."""
+    import html
+
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import encoded_forms
+    from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import escape_value
+    from ansible_collections.mailwright.smtp.plugins.module_utils._render.tomcat import xml_attr_escape
+
+    doc = tomcat_doc('jira')
+    doc['auth']['password'] = HOSTILE
+    server_xml = tmp_path / 'server.xml'
+    shutil.copy(FIXTURES / 'server-with-context.xml', server_xml)
+    server_xml.chmod(0o600)
+    assert run_module('tomcat_mail_resource', {'settings': doc, 'path': str(server_xml), 'context_path': ''})[0] == 0
+    spring = tmp_path / 'application.properties'
+    spring.write_text('')
+    spring.chmod(0o600)
+    generic = properties_doc('spring')
+    generic['auth']['password'] = HOSTILE
+    assert run_module('mail_properties', {'settings': generic, 'path': str(spring), 'flavour': 'spring'})[0] == 0
+    forms = {HOSTILE, xml_attr_escape(HOSTILE), html.escape(HOSTILE), escape_value(HOSTILE), json.dumps(HOSTILE)[1:-1],
+             *encoded_forms(HOSTILE)}
+    for args in ({'product': 'jira', 'server_xml': str(server_xml), 'context_path': ''},
+                 {'settings': doc, 'server_xml': str(server_xml), 'context_path': ''},
+                 {'product': 'generic', 'properties_path': str(spring), 'flavour': 'spring'}):
+        rc, result = run_module('mail_info', args)
+        assert rc == 0, result
+        text = json.dumps(result) + result['_stderr']
+        for form in forms:
+            assert form not in text, form
+        assert result['current']['auth']['password'] == '********'
+    # the settings a host does not match: drift says so, without either value
+    rc, result = run_module('mail_info', {'settings': changed(doc, {'auth': {'password': 'Other-Canary-3'}}),
+                                          'server_xml': str(server_xml), 'context_path': ''})
+    assert rc == 0 and paths(result['drift']) == ['$.auth.password']
+    assert HOSTILE not in json.dumps(result) and 'Other-Canary-3' not in json.dumps(result)
