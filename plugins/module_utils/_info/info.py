@@ -26,7 +26,6 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import
 from ansible_collections.mailwright.smtp.plugins.module_utils._info import readback
 from ansible_collections.mailwright.smtp.plugins.module_utils._info.drift import compare
 from ansible_collections.mailwright.smtp.plugins.module_utils._info.readback import Reading
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.http import HttpError
 from ansible_collections.mailwright.smtp.plugins.module_utils._prove.marker import (
     MarkerError,
     default_marker_path,
@@ -64,7 +63,7 @@ class InfoError(MailwrightError):
 def _read_file(path: str, option: str) -> bytes:
     data = _read_if_there(path, option)
     if data is None:
-        raise InfoError(f'{option} {path}: no such file', kind='missing', step='info')
+        raise InfoError(f'{option} {path}: no such file', step='info')
     return data
 
 
@@ -351,10 +350,7 @@ def read_info(params: t.Mapping[str, t.Any], effective: t.Mapping[str, t.Any] | 
         raise MailwrightError(f'product {params["product"]} but the settings are for {effective["product"]}',
                               kind='invalid', step='info')
     findings: list[dict[str, str]] = []
-    try:
-        sources = _readings(params, product, effective, findings, wire_secrets)
-    except HttpError as exc:
-        raise exc from None
+    sources = _readings(params, product, effective, findings, wire_secrets)
     current = readback.merge(product, [s[1] for s in sources], unknown=_ALWAYS_UNKNOWN)
     findings.extend(current.notes)
     for secret in current.secrets.values():
