@@ -256,3 +256,28 @@ def test_status_ok_only_when_the_host_matches_and_the_proof_is_current():
     assert not re.search(r'<td>[^<]*[{}][^<]*</td>', overview)
     for text in files.values():
         assert CANARY not in text
+
+
+def test_the_audit_writes_where_it_is_run_and_names_the_failing_step(tmp_path):
+    """No mail_audit_dir: the report goes to ./mail-audit of the directory the playbook is run from,
+    never into the installed collection; a host whose settings do not validate is failing."""
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith('ANSIBLE_')}
+    env.update({'ANSIBLE_COLLECTIONS_PATH': str(ROOT / '.build' / 'collections'), 'ANSIBLE_NOCOLOR': '1',
+                'ANSIBLE_LOCALHOST_WARNING': 'false', 'ANSIBLE_HOME': str(tmp_path / '.ansible'),
+                'PWD': str(tmp_path)})  # as the shell sets it for the directory the user is in
+    settings = json.dumps({'mail_settings': {'product': 'jira', 'server': {'host': 'smtp.example.com', 'port': 465,
+                                                                           'tls': 'required'},
+                                             'sender': {'from_address': 'jira@example.com'}},
+                           'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable})
+    completed = subprocess.run(
+        [str(pathlib.Path(sys.executable).parent / 'ansible-playbook'), '-i', 'jira01,', '-e', settings,
+         str(ROOT / 'playbooks' / 'audit.yml')],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    summary = json.loads((tmp_path / 'mail-audit' / 'summary.json').read_text())
+    assert summary['hosts']['jira01']['status'] == 'failing'
+    assert 'jira01: failing' in completed.stdout
+    assert f'Report: {tmp_path}/mail-audit/index.html' in completed.stdout
+    assert not (ROOT / 'playbooks' / 'mail-audit').exists()  # not next to the playbook, inside the collection
