@@ -27,7 +27,8 @@ description:
 author:
   - mailwright maintainers (@mailwright)
 requirements:
-  - cryptography on the managed host when O(truststore_path) is given
+  - cryptography (41 or later) on the managed host when O(truststore_path) or O(jvm_options_file) is given;
+    otherwise the Python standard library only for a valid settings document
 extends_documentation_fragment:
   - mailwright.smtp.api
   - mailwright.smtp.api.token
@@ -218,6 +219,7 @@ kind:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     ArgumentSpec,
     load_module_settings,
@@ -255,6 +257,8 @@ def argument_spec() -> ArgumentSpec:
 
 def main() -> None:
     module = AnsibleModule(supports_check_mode=True, **argument_spec().module_kwargs())
+    if module.params['truststore_path'] or module.params['jvm_options_file']:
+        require_lib(module, 'cryptography')  # certificates are read with it
     effective = load_module_settings(module) if module.params['settings'] is not None else None
     # Secrets found on the host (an old password, the store password) are masked as well.
     wire_secrets: set[str] = set()

@@ -469,3 +469,24 @@ def test_a_password_with_xml_and_properties_specials_never_shows(tmp_path):
                                           'server_xml': str(server_xml), 'context_path': ''})
     assert rc == 0 and paths(result['drift']) == ['$.auth.password']
     assert HOSTILE not in json.dumps(result) and 'Other-Canary-3' not in json.dumps(result)
+
+
+def test_on_a_host_with_the_standard_library_only(tmp_path):
+    """Reading server.xml needs no third-party library; reading a truststore names cryptography."""
+    from test_host_libraries import SITECUSTOMIZE
+
+    from tests.support.modrun import module_env
+
+    site = tmp_path / 'site'
+    site.mkdir()
+    (site / 'sitecustomize.py').write_text(SITECUSTOMIZE)
+    bare = {'PYTHONPATH': f'{site}:{module_env()["PYTHONPATH"]}'}
+    server_xml = tmp_path / 'server.xml'
+    shutil.copy(FIXTURES / 'server-with-context.xml', server_xml)
+    server_xml.chmod(0o600)
+    doc = tomcat_doc('jira')
+    assert run_module('tomcat_mail_resource', {'settings': doc, 'path': str(server_xml), 'context_path': ''})[0] == 0
+    rc, result = run_module('mail_info', {'settings': doc, 'server_xml': str(server_xml), 'context_path': ''}, env=bare)
+    assert rc == 0 and result['drift'] == [], result
+    rc, result = run_module('mail_info', {'product': 'jira', 'truststore_path': str(tmp_path / 'x.p12')}, env=bare)
+    assert rc == 1 and 'cryptography' in result['msg'] and 'Traceback' not in result['_stderr'], result
