@@ -88,7 +88,8 @@ hosts:
     - Per host, C(status) - V(ok) only when the host matches its settings (no field drifted in the
       C(mail_info) read-back, nothing the check-mode run would change) and its proof of delivery is current;
       else V(failing) (a step failed), V(drift) or V(unproven) -, C(drift) (how the host differs from its
-      settings, one line each) and C(changes) (what changed since the previous report, one line per value).
+      settings, one line each), C(changes) (what changed since the previous report, one line per value) and,
+      for a failing host, C(step) (the step that failed).
   type: dict
   returned: always
   sample: {jira01: {status: drift, drift: ['$.server.timeout_ms: 20000 (settings: 10000)'],

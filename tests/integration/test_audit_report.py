@@ -102,6 +102,8 @@ def png_distinct_rows(data: bytes) -> int:
 def test_report_files_redaction_and_drift(tmp_path):
     files, hosts = build_reports({'jira01': jira_facts(), 'conf01': failed_facts()}, {}, generated='2026-11-23T10:00:00Z',
                                  secrets=[CANARY])
+    assert hosts['conf01']['step'] == 'validate'
+    assert '| failing | step validate failed: $.server.port: STARTTLS on port 465 |' in files['index.md']
     assert set(files) == {'jira01.json', 'jira01.md', 'conf01.json', 'conf01.md', 'index.md', 'index.html', 'summary.json'}
     assert hosts['jira01']['status'] == 'ok' and hosts['conf01']['status'] == 'failing'
     for name, text in files.items():
@@ -244,6 +246,7 @@ def test_status_ok_only_when_the_host_matches_and_the_proof_is_current():
     assert rows['jira01'][3] == '-' and rows['jira01'][5] == 'STARTTLS required'
     assert rows['jira01'][6] == '2026-11-20T09:30:00Z (3 days ago)'
     assert rows['jira04'][6].endswith(', of other settings')
+    assert rows['jira04'][3].startswith('no current proof of these settings (last: 2026-11-20T09:30:00Z')
     # readable cells: no JSON anywhere in the overview
     for cells in rows.values():
         for cell in cells[1:]:
@@ -277,7 +280,7 @@ def test_the_audit_writes_where_it_is_run_and_names_the_failing_step(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert completed.returncode == 0, completed.stdout[-3000:]
     summary = json.loads((tmp_path / 'mail-audit' / 'summary.json').read_text())
-    assert summary['hosts']['jira01']['status'] == 'failing'
-    assert 'jira01: failing' in completed.stdout
+    assert summary['hosts']['jira01']['status'] == 'failing' and summary['hosts']['jira01']['step'] == 'validate'
+    assert 'jira01: failing - step validate' in completed.stdout
     assert f'Report: {tmp_path}/mail-audit/index.html' in completed.stdout
     assert not (ROOT / 'playbooks' / 'mail-audit').exists()  # not next to the playbook, inside the collection

@@ -458,7 +458,7 @@ def render_index_markdown(rows: list[dict], *, generated: str, title: str) -> st
            '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for row in rows:
         out.append(f'| [{row["host"]}]({row["host"]}.md) | {row["product"]} | {row["status"]} |'
-                   f' {_md("; ".join(row["drift"]) or "-")} | {_md(row["relay"])} |'
+                   f' {_md("; ".join(row["what"]) or "-")} | {_md(row["relay"])} |'
                    f' {_md(row["tls"])} | {_md(row["proof"])} | {_md(_changes_text(row["changes"]))} |')
     counts: dict[str, int] = {}
     for row in rows:
@@ -582,7 +582,7 @@ def render_html(entries: list[tuple[dict, list[str]]], *, generated: str, title:
     for summary, drift_lines in entries:
         row = index_row(summary, drift_lines)
         overview.append([f'<a href="#{_e(row["host"])}">{_e(row["host"])}</a>', _e(row['product']), _badge(row['status']),
-                         '<br>'.join(_e(line) for line in row['drift']) or '-',
+                         '<br>'.join(_e(line) for line in row['what']) or '-',
                          _e(row['relay']), _e(row['tls']), _e(row['proof']), _e(_changes_text(row['changes']))])
     body = _table(['host', 'product', 'status', 'what differs', 'relay', 'TLS', 'last proof',
                    'changed since the previous report'], overview)
@@ -604,7 +604,19 @@ def index_row(summary: dict, drift_lines: list[str]) -> dict:
         'proof': _proof_text(summary),
         'drift': differences(summary),
         'changes': drift_lines,
+        'what': _what_differs(summary),
     }
+
+
+def _what_differs(summary: dict) -> list[str]:
+    """The overview's cell: the step that failed, or the fields that differ, or why it is unproven."""
+    failed = summary.get('failed')
+    if failed:
+        return [f'step {failed["step"]} failed: {_text(failed.get("msg"))[:200]}']
+    lines = differences(summary)
+    if not lines and not proven(summary):
+        lines = [f'no current proof of these settings (last: {_proof_text(summary)})']
+    return lines
 
 
 def build_reports(reports: dict[str, dict], previous: dict[str, dict | None], *, generated: str,
@@ -624,6 +636,8 @@ def build_reports(reports: dict[str, dict], previous: dict[str, dict | None], *,
         files[f'{host}.json'] = json.dumps(summary, indent=2, sort_keys=True) + '\n'
         files[f'{host}.md'] = render_host_markdown(summary, drift_lines, generated=generated)
         hosts[host] = {'status': status_of(summary), 'drift': differences(summary), 'changes': drift_lines}
+        if summary.get('failed'):
+            hosts[host]['step'] = summary['failed']['step']
     rows = [index_row(summary, drift_lines) for summary, drift_lines in entries]
     files['index.md'] = render_index_markdown(rows, generated=generated, title=title)
     files['index.html'] = render_html(entries, generated=generated, title=title)
