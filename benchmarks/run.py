@@ -157,14 +157,14 @@ def _load() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--only', nargs='*', help='benchmark keys (validate, test_send, test_send_java, probe_fanout, fleet)')
+    parser.add_argument('--only', nargs='*', help='benchmark keys (validate, test_send, test_send_java, probe_fanout, fleet, mail_info)')
     parser.add_argument('--fleet-hosts', type=int, default=50)
     parser.add_argument('--json', help='also write the table as JSON to this file')
     parser.add_argument('--reparse', metavar='LOG',
                         help='print the table again from the saved output of an earlier run (nothing is run)')
     args = parser.parse_args()
 
-    extra = {'fleet': ['--hosts', str(args.fleet_hosts)]}
+    extra = {'fleet': ['--hosts', str(args.fleet_hosts)], 'mail_info': ['--hosts', str(args.fleet_hosts)]}
     benches = sorted(HERE.glob('bench_*.py'))
     wanted = list(TARGETS) if not args.only else [key for key in TARGETS if key in args.only]
     if args.only:

@@ -18,8 +18,11 @@ description:
     results, and the last proof of delivery (from the test_send marker)."
   - The HTML page is self-contained (inline CSS, no scripts, no external assets), so an auditor opens
     it without anything installed.
-  - Drift - the previous C(<host>.json) in O(dest) is compared with the new one; every value that
-    changed (timings and days left excepted) is listed in the report and in RV(hosts).
+  - Drift is how a host differs from its settings - the fields the role's C(mail_info) read-back found
+    (with C(mail_read_back), which C(playbooks/audit.yml) turns on) and the steps its check-mode run would change.
+  - Changed since the previous report - the previous C(<host>.json) in O(dest) is compared with the new one;
+    every value that changed (timings and days left excepted) is listed under that name in the report and
+    in RV(hosts).
   - Secrets never reach the files - values under secret-looking keys (password, token, secret) are
     replaced by C(********), and so is every string given in O(secrets), wherever it occurs.
   - Run it once, on the control node (C(delegate_to=localhost), C(run_once=true)).
@@ -81,10 +84,16 @@ files:
   returned: always
   sample: [/srv/reports/mail/jira01.md, /srv/reports/mail/index.html]
 hosts:
-  description: Per host, the status (C(ok), C(drift), C(out of date), C(failed)) and the drift lines.
+  description:
+    - Per host, C(status) - V(ok) only when the host matches its settings (no field drifted in the
+      C(mail_info) read-back, nothing the check-mode run would change) and its proof of delivery is current;
+      else V(failing) (a step failed), V(drift) or V(unproven) -, C(drift) (how the host differs from its
+      settings, one line each), C(changes) (what changed since the previous report, one line per value) and,
+      for a failing host, C(step) (the step that failed).
   type: dict
   returned: always
-  sample: {jira01: {status: drift, drift: ['settings.server.port: 25 -> 587']}}
+  sample: {jira01: {status: drift, drift: ['$.server.timeout_ms: 20000 (settings: 10000)'],
+                    changes: ['settings.server.port: 25 -> 587']}}
 html:
   description: Path of the summary page.
   type: str

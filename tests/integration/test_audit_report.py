@@ -102,8 +102,10 @@ def png_distinct_rows(data: bytes) -> int:
 def test_report_files_redaction_and_drift(tmp_path):
     files, hosts = build_reports({'jira01': jira_facts(), 'conf01': failed_facts()}, {}, generated='2026-11-23T10:00:00Z',
                                  secrets=[CANARY])
+    assert hosts['conf01']['step'] == 'validate'
+    assert '| failing | step validate failed: $.server.port: STARTTLS on port 465 |' in files['index.md']
     assert set(files) == {'jira01.json', 'jira01.md', 'conf01.json', 'conf01.md', 'index.md', 'index.html', 'summary.json'}
-    assert hosts['jira01']['status'] == 'ok' and hosts['conf01']['status'] == 'failed'
+    assert hosts['jira01']['status'] == 'ok' and hosts['conf01']['status'] == 'failing'
     for name, text in files.items():
         assert CANARY not in text, name
     assert '| `auth.password` | ******** |' in files['jira01.md']
@@ -121,8 +123,10 @@ def test_report_files_redaction_and_drift(tmp_path):
     lines = drift(previous['jira01'], summarise(later))
     assert lines == ['settings.server.port: 587 -> 2525']
     files2, hosts2 = build_reports({'jira01': later}, previous, generated='2026-11-24T10:00:00Z')
-    assert hosts2['jira01'] == {'status': 'drift', 'drift': ['settings.server.port: 587 -> 2525']}
+    # changed since the previous report is not drift from the settings: the host still matches them
+    assert hosts2['jira01'] == {'status': 'ok', 'drift': [], 'changes': ['settings.server.port: 587 -> 2525']}
     assert 'settings.server.port: 587 -&gt; 2525' in files2['index.html']
+    assert '1 value: settings.server.port: 587 -> 2525' in files2['index.md']
 
 
 def test_mail_report_module_writes_and_detects_drift(tmp_path):
@@ -134,7 +138,7 @@ def test_mail_report_module_writes_and_detects_drift(tmp_path):
     assert CANARY not in json.dumps(result)  # secrets is no_log: every element is masked
     assert {oct(path.stat().st_mode & 0o777) for path in dest.iterdir()} == {'0o644'}
     rc, result = run_module('mail_report', {'reports': {'jira01': jira_facts(port=465)}, 'dest': str(dest)}, check_mode=True)
-    assert rc == 0 and result['hosts']['jira01']['drift'] == ['settings.server.port: 587 -> 465']
+    assert rc == 0 and result['hosts']['jira01']['changes'] == ['settings.server.port: 587 -> 465']
     assert '"port": 587' in (dest / 'jira01.json').read_text()  # check mode wrote nothing
     for path in dest.iterdir():
         assert CANARY not in path.read_text()
@@ -194,3 +198,89 @@ def test_scrub_hides_secret_keys_whatever_the_value():
     assert auth['token_url'] == 'https://login.example.com/token' and auth['password_written'] is True
     assert auth['empty_password'] is None
     assert scrubbed['credentials'] == facts['credentials']  # the outcome of an AUTH check is not a secret
+
+
+def info_result(drift=(), proof_current=True) -> dict:
+    """mail_info's registered result, as the role's report step records it (steps.info)."""
+    return {'changed': False, 'check_mode': True, 'product': 'jira', 'sources': ['server_xml'],
+            'current': {'product': 'jira'}, 'unknown': ['$.sender.subject_prefix'],
+            'drift': list(drift), 'findings': [{'kind': 'debug', 'where': 'server.xml:12',
+                                                'message': 'server.xml:12: mail.debug is true'}],
+            'proof': {'marker_path': '/var/lib/mailwright/jira.json', 'found': True, 'time': '2026-11-20T09:30:00Z',
+                      'age_seconds': 259200, 'message_id': '<1@example.com>', 'proves_settings': proof_current,
+                      'current': proof_current}}
+
+
+def overview_rows(index_md: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in index_md.splitlines():
+        if line.startswith('| ['):
+            cells = [c.strip() for c in line.strip('|').split(' | ')]
+            rows[cells[0].split(']')[0][1:]] = cells
+    return rows
+
+
+def test_status_ok_only_when_the_host_matches_and_the_proof_is_current():
+    matching = jira_facts()
+    matching['steps']['info'] = info_result()
+    drifted = jira_facts()
+    drifted['host'] = 'jira02'
+    drifted['steps']['info'] = info_result([{'path': '$.server.timeout_ms', 'current': 20000, 'desired': 10000},
+                                            {'path': '$.auth.password', 'current': '********', 'desired': '********',
+                                             'masked': True}])
+    pending = jira_facts()
+    pending['steps']['server_xml'] = {'changed': True, 'action': 'updated', 'context': '<Context path="">', 'line': 16}
+    unproven = jira_facts()
+    unproven['steps']['info'] = info_result(proof_current=False)
+    resend = jira_facts()
+    resend['steps']['proof']['changed'] = True  # test_send in check mode: would send
+    files, hosts = build_reports({'jira01': matching, 'jira02': drifted, 'jira03': pending, 'jira04': unproven,
+                                  'jira05': resend}, {}, generated='2026-11-23T10:00:00Z', secrets=[CANARY])
+    assert {h: v['status'] for h, v in hosts.items()} == {
+        'jira01': 'ok', 'jira02': 'drift', 'jira03': 'drift', 'jira04': 'unproven', 'jira05': 'unproven'}
+    assert hosts['jira02']['drift'] == ['$.server.timeout_ms: 20000 (settings: 10000)',
+                                        '$.auth.password: differs (secret, not shown)']
+    assert hosts['jira03']['drift'] == ['JNDI mail Resource would change (/opt/atlassian/jira/conf/server.xml)']
+    rows = overview_rows(files['index.md'])
+    assert rows['jira02'][2] == 'drift' and '$.server.timeout_ms: 20000 (settings: 10000)' in rows['jira02'][3]
+    assert rows['jira01'][3] == '-' and rows['jira01'][5] == 'STARTTLS required'
+    assert rows['jira01'][6] == '2026-11-20T09:30:00Z (3 days ago)'
+    assert rows['jira04'][6].endswith(', of other settings')
+    assert rows['jira04'][3].startswith('no current proof of these settings (last: 2026-11-20T09:30:00Z')
+    # readable cells: no JSON anywhere in the overview
+    for cells in rows.values():
+        for cell in cells[1:]:
+            assert not re.search(r'[{}\[\]"]', cell), cell
+    assert 'mail.debug is true' in files['jira01.md']
+    html_page = files['index.html']
+    assert '$.server.timeout_ms: 20000 (settings: 10000)' in html_page
+    overview = html_page[html_page.index('<h2>Overview</h2>'):]
+    overview = overview[:overview.index('</table>')]
+    assert not re.search(r'<td>[^<]*[{}][^<]*</td>', overview)
+    for text in files.values():
+        assert CANARY not in text
+
+
+def test_the_audit_writes_where_it_is_run_and_names_the_failing_step(tmp_path):
+    """No mail_audit_dir: the report goes to ./mail-audit of the directory the playbook is run from,
+    never into the installed collection; a host whose settings do not validate is failing."""
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith('ANSIBLE_')}
+    env.update({'ANSIBLE_COLLECTIONS_PATH': str(ROOT / '.build' / 'collections'), 'ANSIBLE_NOCOLOR': '1',
+                'ANSIBLE_LOCALHOST_WARNING': 'false', 'ANSIBLE_HOME': str(tmp_path / '.ansible'),
+                'PWD': str(tmp_path)})  # as the shell sets it for the directory the user is in
+    settings = json.dumps({'mail_settings': {'product': 'jira', 'server': {'host': 'smtp.example.com', 'port': 465,
+                                                                           'tls': 'required'},
+                                             'sender': {'from_address': 'jira@example.com'}},
+                           'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable})
+    completed = subprocess.run(
+        [str(pathlib.Path(sys.executable).parent / 'ansible-playbook'), '-i', 'jira01,', '-e', settings,
+         str(ROOT / 'playbooks' / 'audit.yml')],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    summary = json.loads((tmp_path / 'mail-audit' / 'summary.json').read_text())
+    assert summary['hosts']['jira01']['status'] == 'failing' and summary['hosts']['jira01']['step'] == 'validate'
+    assert 'jira01: failing - step validate' in completed.stdout
+    assert f'Report: {tmp_path}/mail-audit/index.html' in completed.stdout
+    assert not (ROOT / 'playbooks' / 'mail-audit').exists()  # not next to the playbook, inside the collection

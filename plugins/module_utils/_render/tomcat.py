@@ -38,6 +38,7 @@ __all__ = [
     'xml_attr_escape',
     'redact_xml',
     'new_context_file',
+    'read_resources',
 ]
 
 PLACEHOLDER = REDACTED
@@ -411,6 +412,18 @@ def _find_context(elements: list[_Element], text: str, path: str, *, context_pat
         raise TomcatError(f'{path}: {len(chosen)} <Context> elements match; choose one with context_path or '
                           f'doc_base; found: {listing}; nothing was changed')
     return chosen[0]
+
+
+def read_resources(data: bytes, path: str, *, context_path: str | None = None,
+                   doc_base: str | None = None) -> tuple[str, list[dict[str, t.Any]], list[str]]:
+    """What render would compare against, read with render's own parser: (the selected context,
+    every <Resource> in it as {name, line, attrib}, and every Context of the file described)."""
+    text, _encoding_name, elements = _parse(data, path)
+    context = _find_context(elements, text, path, context_path=context_path, doc_base=doc_base)
+    resources = [{'name': child.attrib.get('name'), 'line': text.count('\n', 0, child.start) + 1,
+                  'attrib': dict(child.attrib)} for child in context.children if child.local == 'Resource']
+    contexts = [_describe(e) for e in elements if e.local == 'Context']
+    return _describe(context), resources, contexts
 
 
 # --- rendering --------------------------------------------------------------------------------

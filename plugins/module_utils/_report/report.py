@@ -40,6 +40,8 @@ __all__ = [
     'render_index_markdown',
     'render_html',
     'build_reports',
+    'differences',
+    'status_of',
 ]
 
 REPORT_FORMAT = 1
@@ -197,6 +199,20 @@ def _proof(proof: dict, paths: dict) -> dict:
     }
 
 
+def _info(info: dict, paths: dict) -> dict:
+    """mail_info's result: the drift against the settings, the last proof, the findings."""
+    proof = info.get('proof') if isinstance(info.get('proof'), dict) else None
+    return {
+        'state': _state(info),
+        'drift': [{'path': d.get('path'), 'current': d.get('current'), 'desired': d.get('desired'),
+                   'masked': bool(d.get('masked'))} for d in info.get('drift') or [] if isinstance(d, dict)],
+        'proof': None if proof is None else {key: proof.get(key) for key in (
+            'found', 'time', 'age_seconds', 'message_id', 'proves_settings', 'current', 'marker_path')},
+        'findings': [_message(f) for f in info.get('findings') or []],
+        'unknown': list(info.get('unknown') or []),
+    }
+
+
 def summarise(facts: dict, *, secrets: t.Iterable[str] = ()) -> dict:
     """The stable summary of one host's ``mail_report`` fact."""
     facts = scrub(facts or {}, secrets)
@@ -217,6 +233,7 @@ def summarise(facts: dict, *, secrets: t.Iterable[str] = ()) -> dict:
         'dns': None,
         'probe': None,
         'proof': None,
+        'info': None,
         'manual_steps': list(facts.get('manual_steps') or []),
     }
     for name, result in steps.items():
@@ -227,7 +244,7 @@ def summarise(facts: dict, *, secrets: t.Iterable[str] = ()) -> dict:
         summary['failed'] = {'step': 'unknown', 'msg': str(facts.get('failed'))[:2000]}
     summary['rendered'] = _rendered(steps, paths)
     for key, step, part in (('truststore', 'trust', _truststore), ('dns', 'dns', _dns), ('probe', 'probe', _probe),
-                            ('proof', 'proof', _proof)):
+                            ('proof', 'proof', _proof), ('info', 'info', _info)):
         result = steps.get(step)
         if result and _state(result) not in ('not run', 'skipped'):
             summary[key] = part(result, paths)
@@ -270,24 +287,95 @@ def _short(value: t.Any) -> str:
     return text if len(text) <= 120 else text[:117] + '...'
 
 
-def status_of(summary: dict, drift_lines: list[str]) -> str:
+def differences(summary: dict) -> list[str]:
+    """How the host differs from its settings, one readable line each: the fields mail_info found, and
+    every step the check-mode run would change."""
+    lines = []
+    for item in (summary.get('info') or {}).get('drift') or []:
+        if item.get('masked'):
+            lines.append(f'{item["path"]}: differs (secret, not shown)')
+        else:
+            lines.append(f'{item["path"]}: {_text(item.get("current"))} (settings: {_text(item.get("desired"))})')
+    if summary.get('check_mode'):
+        for item in summary.get('rendered', []):
+            if item['state'] == 'changed':
+                lines.append(f'{item["what"]} would change ({item["where"]})')
+        if (summary.get('truststore') or {}).get('state') == 'changed':
+            lines.append('truststore would change')
+    return lines
+
+
+def proven(summary: dict) -> bool:
+    """Whether the last proof of delivery is a proof of these settings and recent enough."""
+    proof = summary.get('proof')
+    if proof and proof.get('state') == 'changed':
+        return False  # test_send would send: no current proof of these settings
+    info_proof = (summary.get('info') or {}).get('proof')
+    if proof and info_proof is not None:
+        return bool(info_proof.get('current'))
+    return True  # the proof step is not part of this host's run
+
+
+def status_of(summary: dict) -> str:
+    """ok only when the host matches its settings and the proof is current; else failing, drift, unproven."""
     if summary.get('failed'):
-        return 'failed'
-    pending = any(item['state'] == 'changed' for item in summary.get('rendered', []))
-    if summary.get('truststore') and summary['truststore']['state'] == 'changed':
-        pending = True
-    if summary.get('check_mode') and pending:
-        return 'out of date'
-    if drift_lines:
+        return 'failing'
+    if differences(summary):
         return 'drift'
+    if not proven(summary):
+        return 'unproven'
     return 'ok'
+
+
+def _text(value: t.Any) -> str:
+    """A value as a person reads it: no JSON braces or quotes."""
+    if value is None:
+        return '(none)'
+    if isinstance(value, bool):
+        return 'yes' if value else 'no'
+    if isinstance(value, dict):
+        return ', '.join(f'{k}: {_text(v)}' for k, v in value.items() if v not in (None, [], {})) or '(none)'
+    if isinstance(value, (list, tuple)):
+        return ', '.join(_text(v) for v in value) or '(none)'
+    return str(value)
+
+
+_TLS_WORDS = {'none': 'no TLS', 'opportunistic': 'STARTTLS if offered', 'required': 'STARTTLS required'}
+
+
+def _tls_text(server: dict) -> str:
+    if server.get('protocol') == 'smtps':
+        return 'SMTPS (TLS from the first byte)'
+    return _TLS_WORDS.get(str(server.get('tls')), str(server.get('tls')))
+
+
+def _age_text(seconds: t.Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return ''
+    days = int(seconds // 86400)
+    if days >= 1:
+        return f'{days} day{"s" if days != 1 else ""} ago'
+    hours = int(seconds // 3600)
+    return f'{hours} hour{"s" if hours != 1 else ""} ago' if hours else 'less than an hour ago'
+
+
+def _proof_text(summary: dict) -> str:
+    proof = summary.get('proof') or {}
+    info_proof = (summary.get('info') or {}).get('proof') or {}
+    when = proof.get('time') or info_proof.get('time')
+    if not when:
+        return 'none on record' if proof or info_proof else 'not part of this run'
+    age = _age_text(proof.get('age_seconds') if proof.get('age_seconds') is not None else info_proof.get('age_seconds'))
+    text = f'{when} ({age})' if age else str(when)
+    if info_proof.get('proves_settings') is False:
+        text += ', of other settings'
+    return text
 
 
 # --- Markdown -------------------------------------------------------------------------------------
 
 def _md(value: t.Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return text.replace('|', '\\|').replace('\n', ' ')
+    return _text(value).replace('|', '\\|').replace('\n', ' ')
 
 
 def _settings_rows(settings: dict | None) -> list[tuple[str, str]]:
@@ -298,7 +386,7 @@ def _settings_rows(settings: dict | None) -> list[tuple[str, str]]:
 
 
 def render_host_markdown(summary: dict, drift_lines: list[str], *, generated: str) -> str:
-    status = status_of(summary, drift_lines)
+    status = status_of(summary)
     out = [f'# Mail audit: {summary["host"]}', '',
            f'- product: {summary.get("product") or "?"}',
            f'- status: **{status}**',
@@ -307,8 +395,15 @@ def render_host_markdown(summary: dict, drift_lines: list[str], *, generated: st
         out += ['## Failed', '', f'Step `{summary["failed"]["step"]}`: {_md(summary["failed"]["msg"])}', '']
     if summary.get('settings_errors'):
         out += ['## Settings errors', ''] + [f'- {_md(e)}' for e in summary['settings_errors']] + ['']
-    out += ['## Drift since the previous report', '']
-    out += [f'- {_md(line)}' for line in drift_lines] or ['No drift (or no previous report).']
+    out += ['## Drift from the settings', '']
+    out += [f'- {_md(line)}' for line in differences(summary)] or [
+        'None: the host matches its settings.' if summary.get('info') or summary.get('check_mode')
+        else 'Not checked (run playbooks/audit.yml to compare the host with its settings).']
+    info = summary.get('info') or {}
+    if info.get('findings'):
+        out += ['', '## Findings', ''] + [f'- {_md(f)}' for f in info['findings']]
+    out += ['', '## Changed since the previous report', '']
+    out += [f'- {_md(line)}' for line in drift_lines] or ['Nothing (or no previous report).']
     out += ['', '## Effective settings (secrets redacted)', '', '| field | value |', '| --- | --- |']
     out += [f'| `{path}` | {value} |' for path, value in _settings_rows(summary.get('settings'))] or ['| (none: the settings did not validate) | |']
     if summary.get('settings_warnings'):
@@ -359,10 +454,12 @@ def render_host_markdown(summary: dict, drift_lines: list[str], *, generated: st
 
 def render_index_markdown(rows: list[dict], *, generated: str, title: str) -> str:
     out = [f'# {title}', '', f'Generated {generated}.', '',
-           '| host | product | status | relay | TLS | proof | drift |', '| --- | --- | --- | --- | --- | --- | --- |']
+           '| host | product | status | what differs | relay | TLS | last proof | changed since the previous report |',
+           '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for row in rows:
-        out.append(f'| [{row["host"]}]({row["host"]}.md) | {row["product"]} | {row["status"]} | {_md(row["relay"])} |'
-                   f' {_md(row["tls"])} | {_md(row["proof"])} | {len(row["drift"])} |')
+        out.append(f'| [{row["host"]}]({row["host"]}.md) | {row["product"]} | {row["status"]} |'
+                   f' {_md("; ".join(row["what"]) or "-")} | {_md(row["relay"])} |'
+                   f' {_md(row["tls"])} | {_md(row["proof"])} | {_md(_changes_text(row["changes"]))} |')
     counts: dict[str, int] = {}
     for row in rows:
         counts[row['status']] = counts.get(row['status'], 0) + 1
@@ -381,13 +478,20 @@ h2{font-size:18px;margin:14px 0 6px}h3{font-size:15px;margin:14px 0 6px;color:#5
 table{border-collapse:collapse;width:100%;margin:4px 0 8px}th,td{border:1px solid #d0d7de;padding:4px 8px;
 text-align:left;vertical-align:top}th{background:#f6f8fa;font-weight:600}code{font:12px ui-monospace,monospace}
 .badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;color:#fff}
-.ok,.pass{background:#1a7f37}.drift,.warn,.changed,.out-of-date{background:#9a6700}.failed,.fail{background:#cf222e}
+.ok,.pass{background:#1a7f37}.drift,.warn,.changed,.unproven{background:#9a6700}.failed,.fail,.failing{background:#cf222e}
 .skipped,.not-run,.none{background:#6e7781}ul{margin:4px 0 8px;padding-left:20px}.muted{color:#57606a}
 """
 
 
 def _e(value: t.Any) -> str:
-    return html.escape(value if isinstance(value, str) else json.dumps(value, sort_keys=True), quote=True)
+    return html.escape(_text(value), quote=True)
+
+
+def _changes_text(changes: list[str]) -> str:
+    if not changes:
+        return 'nothing'
+    return f'{len(changes)} value{"s" if len(changes) != 1 else ""}: ' + '; '.join(changes[:3]) + (
+        '; ...' if len(changes) > 3 else '')
 
 
 def _badge(status: t.Any) -> str:
@@ -402,7 +506,7 @@ def _table(headers: t.Sequence[str], rows: t.Sequence[t.Sequence[str]]) -> str:
 
 
 def _host_html(summary: dict, drift_lines: list[str]) -> str:
-    status = status_of(summary, drift_lines)
+    status = status_of(summary)
     host = summary['host']
     parts = [f'<section class="host" id="{_e(host)}"><h2>{_e(host)} {_badge(status)}</h2>',
              f'<p class="muted">product {_e(summary.get("product") or "?")}'
@@ -411,9 +515,16 @@ def _host_html(summary: dict, drift_lines: list[str]) -> str:
         parts.append(f'<h3>Failed</h3><p>step <code>{_e(summary["failed"]["step"])}</code>: {_e(summary["failed"]["msg"])}</p>')
     if summary.get('settings_errors'):
         parts.append('<h3>Settings errors</h3><ul>' + ''.join(f'<li>{_e(e)}</li>' for e in summary['settings_errors']) + '</ul>')
-    parts.append('<h3>Drift since the previous report</h3>')
+    parts.append('<h3>Drift from the settings</h3>')
+    lines = differences(summary)
+    parts.append('<ul>' + ''.join(f'<li><code>{_e(line)}</code></li>' for line in lines) + '</ul>'
+                 if lines else '<p class="muted">None: the host matches its settings.</p>')
+    findings = (summary.get('info') or {}).get('findings') or []
+    if findings:
+        parts.append('<h3>Findings</h3><ul>' + ''.join(f'<li>{_e(f)}</li>' for f in findings) + '</ul>')
+    parts.append('<h3>Changed since the previous report</h3>')
     parts.append('<ul>' + ''.join(f'<li><code>{_e(line)}</code></li>' for line in drift_lines) + '</ul>'
-                 if drift_lines else '<p class="muted">No drift (or no previous report).</p>')
+                 if drift_lines else '<p class="muted">Nothing (or no previous report).</p>')
     parts.append('<h3>Effective settings (secrets redacted)</h3>')
     rows = _settings_rows(summary.get('settings'))
     parts.append(_table(['field', 'value'], [[f'<code>{_e(path)}</code>', _e(value)] for path, value in rows])
@@ -471,8 +582,10 @@ def render_html(entries: list[tuple[dict, list[str]]], *, generated: str, title:
     for summary, drift_lines in entries:
         row = index_row(summary, drift_lines)
         overview.append([f'<a href="#{_e(row["host"])}">{_e(row["host"])}</a>', _e(row['product']), _badge(row['status']),
-                         _e(row['relay']), _e(row['tls']), _e(row['proof']), _e(len(row['drift']))])
-    body = _table(['host', 'product', 'status', 'relay', 'TLS', 'proof', 'drift'], overview)
+                         '<br>'.join(_e(line) for line in row['what']) or '-',
+                         _e(row['relay']), _e(row['tls']), _e(row['proof']), _e(_changes_text(row['changes']))])
+    body = _table(['host', 'product', 'status', 'what differs', 'relay', 'TLS', 'last proof',
+                   'changed since the previous report'], overview)
     sections = ''.join(_host_html(summary, drift_lines) for summary, drift_lines in entries)
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -483,15 +596,27 @@ def render_html(entries: list[tuple[dict, list[str]]], *, generated: str, title:
 
 def index_row(summary: dict, drift_lines: list[str]) -> dict:
     server = (summary.get('settings') or {}).get('server') or {}
-    proof = summary.get('proof') or {}
     return {
         'host': summary.get('host'), 'product': summary.get('product') or '?',
-        'status': status_of(summary, drift_lines),
+        'status': status_of(summary),
         'relay': f'{server.get("host")}:{server.get("port")}' if server else '?',
-        'tls': f'{server.get("protocol")}/{server.get("tls")}' if server else '?',
-        'proof': proof.get('time') or proof.get('state') or 'none',
-        'drift': drift_lines,
+        'tls': _tls_text(server) if server else '?',
+        'proof': _proof_text(summary),
+        'drift': differences(summary),
+        'changes': drift_lines,
+        'what': _what_differs(summary),
     }
+
+
+def _what_differs(summary: dict) -> list[str]:
+    """The overview's cell: the step that failed, or the fields that differ, or why it is unproven."""
+    failed = summary.get('failed')
+    if failed:
+        return [f'step {failed["step"]} failed: {_text(failed.get("msg"))[:200]}']
+    lines = differences(summary)
+    if not lines and not proven(summary):
+        lines = [f'no current proof of these settings (last: {_proof_text(summary)})']
+    return lines
 
 
 def build_reports(reports: dict[str, dict], previous: dict[str, dict | None], *, generated: str,
@@ -510,7 +635,9 @@ def build_reports(reports: dict[str, dict], previous: dict[str, dict | None], *,
         entries.append((summary, drift_lines))
         files[f'{host}.json'] = json.dumps(summary, indent=2, sort_keys=True) + '\n'
         files[f'{host}.md'] = render_host_markdown(summary, drift_lines, generated=generated)
-        hosts[host] = {'status': status_of(summary, drift_lines), 'drift': drift_lines}
+        hosts[host] = {'status': status_of(summary), 'drift': differences(summary), 'changes': drift_lines}
+        if summary.get('failed'):
+            hosts[host]['step'] = summary['failed']['step']
     rows = [index_row(summary, drift_lines) for summary, drift_lines in entries]
     files['index.md'] = render_index_markdown(rows, generated=generated, title=title)
     files['index.html'] = render_html(entries, generated=generated, title=title)

@@ -134,17 +134,20 @@ def detect_store_type(source: str | bytes | os.PathLike) -> str | None:
                      'neither JKS (feedfeed) nor PKCS#12 (30...)')
 
 
-def _read_jks(data: bytes, password: str) -> list[Entry] | None:
+def _read_jks(data: bytes, password: str | None) -> list[Entry] | None:
     """Entries of a JKS store read without a JVM, or None when it cannot be read here (a wrong
-    password, an unknown layout): the caller then asks keytool, which explains."""
+    password, an unknown layout): the caller then asks keytool, which explains. Without a
+    password the certificates are read unverified (JKS stores them in the clear, as keytool
+    -list without -storepass does)."""
     import struct
 
     if len(data) < 32 or data[:4] != _JKS_MAGIC:
         return None
     body, digest = data[:-20], data[-20:]
     # JKS's integrity check: SHA-1 over the password as UTF-16BE, a fixed salt, and the body.
-    check = hashlib.sha1(password.encode('utf-16-be') + b'Mighty Aphrodite' + body).digest()  # nosec B324
-    if check != digest:
+    check = None if password is None else \
+        hashlib.sha1(password.encode('utf-16-be') + b'Mighty Aphrodite' + body).digest()  # nosec B324
+    if check is not None and check != digest:
         return None
     pos = 4
     try:
@@ -194,13 +197,13 @@ def _read_jks(data: bytes, password: str) -> list[Entry] | None:
     return entries if pos == len(body) else None
 
 
-def _read_pkcs12(data: bytes, password: str) -> list[Entry] | None:
+def _read_pkcs12(data: bytes, password: str | None) -> list[Entry] | None:
     """Trusted-certificate entries of a PKCS#12 store read with cryptography; None for anything
     else (keys, secret keys, a wrong password), so keytool decides those."""
     try:
         from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
-        store = pkcs12.load_pkcs12(data, password.encode('utf-8'))
+        store = pkcs12.load_pkcs12(data, None if password is None else password.encode('utf-8'))
     except Exception:  # pylint: disable=broad-exception-caught  # any doubt: ask keytool
         return None
     if store.key is not None or store.cert is not None:
@@ -215,7 +218,7 @@ def _read_pkcs12(data: bytes, password: str) -> list[Entry] | None:
     return entries
 
 
-def read_store(path: str, password: str, store_type: str | None) -> list[Entry] | None:
+def read_store(path: str, password: str | None, store_type: str | None) -> list[Entry] | None:
     """The entries of a truststore without starting a JVM (keytool costs about a second a call,
     which a fleet pays on every idempotent run); None when only keytool can tell."""
     try:
