@@ -26,6 +26,7 @@ Usage: python benchmarks/bench_fleet.py [--hosts 50] [--forks 10] [--product jir
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -36,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
+import typing as t
 
 import yaml
 
@@ -62,6 +65,63 @@ ROLE_PLAY = """\
   roles:
     - role: mailwright.smtp.mail
 """
+
+
+@contextlib.contextmanager
+def provisioned(count: int, forks: int, product: str = 'jira', connection: str = 'ssh', dns_wanted: bool = True,
+                keep: bool = False) -> t.Iterator[types.SimpleNamespace]:
+    """The fleet's test bed: hosts (SSH namespaces, or localhost aliases), relay, dnsmasq, inventory, env.
+
+    Torn down on leaving, also after a failure (SIGTERM too, when the caller turns it into SystemExit).
+    """
+    from tests.support.certs import CertificateAuthority
+    from tests.support.dns_server import DnsServer, dnsmasq_available
+    from tests.support.smtp_server import SMTPTestServer
+    from tests.support.ssh_hosts import SSHFleet, ssh_available
+
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix='mailwright-fleet-'))
+    dns = relay = fleet = None
+    note = 'local connection, localhost aliases'
+    try:
+        names = [f'app{index:03d}' for index in range(1, count + 1)]
+        hosts: dict[str, str | None] = dict.fromkeys(names)
+        ssh_vars = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
+        listen = '127.0.0.1'
+        if connection == 'ssh':
+            why_not = ssh_available()
+            if why_not:
+                print(f'no SSH hosts ({why_not}): local connection instead', file=sys.stderr)
+            else:
+                started = time.perf_counter()
+                fleet = SSHFleet(count).start()
+                hosts = dict(fleet.hosts)
+                ssh_vars = fleet.ssh_vars
+                listen = fleet.bridge_ip
+                note = f'SSH to {count} network namespaces, one sshd each, set up in {time.perf_counter() - started:.1f} s'
+        ca = CertificateAuthority(workdir / 'pki')
+        leaf = ca.issue('relay', dns=('localhost',), ips=tuple(dict.fromkeys(('127.0.0.1', listen))))
+        relay = SMTPTestServer('starttls', cert=leaf, host=listen, credentials={'notify': PASSWORD}).start()
+        if dns_wanted and dnsmasq_available():
+            also = listen if listen != '127.0.0.1' else None
+            dns = DnsServer('demo', workdir=str(workdir / 'dns'), also_listen=also).start()  # once dnsmasq answers
+        settings = settings_document(product, listen, relay.port, dns.port if dns is not None else None)
+        inventory = build_inventory(workdir, hosts, product, settings, ca.ca_file, dns is not None, ssh_vars)
+        plugins = workdir / 'callback_plugins'
+        plugins.mkdir()
+        (plugins / 'mailwright_timer.py').write_text(_TIMER)
+        yield types.SimpleNamespace(workdir=workdir, inventory=inventory, env=ansible_env(workdir, forks, plugins),
+                                    relay=relay, dns=dns, note=note, connection='ssh' if fleet else 'local')
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        if relay is not None:
+            relay.stop()
+        if dns is not None:
+            dns.stop()
+        if keep:
+            print(f'work directory kept: {workdir}', file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 TARGET = 1.0
@@ -180,6 +240,8 @@ def totals(recap: dict) -> dict:
 
 _TIMER = """
 import time
+import types
+import typing as t
 from ansible.plugins.callback import CallbackBase
 
 
@@ -240,50 +302,13 @@ def main() -> int:
                         help='ssh: one network namespace with its own sshd per host (root); local: localhost aliases')
     args = parser.parse_args()
 
-    from tests.support.certs import CertificateAuthority
-    from tests.support.dns_server import DnsServer, dnsmasq_available
-    from tests.support.smtp_server import SMTPTestServer
-    from tests.support.ssh_hosts import SSHFleet, ssh_available
-
     # SIGTERM (a CI job cancelled) unwinds through `finally` too: no namespace or sshd is left behind
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix='mailwright-fleet-'))
-    dns = None
-    relay = None
-    fleet = None
-    connection_note = 'local connection, localhost aliases'
-    try:
-        names = [f'app{index:03d}' for index in range(1, args.hosts + 1)]
-        hosts: dict[str, str | None] = dict.fromkeys(names)
-        connection = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
-        listen = '127.0.0.1'
-        if args.connection == 'ssh':
-            why_not = ssh_available()
-            if why_not:
-                print(f'no SSH hosts ({why_not}): local connection instead', file=sys.stderr)
-            else:
-                started = time.perf_counter()
-                fleet = SSHFleet(args.hosts).start()
-                hosts = dict(fleet.hosts)
-                connection = fleet.ssh_vars
-                listen = fleet.bridge_ip
-                connection_note = (f'SSH to {args.hosts} network namespaces, one sshd each, set up in '
-                                   f'{time.perf_counter() - started:.1f} s')
-        ca = CertificateAuthority(workdir / 'pki')
-        leaf = ca.issue('relay', dns=('localhost',), ips=tuple(dict.fromkeys(('127.0.0.1', listen))))
-        relay = SMTPTestServer('starttls', cert=leaf, host=listen, credentials={'notify': PASSWORD}).start()
-        if not args.no_dns and dnsmasq_available():
-            also = listen if listen != '127.0.0.1' else None
-            dns = DnsServer('demo', workdir=str(workdir / 'dns'), also_listen=also).start()  # once dnsmasq answers
-        use_dns = dns is not None
-        settings = settings_document(args.product, listen, relay.port, dns.port if dns is not None else None)
-        inventory = build_inventory(workdir, hosts, args.product, settings, ca.ca_file, use_dns, connection)
-        plugins = workdir / 'callback_plugins'
-        plugins.mkdir()
-        (plugins / 'mailwright_timer.py').write_text(_TIMER)
-        env = ansible_env(workdir, args.forks, plugins)
+    with provisioned(args.hosts, args.forks, args.product, args.connection, not args.no_dns, args.keep) as bed:
+        workdir, inventory, env, relay = bed.workdir, bed.inventory, bed.env, bed.relay
         (workdir / 'role.yml').write_text(ROLE_PLAY)
         (workdir / 'ping.yml').write_text(PING_PLAY)
+        connection_note, use_dns = bed.note, bed.dns is not None
 
         rows = []
         ok = True
@@ -336,20 +361,8 @@ def main() -> int:
             'name': f'fleet, {args.hosts} hosts, idempotent re-run vs 8 pings', 'ours_s': round(rerun_wall, 2),
             'theirs_s': round(ping_wall, 2), 'ratio': round(ratio, 3), 'target': f'<= {TARGET:g}',
             'pass': ok and ratio <= TARGET, 'valid': ok, 'first_run_s': round(first_wall, 2),
-            'hosts': args.hosts, 'forks': args.forks, 'connection': 'ssh' if fleet else 'local'}))
+            'hosts': args.hosts, 'forks': args.forks, 'connection': bed.connection}))
         return 0 if ok else 1
-    finally:
-        if fleet is not None:
-            fleet.stop()
-        if relay is not None:
-            relay.stop()
-        if dns is not None:
-            dns.stop()
-        if args.keep:
-            print(f'work directory kept: {workdir}', file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == '__main__':
     sys.exit(main())

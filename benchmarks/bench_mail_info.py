@@ -1,6 +1,6 @@
 """Read-back: mailwright.smtp.mail_info on N hosts vs the mail role's idempotent re-run on the same hosts.
 
-The fleet of bench_fleet.py (every host is localhost under another name with its own sandbox root:
+The fleet of bench_fleet.py (every host its own network namespace reached over SSH, with its own sandbox root:
 Tomcat server.xml, setenv.sh, PKCS12 truststore, test-send marker; one local STARTTLS relay with
 AUTH, and dnsmasq when it is there). The role runs once to configure the hosts, then:
   1. the role, idempotent re-run (must report changed=0 on every host);
@@ -18,9 +18,8 @@ import argparse
 import json
 import os
 import pathlib
-import shutil
+import signal
 import sys
-import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -58,39 +57,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--hosts', type=int, default=50)
     parser.add_argument('--forks', type=int, default=10)
+    parser.add_argument('--connection', choices=['ssh', 'local'], default='ssh',
+                        help='ssh: one network namespace with its own sshd per host (root); local: localhost aliases')
     parser.add_argument('--keep', action='store_true', help='keep the work directory and print its path')
     args = parser.parse_args()
 
-    from tests.support.certs import TestPKI
-    from tests.support.dns_server import DnsServer, dnsmasq_available
-    from tests.support.smtp_server import SMTPTestServer
-
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix='mailwright-info-'))
-    relay = dns = None
-    try:
-        pki = TestPKI(workdir / 'pki')
-        relay = SMTPTestServer('starttls', cert=pki.good, credentials={'notify': fleet.PASSWORD}).start()
-        if dnsmasq_available():
-            dns = DnsServer('demo', workdir=str(workdir / 'dns')).start()
-        settings = fleet.settings_document('jira', relay.port, dns.port if dns else None)
-        inventory = fleet.build_inventory(workdir, args.hosts, 'jira', settings, pki.ca_file, dns is not None)
-        env = fleet.ansible_env(workdir, args.forks)
+    # SIGTERM unwinds through the test bed's `finally`: no namespace or sshd is left behind
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
+    with fleet.provisioned(args.hosts, args.forks, 'jira', args.connection, True, args.keep) as bed:
+        workdir, inventory, env = bed.workdir, bed.inventory, bed.env
         (workdir / 'role.yml').write_text(fleet.ROLE_PLAY)
         (workdir / 'info.yml').write_text(INFO_PLAY)
 
         ok = True
-        first_wall, first, out = fleet.run_playbook(workdir / 'role.yml', inventory, env)
+        first_wall, first, out = fleet.run_playbook(workdir / 'role.yml', inventory, env, 'first')
         first_totals = fleet.totals(first)
         if first.get('_rc') or first_totals['failed'] or first_totals['hosts'] != args.hosts:
             print(out[-6000:], file=sys.stderr)
             ok = False
-        rerun_wall, rerun, out = fleet.run_playbook(workdir / 'role.yml', inventory, env)
+        rerun_wall, rerun, out = fleet.run_playbook(workdir / 'role.yml', inventory, env, 'rerun')
         rerun_totals = fleet.totals(rerun)
         if rerun.get('_rc') or rerun_totals['failed'] or rerun_totals['changed']:
             print(out[-6000:], file=sys.stderr)
             print(f'role re-run was not idempotent or failed: {rerun_totals}', file=sys.stderr)
             ok = False
-        info_wall, info, out = fleet.run_playbook(workdir / 'info.yml', inventory, env)
+        info_wall, info, out = fleet.run_playbook(workdir / 'info.yml', inventory, env, 'info')
         info_totals = fleet.totals(info)
         if info.get('_rc') or info_totals['failed'] or info_totals['changed'] or info_totals['hosts'] != args.hosts:
             print(out[-6000:], file=sys.stderr)
@@ -98,7 +89,7 @@ def main() -> int:
             ok = False
 
         ratio = info_wall / rerun_wall
-        print(f'\nRead-back: {args.hosts} hosts (local connection, separate sandbox roots), forks {args.forks}, '
+        print(f'\nRead-back: {args.hosts} hosts ({bed.note}; separate sandbox roots), forks {args.forks}, '
               f'pipelining on, product jira, {os.cpu_count()} CPUs, one run')
         print()
         print(f'| {"run":<38} | {"wall s":>8} | {"ok":>5} | {"changed":>7} | {"failed":>6}')
@@ -111,18 +102,9 @@ def main() -> int:
         print('BENCH-RESULT ' + json.dumps({
             'name': f'mail_info on {args.hosts} hosts vs the role re-run', 'ours_s': round(info_wall, 2),
             'theirs_s': round(rerun_wall, 2), 'ratio': round(ratio, 3), 'target': '<= 1.0',
-            'pass': ok and ratio <= 1.0, 'valid': ok, 'hosts': args.hosts, 'forks': args.forks}))
+            'pass': ok and ratio <= 1.0, 'valid': ok, 'hosts': args.hosts, 'forks': args.forks,
+            'connection': bed.connection}))
         return 0 if ok else 1
-    finally:
-        if relay is not None:
-            relay.stop()
-        if dns is not None:
-            dns.stop()
-        if args.keep:
-            print(f'work directory kept: {workdir}', file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == '__main__':
     sys.exit(main())
