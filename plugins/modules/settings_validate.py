@@ -210,6 +210,19 @@ results:
           message: must be a plain address without variables
           hint: put ${fullname} and friends into sender.from_name
       warnings: []
+manual_steps:
+  description:
+    - With C(auth.method=oauth2), what a person enters in the product so that it obtains its own OAuth 2.0
+      login (Jira, Confluence - an outgoing application link; Bitbucket 10 - its mail server page; a generic
+      JavaMail application - its own token code). No file or admin API that mailwright writes can hold
+      such a login, so the render modules refuse C(oauth2) and the mail role shows these steps instead.
+    - Empty for other methods and for GHES.
+  returned: success with O(settings) or O(path)
+  type: list
+  elements: str
+  sample:
+    - "Administration > Applications > Application links > Create link > External application, direction Outgoing: provider Microsoft; ..."
+    - "Administration > System > Outgoing Mail > the SMTP mail server: relay smtp.office365.com:587 (SMTP with TLS), authentication OAuth 2.0 ..."
 missing_libraries:
   description: The pip requirements of O(libraries) that are not installed for RV(python).
   returned: when O(libraries) is given
@@ -235,6 +248,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import missing_libraries, require_lib
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import register_secrets
+
+
+def _oauth2_steps(effective: t.Any) -> list[str]:
+    """The product's own OAuth 2.0 setup, which no rendered file can hold (the wording is _render.oauth2's)."""
+    if not effective or effective['auth']['method'] != 'oauth2' or effective['product'] == 'ghes':
+        return []
+    from ansible_collections.mailwright.smtp.plugins.module_utils._render.oauth2 import product_steps
+
+    return product_steps(effective)
 
 
 def _summarise(reports, limit: int = 5) -> str:
@@ -326,6 +348,8 @@ def main() -> None:
     result['warning_details'] = result.pop('warnings')
     del result['file'], result['valid']
     result.update(host)
+    # from the redacted settings: the steps name no secret by construction, and cannot by accident
+    result['manual_steps'] = [] if report.errors else _oauth2_steps(result.get('effective'))
     if report.errors:
         module.fail_json(msg='invalid mail settings: ' + _summarise([report]), kind='invalid', **result)
     if strict and report.warnings:

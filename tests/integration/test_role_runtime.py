@@ -1,12 +1,13 @@
 """The mail role with mail_javamail_runtime_state on a fake Jira install (the demo sandbox's
 conf/ and bin/, plus lib/ and atlassian-jira/WEB-INF/lib holding a duplicated JavaMail jar): off by
-default, `check` reports and fails on nothing by default, `present` moves the duplicate out and a
-second run changes nothing."""
+default (not even a skipped task), `check` reports and fails on nothing by default, `present` moves
+the duplicate out and a second run changes nothing; the summary line says what was found each time."""
 from __future__ import annotations
 
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,13 @@ def run_role(tmp_path: pathlib.Path, home: pathlib.Path, **variables) -> subproc
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
+def summary(out: str) -> str:
+    """The role's one line for the host (the msg of its last task)."""
+    lines = re.findall(r'"msg": "(jira01: [^"]*)"', out)
+    assert lines, out[-4000:]
+    return lines[-1]
+
+
 def test_role_checks_and_fixes_the_jars(tmp_path):
     home = jira_home(tmp_path)
     for part in ('conf', 'bin'):
@@ -56,7 +64,8 @@ def test_role_checks_and_fixes_the_jars(tmp_path):
 
     off = run_role(tmp_path, home)
     assert off.returncode == 0, off.stdout[-4000:] + off.stderr[-2000:]
-    assert 'JavaMail jars and mail JVM options] *' in off.stdout and duplicate.exists()
+    assert 'JavaMail jars and mail JVM options]' not in off.stdout and duplicate.exists()
+    assert 'JavaMail jars' not in summary(off.stdout)
     before = tree_state(home / 'lib'), tree_state(home / 'atlassian-jira')
 
     checked = run_role(tmp_path, home, mail_javamail_runtime_state='check')
@@ -64,13 +73,16 @@ def test_role_checks_and_fixes_the_jars(tmp_path):
     assert checked.returncode == 0, out[-4000:]
     assert 'javax.mail is both in lib/ and in atlassian-jira/WEB-INF/lib/' in out
     assert (tree_state(home / 'lib'), tree_state(home / 'atlassian-jira')) == before
+    assert 'rendered server.xml unchanged, JavaMail jars duplicate, 0 -Dmail.* overrides;' in summary(out), summary(out)
 
     fixed = run_role(tmp_path, home, mail_javamail_runtime_state='present')
     assert fixed.returncode == 0, fixed.stdout[-4000:] + fixed.stderr[-2000:]
     assert not duplicate.exists() and (home / 'mailwright-jar-backup' / 'WEB-INF-lib' / duplicate.name).is_file()
     assert 'RUNNING HANDLER [mailwright.smtp.mail' in fixed.stdout or 'changed: [jira01]' in fixed.stdout
+    assert 'JavaMail jars duplicate (1 fixed), 0 -Dmail.* overrides;' in summary(fixed.stdout), summary(fixed.stdout)
 
     again = run_role(tmp_path, home, mail_javamail_runtime_state='present')
     assert again.returncode == 0
     task = again.stdout.split("Check the application's JavaMail jars and mail JVM options]", 1)[1]
     assert task.lstrip('* \n').startswith('ok: [jira01]'), task[:400]
+    assert 'JavaMail jars in place, 0 -Dmail.* overrides;' in summary(again.stdout), summary(again.stdout)

@@ -255,3 +255,27 @@ def test_oauth2_grant_errors_name_the_field_and_secrets_stay_hidden():
     assert oauth['client_secret'] == '********' and oauth['scopes'] == ['https://outlook.office365.com/.default']
     assert oauth['token_url'] == 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token'
     assert CANARY not in json.dumps(result)
+
+
+@pytest.mark.parametrize(('example', 'first'), [
+    ('microsoft365-oauth2.yml', 'Administration > General Configuration > Application links'),
+    ('gmail-oauth2.yml', None),
+])
+def test_oauth2_returns_the_products_manual_steps_without_secrets(example, first):
+    doc = yaml.safe_load((ROOT / 'schemas' / 'examples' / example).read_text())
+    doc['auth']['oauth2'].update({key: CANARY for key in ('client_secret', 'refresh_token')
+                                  if key in doc['auth']['oauth2']})
+    rc, result = run_module('settings_validate', {'settings': doc})
+    assert rc == 0, result
+    from ansible_collections.mailwright.smtp.plugins.module_utils._render.oauth2 import product_steps
+
+    assert result['manual_steps'] == product_steps(result['effective']) and result['manual_steps']
+    if first:
+        assert result['manual_steps'][0].startswith(first)
+        assert 'client ID 00000000-0000-0000-0000-000000000000' in result['manual_steps'][0]
+    assert CANARY not in json.dumps(result)
+
+
+def test_basic_auth_has_no_manual_steps():
+    rc, result = run_module('settings_validate', {'settings': GOOD})
+    assert rc == 0 and result['manual_steps'] == []
