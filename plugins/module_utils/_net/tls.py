@@ -231,16 +231,19 @@ def walk_chain(der: bytes, intermediates: t.Sequence[bytes], anchors: t.Mapping[
     peer sent) to a certificate of `anchors` (DER -> name), checking signatures and validity now.
 
     Nothing is fetched (no AIA): Java's PKIX validator does not fetch a missing intermediate either,
-    so a chain that needs one fails there. Returns {'anchor': name or None, 'path': [DER, ...] from
+    so a chain that needs one fails there. Returns {'anchor': name or None, 'anchor_subject': its
+    subject, 'path': [DER, ...] from
     `der` up to the last certificate reached, 'missing': the issuer name the walk could not find
     (None when it reached an anchor), 'expired': the subject of a certificate out of its validity}.
     """
     from cryptography import x509
 
     now = now or dt.datetime.now(dt.timezone.utc)
-    outcome: dict[str, t.Any] = {'anchor': None, 'path': [der], 'missing': None, 'expired': None}
+    outcome: dict[str, t.Any] = {'anchor': None, 'anchor_subject': None, 'path': [der], 'missing': None,
+                                 'expired': None}
     if der in anchors:
         outcome['anchor'] = anchors[der]
+        outcome['anchor_subject'] = _names(x509.load_der_x509_certificate(der).subject)
         return outcome
     anchor_certs = [(x509.load_der_x509_certificate(a), name) for a, name in anchors.items()]
     anchor_certs = [(cert, name) for cert, name in anchor_certs if is_ca(cert)]
@@ -254,6 +257,7 @@ def walk_chain(der: bytes, intermediates: t.Sequence[bytes], anchors: t.Mapping[
         for anchor, name in anchor_certs:
             if issued_by(cert, anchor):
                 outcome['anchor'] = name
+                outcome['anchor_subject'] = _names(anchor.subject)
                 return outcome
         step = next(((c, d) for c, d in pool if d not in seen and issued_by(cert, c)), None)
         if step is None:

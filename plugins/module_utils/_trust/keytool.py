@@ -46,6 +46,7 @@ __all__ = [
     'read_store',
     'store_ca_bundle',
     'cacerts_candidates',
+    'truststore_argument_spec',
 ]
 
 STORE_TYPES = ('jks', 'pkcs12')
@@ -232,6 +233,13 @@ def read_store(path: str, password: str, store_type: str | None) -> list[Entry] 
     if kind == 'pkcs12':
         return _read_pkcs12(data, password)
     return None
+
+
+def truststore_argument_spec() -> dict[str, t.Any]:
+    """The truststore options of the clients (doc fragment mailwright.smtp.truststore); a fresh dict each call."""
+    return {'truststore_path': {'type': 'path'},
+            'truststore_password': {'type': 'str', 'no_log': True},
+            'truststore_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'jks', 'pkcs12']}}
 
 
 def store_ca_bundle(path: str, password: str, store_type: str | None = None, *,
