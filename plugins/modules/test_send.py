@@ -46,6 +46,7 @@ requirements:
   - Python standard library only on the managed host for a valid settings document (no cryptography, no PyYAML; jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.truststore
   - mailwright.smtp.attributes
   - mailwright.smtp.result
 attributes:
@@ -240,6 +241,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._core.module impor
     run_backend,
     settings_argument_spec,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import truststore_argument_spec
 
 
 def main() -> None:
@@ -251,6 +253,7 @@ def main() -> None:
         marker_path=dict(type='path'),
         ca_path=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
+        **truststore_argument_spec(),
         retries=dict(type='int', default=2),
         retry_delay=dict(type='float', default=1.0),
         timeout=dict(type='float'),
@@ -265,6 +268,8 @@ def main() -> None:
     options = SendOptions(
         recipients=params['recipients'], force=params['force'], token=params['token'],
         marker_path=params['marker_path'], ca_path=params['ca_path'], validate_certs=params['validate_certs'],
+        truststore_path=params['truststore_path'], truststore_password=params['truststore_password'],
+        truststore_type=params['truststore_type'],
         retries=params['retries'], retry_delay=params['retry_delay'], timeout=params['timeout'],
         check_mode=module.check_mode, diff=module._diff,
     )

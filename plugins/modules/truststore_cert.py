@@ -179,8 +179,9 @@ options:
         C(/etc/ssl/certs/java/cacerts) (the C(jre/lib/security) layout of Java 8 is tried too); O(cacerts_path)
         names it instead.
       - V(none) creates a store holding only the relay's certificate(s). A JVM pointed at such a store trusts
-        nothing else: every other TLS connection of the application (Marketplace, licensing, integrations)
-        fails. The task warns whenever the store holds nothing but the certificates it manages.
+        nothing else, so every other TLS connection of the application (Marketplace, licensing, integrations)
+        fails. The task warns when a store it creates, or one O(jvm_options_file) points the JVM at, holds
+        nothing but the certificates it manages (RV(other_trusted_entries) is 0).
       - Any other value is the path of a keystore (JKS or PKCS12, opened with O(seed_password)) to copy.
       - The diff shows the copied entries as one line (C(+145 entries from /etc/ssl/certs/java/cacerts)).
       - Default V(cacerts), or what the older O(create_from_cacerts) says when only it is set.

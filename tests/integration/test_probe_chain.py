@@ -170,7 +170,8 @@ def test_truststore_without_the_relay_ca_fails_naming_the_option(pki, relay, tmp
     rc, res = probe(server, truststore_path=str(wrong), truststore_password=CANARY)
     assert rc != 0 and res['kind'] == 'tls', res
     assert 'certificate verification failed' in res['msg']
-    assert f'truststore_path {wrong} (1 certificates)' in res['msg'] and 'in truststore_path' in res['msg'], res['msg']
+    assert f'verified against truststore_path {wrong} (1 certificates)' in res['msg'], res['msg']
+    assert "trust the relay's CA in that truststore" in res['msg']
     assert res['results'][0]['credentials']['ok'] is None  # nothing was sent to an unverified relay
     assert server.auth_attempts == []
 
@@ -189,3 +190,32 @@ def test_without_truststore_the_message_says_which_options_trust(pki, relay):
     server = relay(pki.full)
     rc, res = probe(server)
     assert rc != 0 and 'set truststore_path' in res['msg'] and 'ca_path' in res['msg'], res['msg']
+
+
+def _send(server, tmp_path, **extra) -> tuple[int, dict]:
+    rc, res = run_module('test_send', dict({'settings': settings(server), 'marker_path': str(tmp_path / 'proof.json'),
+                                            'retries': 0}, **extra))
+    assert CANARY not in json.dumps(res), 'a secret leaked into the test_send result'
+    return rc, res
+
+
+def test_test_send_verifies_against_the_truststore(pki, relay, tmp_path):
+    """The Python proof trusts what the JVM trusts: the store, not the system CAs."""
+    server = relay(pki.full)
+    other = CertificateAuthority(tmp_path, 'other', common_name='Some Other CA')
+    wrong = make_store(tmp_path, other.pem.decode('ascii'), 'wrong.p12')
+    rc, res = _send(server, tmp_path, truststore_path=str(wrong), truststore_password=CANARY)
+    assert rc != 0 and res['kind'] == 'tls', res
+    assert 'certificate verification failed' in res['msg'], res['msg']
+    assert f'verified against truststore_path {wrong} (1 certificates)' in res['msg'], res['msg']
+    assert server.messages == [] and server.auth_attempts == []
+
+    rc, res = _send(server, tmp_path)
+    assert rc != 0 and 'set truststore_path' in res['msg'] and 'ca_path' in res['msg'], res['msg']
+
+    good = make_store(tmp_path, pki.root_pem, 'good.p12')
+    rc, res = _send(server, tmp_path, truststore_path=str(good), truststore_password=CANARY)
+    assert rc == 0 and res['sent'] is True, res.get('msg')
+    assert len(server.messages) == 1
+    rc, res = _send(server, tmp_path, truststore_path=str(good), truststore_password=CANARY)
+    assert rc == 0 and res['changed'] is False and len(server.messages) == 1, res

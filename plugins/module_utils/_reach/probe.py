@@ -41,6 +41,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     plaintext_credentials_refusal,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import load_ca_bundle
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import verification_hint
 from ansible_collections.mailwright.smtp.plugins.module_utils._reach.findings import (
     count_statuses,
     trips,
@@ -440,8 +441,8 @@ def _short_chain(described: list[dict]) -> list[dict[str, t.Any]]:
 
 
 def _trust_options(params: t.Mapping[str, t.Any]) -> tuple[str | None, str | None, dict[bytes, str] | None,
-                                                          str | None]:
-    """(cafile, cadata, anchors, source) from ca_path and truststore_path: what the client verifies with.
+                                                          str | None, int | None]:
+    """(cafile, cadata, anchors, source, truststore count) from ca_path and truststore_path: what the client verifies with.
 
     The truststore is read without a JVM (_trust.keytool.store_ca_bundle), so the probe trusts what
     the application's JVM trusts; with ca_path too, both are trusted. Without either, the system CAs.
@@ -451,6 +452,7 @@ def _trust_options(params: t.Mapping[str, t.Any]) -> tuple[str | None, str | Non
     from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import make_context
 
     cafile, cadata = load_ca_bundle(params.get('ca_path'))
+    count = None
     sources = []
     if params.get('ca_path'):
         sources.append(f'ca_path {params["ca_path"]}')
@@ -467,7 +469,7 @@ def _trust_options(params: t.Mapping[str, t.Any]) -> tuple[str | None, str | Non
     except (ssl.SSLError, OSError) as exc:
         raise MailwrightError(f'cannot load the CA certificates of {" and ".join(sources) or "the system"}: {exc}',
                               kind='file') from None
-    return cafile, cadata, (anchors or None), (' and '.join(sources) or 'the system CAs')
+    return cafile, cadata, (anchors or None), (' and '.join(sources) or 'the system CAs'), count
 
 
 def _describe_chain(chain_der: list[bytes]) -> tuple[dict | None, list[dict]]:
@@ -644,7 +646,7 @@ def _name_trust_options(result: dict[str, t.Any], options: ProbeOptions) -> None
         return
     for found in result['errors']:
         if found['kind'] == 'certificate' and 'verification failed' in found['message']:
-            found['message'] += f' (verified against {options.trust_source}; {options.trust_hint})'
+            found['message'] += f' ({options.trust_hint})'
 
 
 def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | None = None,
@@ -884,10 +886,10 @@ def probe_timeout(effective: dict[str, t.Any] | None, timeout: float | None) -> 
 
 
 def _options(params: dict[str, t.Any], timeout: float, secrets: t.Iterable[str]) -> ProbeOptions:
-    cafile, cadata, anchors, source = _trust_options(params)
-    hint = ('trust the relay\'s CA in truststore_path (the truststore the application\'s JVM uses)'
-            if params.get('truststore_path') else
-            'set truststore_path to the truststore the application\'s JVM uses, or ca_path to the relay\'s CA')
+    cafile, cadata, anchors, source, count = _trust_options(params)
+    hint = verification_hint(params.get('truststore_path'), count)
+    if params.get('ca_path'):
+        hint = hint.replace('verified against the system CAs', f'verified against ca_path {params["ca_path"]}')
     return ProbeOptions(timeout=timeout, validate_certs=params.get('validate_certs', True),
                         cafile=cafile, cadata=cadata, anchors=anchors, trust_source=source, trust_hint=hint,
                         expiry_warning_days=int(params.get('expiry_warning_days') or 0),

@@ -47,6 +47,7 @@ __all__ = [
     'store_ca_bundle',
     'cacerts_candidates',
     'truststore_argument_spec',
+    'verification_hint',
 ]
 
 STORE_TYPES = ('jks', 'pkcs12')
@@ -240,6 +241,16 @@ def truststore_argument_spec() -> dict[str, t.Any]:
     return {'truststore_path': {'type': 'path'},
             'truststore_password': {'type': 'str', 'no_log': True},
             'truststore_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'jks', 'pkcs12']}}
+
+
+def verification_hint(truststore_path: str | None, count: int | None = None) -> str:
+    """What to set when the relay's certificate did not verify: words naming the module options, which
+    the mail role maps to its variables (roles/mail/vars/main.yml)."""
+    if truststore_path:
+        return (f'verified against truststore_path {truststore_path} ({count} certificates): trust the relay\'s CA '
+                'in that truststore (mailwright.smtp.truststore_cert)')
+    return ("verified against the system CAs: set truststore_path to the truststore the application's JVM "
+            "uses, or ca_path to the relay's CA")
 
 
 def store_ca_bundle(path: str, password: str, store_type: str | None = None, *,
