@@ -101,6 +101,10 @@ def make_context(*, verify: bool = True, cafile: str | None = None, cadata: str 
     if verify:
         context = ssl.create_default_context(cafile=cafile, cadata=cadata)
         context.check_hostname = check_hostname
+        if cafile or cadata:
+            # Every certificate given is an anchor, as in a Java truststore (a trusted leaf or
+            # intermediate ends the path); Python 3.13 sets this by default, older ones need it.
+            context.verify_flags |= getattr(ssl, 'VERIFY_X509_PARTIAL_CHAIN', 0)
     else:
         # fetching what to trust, or a probe told not to verify: look, do not judge
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

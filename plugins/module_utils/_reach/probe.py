@@ -449,7 +449,7 @@ def _trust_options(params: t.Mapping[str, t.Any]) -> tuple[str | None, str | Non
     """
     import ssl
 
-    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import make_context
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import make_context, pem_to_der_list
 
     cafile, cadata = load_ca_bundle(params.get('ca_path'))
     count = None
@@ -464,9 +464,16 @@ def _trust_options(params: t.Mapping[str, t.Any]) -> tuple[str | None, str | Non
         cadata = store_pem + (cadata or '')
         sources.insert(0, f'truststore_path {params["truststore_path"]} ({count} certificates)')
     try:
-        context = make_context(cafile=cafile, cadata=cadata)
-        anchors = {der: '' for der in context.get_ca_certs(binary_form=True)}
-    except (ssl.SSLError, OSError) as exc:
+        if cafile or cadata:
+            # Every given certificate is an anchor, CA or not: a Java truststore trusts a leaf it holds.
+            text = cadata or ''
+            if cafile:
+                with open(cafile, 'rb') as handle:
+                    text += handle.read().decode('ascii', 'replace')
+            anchors = dict.fromkeys(pem_to_der_list(text), '')
+        else:
+            anchors = dict.fromkeys(make_context().get_ca_certs(binary_form=True), '')
+    except (ssl.SSLError, OSError, ValueError) as exc:
         raise MailwrightError(f'cannot load the CA certificates of {" and ".join(sources) or "the system"}: {exc}',
                               kind='file') from None
     return cafile, cadata, (anchors or None), (' and '.join(sources) or 'the system CAs'), count
