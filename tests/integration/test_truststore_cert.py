@@ -38,7 +38,10 @@ def sha(path) -> str:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def run(args: dict, **kwargs) -> tuple[int, dict]:
+def run(args: dict, *, default_seed: bool = False, **kwargs) -> tuple[int, dict]:
+    # Most tests reason about a store of their own entries: seed none, unless the seed is the subject.
+    if not default_seed and 'create_from_cacerts' not in args:
+        args = dict({'seed': 'none'}, **args)
     rc, result = run_module('truststore_cert', args, **kwargs)
     # The store password and the SMTP password must never come back, in any field or on stderr.
     text = json.dumps(result)
@@ -275,12 +278,12 @@ def test_new_store_starts_from_cacerts(seed, tls_smtp_server, keytool_path, tmp_
     cacerts, count = _cacerts_count()
     assert count > 50
 
-    rc, res = run(args, check_mode=True, diff=True)
+    rc, res = run(args, check_mode=True, diff=True, default_seed=True)
     assert rc == 0 and res['changed'] is True, res
     assert not store.exists() and sorted(p.name for p in tmp_path.iterdir()) == [], 'check mode wrote something'
     assert res['entries_after'] == count + 1
 
-    rc, res = run(args, diff=True)
+    rc, res = run(args, diff=True, default_seed=True)
     assert rc == 0 and res['changed'] is True, res
     assert res['entries_before'] == 0
     listed = keytool_list(str(store), CANARY)  # opens with OUR password, not changeit
@@ -294,7 +297,7 @@ def test_new_store_starts_from_cacerts(seed, tls_smtp_server, keytool_path, tmp_
     assert 'Marketplace' not in json.dumps(res.get('warnings', []))
 
     before = sha(store)
-    rc, res = run(args, diff=True)
+    rc, res = run(args, diff=True, default_seed=True)
     assert rc == 0 and res['changed'] is False, res
     assert 'seeded' not in res and sha(store) == before
 
