@@ -4,18 +4,13 @@ the probe and the Python test send verifying the relay against a truststore trus
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import pathlib
 import ssl
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from tests.support.certs import CertificateAuthority
+from tests.support.chain_pki import ChainPKI
 from tests.support.modrun import run_module
 from tests.support.smtp_server import SMTPTestServer
 
@@ -23,42 +18,6 @@ pytestmark = pytest.mark.integration
 
 CANARY = 'Canary-Tru5t-Pa55'
 USER = 'app'
-
-
-class Pki:
-    """root CA -> intermediate CA -> leaf (127.0.0.1, localhost); files for leaf-only and full chains."""
-
-    def __init__(self, directory: pathlib.Path):
-        self.root = CertificateAuthority(directory, 'root', common_name='mailwright Chain Root CA')
-        now = dt.datetime.now(dt.timezone.utc)
-        self.inter_key = ec.generate_private_key(ec.SECP256R1())
-        self.inter_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mailwright Issuing CA 1')])
-        self.inter = (x509.CertificateBuilder().subject_name(self.inter_name).issuer_name(self.root.name)
-                      .public_key(self.inter_key.public_key()).serial_number(x509.random_serial_number())
-                      .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1000))
-                      .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                      .sign(self.root.key, hashes.SHA256()))
-        key = ec.generate_private_key(ec.SECP256R1())
-        import ipaddress
-
-        san = x509.SubjectAlternativeName([x509.DNSName('localhost'),
-                                           x509.IPAddress(ipaddress.ip_address('127.0.0.1'))])
-        self.leaf = (x509.CertificateBuilder()
-                     .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')]))
-                     .issuer_name(self.inter_name).public_key(key.public_key())
-                     .serial_number(x509.random_serial_number())
-                     .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=20))
-                     .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                     .add_extension(san, critical=False).sign(self.inter_key, hashes.SHA256()))
-        pem = serialization.Encoding.PEM
-        self.key_file = directory / 'leaf.key'
-        self.key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))
-        self.leaf_only = directory / 'leaf-only.crt'
-        self.leaf_only.write_bytes(self.leaf.public_bytes(pem))
-        self.full = directory / 'leaf-inter.crt'
-        self.full.write_bytes(self.leaf.public_bytes(pem) + self.inter.public_bytes(pem))
-        self.root_pem = self.root.pem.decode('ascii')
 
 
 class Relay(SMTPTestServer):
@@ -76,8 +35,8 @@ class Relay(SMTPTestServer):
 
 
 @pytest.fixture(scope='module')
-def pki(tmp_path_factory) -> Pki:
-    return Pki(tmp_path_factory.mktemp('chain-pki'))
+def pki(tmp_path_factory) -> ChainPKI:
+    return ChainPKI(tmp_path_factory.mktemp('chain-pki'))
 
 
 @pytest.fixture
