@@ -499,7 +499,7 @@ cacerts:
   type: str
   sample: /etc/ssl/certs/java/cacerts
 seeded:
-  description: What a new store started from - RV(seeded.source) is the keystore copied or C(none).
+  description: What a new store started from - C(source) is the keystore copied or C(none), C(entries) how many it held.
   returned: when the task created the store (or would, in check mode)
   type: dict
   sample: {source: /etc/ssl/certs/java/cacerts, entries: 145}

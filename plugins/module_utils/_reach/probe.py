@@ -440,8 +440,11 @@ def _short_chain(described: list[dict]) -> list[dict[str, t.Any]]:
     return [{key: item.get(key) for key in ('subject', 'issuer', 'not_after', 'days_left')} for item in described]
 
 
-def _trust_options(params: t.Mapping[str, t.Any]) -> tuple[str | None, str | None, dict[bytes, str] | None,
-                                                          str | None, int | None]:
+_TrustOptions = t.Tuple[t.Optional[str], t.Optional[str], t.Optional[t.Dict[bytes, str]], t.Optional[str],
+                        t.Optional[int]]
+
+
+def _trust_options(params: t.Mapping[str, t.Any]) -> _TrustOptions:
     """(cafile, cadata, anchors, source, truststore count) from ca_path and truststore_path: what the client verifies with.
 
     The truststore is read without a JVM (_trust.keytool.store_ca_bundle), so the probe trusts what
