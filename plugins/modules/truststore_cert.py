@@ -503,6 +503,13 @@ seeded:
   returned: when the task created the store (or would, in check mode)
   type: dict
   sample: {source: /etc/ssl/certs/java/cacerts, entries: 145}
+pending:
+  description:
+    - True in check mode when the store's planned change was not written, so the store on disk does not hold
+      RV(aliases) yet (the mail role then does not verify the relay against it).
+  returned: always
+  type: bool
+  sample: false
 other_trusted_entries:
   description:
     - Trusted certificates in the store (after the task) besides the ones under RV(aliases). Zero means the JVM

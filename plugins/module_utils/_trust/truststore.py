@@ -796,6 +796,7 @@ def _store(run: _Run, keytool: Keytool, *, path: str, alias: str, chain: list[by
     elif run.check_mode:
         result['changed'] = True
         result['entries_after'] = len(expected)
+        result['pending'] = True  # the store on disk does not hold this yet: nothing may verify against it
     else:
         result['changed'] = True
         after, backup_file = _apply(run, keytool, path=path, store_type=store_type, exists=exists,
@@ -825,7 +826,7 @@ def _run(run: _Run, effective: dict | None) -> dict[str, t.Any]:
         _check_jvm_options(params)
     jvm_plan = None
 
-    result: dict[str, t.Any] = {'changed': False, 'path': path, 'alias': alias, 'state': state}
+    result: dict[str, t.Any] = {'changed': False, 'path': path, 'alias': alias, 'state': state, 'pending': False}
     if path != params['path']:
         result['link'] = params['path']
     chain, chosen, pinned = _wanted(run, effective, alias, result) if state == 'present' else ([], [], None)

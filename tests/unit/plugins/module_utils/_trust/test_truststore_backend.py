@@ -133,6 +133,8 @@ def test_check_mode_writes_nothing_and_diff_only_when_asked(tmp_path, cert):
     pem, der = cert
     result = ts.ensure_truststore(params(tmp_path, pem), None, host=Host(), check_mode=True, diff=True)
     assert result['changed'] is True and not (tmp_path / 'trust.p12').exists()
+    assert result['pending'] is True  # nothing may verify against a store that does not hold this yet
+    assert ts.ensure_truststore(params(tmp_path, pem), None, host=Host())['pending'] is False
     assert result['diff']['after'] == f'relay: {sha256_fingerprint(der)}\n' and result['diff']['before'] == ''
 
 
