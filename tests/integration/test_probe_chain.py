@@ -63,11 +63,11 @@ def settings(server) -> dict:
             'test': {'recipients': ['ops@example.test']}}
 
 
-def make_store(tmp_path: pathlib.Path, pem: str, name: str = 'trust.p12') -> pathlib.Path:
+def make_store(tmp_path: pathlib.Path, pem: str, name: str = 'trust.p12', store_type: str = 'pkcs12') -> pathlib.Path:
     """A truststore made by truststore_cert itself (seed none: only the given CA)."""
     store = tmp_path / name
     rc, res = run_module('truststore_cert', {'pem_content': pem, 'alias': 'corp-root', 'path': str(store),
-                                             'store_password': CANARY, 'seed': 'none'})
+                                             'store_password': CANARY, 'seed': 'none', 'store_type': store_type})
     assert rc == 0, res
     return store
 
@@ -93,10 +93,11 @@ def test_leaf_only_is_an_incomplete_chain(pki, relay, tmp_path):
     assert res['kind'] == 'tls'
 
 
-def test_leaf_and_intermediate_is_complete(pki, relay, tmp_path):
+@pytest.mark.parametrize('store_type', ['pkcs12', 'jks'])
+def test_leaf_and_intermediate_is_complete(store_type, pki, relay, tmp_path):
     server = relay(pki.full)
-    store = make_store(tmp_path, pki.root_pem)
-    rc, res = probe(server, truststore_path=str(store), truststore_password=CANARY)
+    store = make_store(tmp_path, pki.root_pem, f'trust.{store_type}', store_type)
+    rc, res = probe(server, truststore_path=str(store), truststore_password=CANARY, truststore_type=store_type)
     assert rc == 0, res.get('msg')
     target = res['results'][0]
     tls = target['tls']
