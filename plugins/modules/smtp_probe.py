@@ -14,8 +14,14 @@ description:
     host, because that is where mail leaves from), and reports what a mail client would meet there.
   - "For each target: TCP connect time, the banner, the EHLO extensions (C(SIZE), C(PIPELINING),
     C(8BITMIME), C(SMTPUTF8), C(STARTTLS), C(AUTH) mechanisms), the STARTTLS or SMTPS handshake, the
-    TLS version and cipher, the certificate chain verified against the system CAs or O(ca_path),
-    whether the certificate names the host, and the days left until it expires."
+    TLS version and cipher negotiated, the certificate chain verified against the system CAs, O(ca_path) or
+    the Java truststore O(truststore_path), whether the certificate names the host, and the days left until
+    it expires."
+  - "Whether the chain the server sends is complete as a JVM sees it: from the leaf through the certificates
+    the server sent to a trust anchor, without fetching missing intermediates (Java does not fetch them, so a
+    relay that sends its leaf alone fails in the application while a browser test passes). An incomplete
+    chain is a finding of C(kind=incomplete_chain) naming the missing issuer, an error unless
+    O(validate_certs=false)."
   - Enforces the settings' TLS policy. C(server.tls=required) with no STARTTLS offered is a failure
     (nothing else is sent). C(opportunistic) left in clear (no STARTTLS offered, or STARTTLS answered
     with an error) is a warning without authentication (mail would travel in plaintext), and a
@@ -40,6 +46,7 @@ author:
   - mailwright maintainers (@mailwright)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.truststore
   - mailwright.smtp.attributes
   - mailwright.smtp.result
 attributes:
@@ -376,7 +383,15 @@ results:
       returned: always
       sample: 35882577
     tls:
-      description: The TLS session; C(established) false and the rest null when there was none.
+      description:
+        - The TLS session; C(established) false and the rest null when there was none.
+        - C(version) and C(cipher) are what the handshake negotiated.
+        - C(chain_complete) is true when the leaf verifies, through the certificates the server sent, against a
+          trust anchor (O(truststore_path), O(ca_path) or the system CAs), without fetching anything; false with
+          C(missing_issuer) naming the issuer no certificate was found for; null when not checked (no chain,
+          no anchors). C(anchor) is the anchor reached (the subject of the trusted CA).
+        - C(chain) is the chain the server sent, leaf first, each with C(subject), C(issuer), C(not_after),
+          C(days_left); C(days_left) is the leaf's.
       type: dict
       returned: always
       sample:
@@ -387,6 +402,13 @@ results:
         verified: true
         verify_error: null
         server_hostname: smtp.example.com
+        chain_complete: true
+        anchor: CN=Example Root CA
+        missing_issuer: null
+        chain:
+          - {subject: CN=smtp.example.com, issuer: CN=Example Issuing CA, not_after: "2027-01-01T00:00:00Z", days_left: 120}
+          - {subject: CN=Example Issuing CA, issuer: CN=Example Root CA, not_after: "2030-01-01T00:00:00Z", days_left: 1216}
+        days_left: 120
     certificate:
       description:
         - The server's leaf certificate, or null when none was seen.
@@ -426,7 +448,8 @@ results:
       description:
         - What failed, each with C(step), C(status) (C(fail)), C(message), C(code), C(transient) and C(kind)
           (the finding shape M(mailwright.smtp.dns_check)'s C(checks) share); C(kind) is one of
-          C(timeout), C(refused), C(unreachable), C(policy), C(certificate), C(tls), C(auth), C(smtp), C(dns).
+          C(timeout), C(refused), C(unreachable), C(policy), C(certificate), C(tls), C(auth), C(smtp), C(dns),
+          C(incomplete_chain).
       type: list
       elements: dict
       returned: always
@@ -477,6 +500,7 @@ oauth2_error:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import truststore_argument_spec
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
     run_backend,
@@ -502,6 +526,7 @@ def main() -> None:
         ca_path=dict(type='path'),
         token_ca_path=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
+        **truststore_argument_spec(),
         fail_on=dict(type='str', choices=['fail', 'warn', 'never'], default='fail'),
         expiry_warning_days=dict(type='int', default=30),
     )

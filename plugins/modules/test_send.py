@@ -51,6 +51,7 @@ requirements:
   - Python standard library only on the managed host for a valid settings document (no cryptography, no PyYAML; jsonschema, below, only explains an invalid one)
 extends_documentation_fragment:
   - mailwright.smtp.settings
+  - mailwright.smtp.truststore
   - mailwright.smtp.attributes
   - mailwright.smtp.result
 attributes:
@@ -128,6 +129,9 @@ options:
       - C(java) refuses C(server.tls=opportunistic) with authentication (JavaMail would send the password
         in clear to a relay without STARTTLS), O(validate_certs=false) and O(ca_path) (the JVM reads a Java
         truststore, see O(truststore_path)).
+      - With C(java), O(truststore_path) is given to the JVM as C(javax.net.ssl.trustStore) (set from standard
+        input, so its password stays off the command line); without it, the store named in O(app_home)'s JVM
+        options, else the JRE's default C(cacerts).
     type: str
     choices: [python, java]
     default: python
@@ -148,19 +152,6 @@ options:
       - With O(client=java), the mail and activation jars to use, instead of those found under O(app_home).
     type: list
     elements: path
-  truststore_path:
-    description:
-      - The Java truststore (JKS or PKCS12) the relay's certificate is verified against.
-      - With O(client=java) it is given to the JVM as C(javax.net.ssl.trustStore) (set from standard input,
-        so its password stays off the command line); without it the store named in O(app_home)'s JVM
-        options, else the JRE's default C(cacerts).
-    type: path
-  truststore_password:
-    description: Password of O(truststore_path). Never printed.
-    type: str
-  truststore_type:
-    description: Type of O(truststore_path) (C(PKCS12) or C(JKS)); the JVM's default when not given.
-    type: str
 notes:
   - Run it on the application host (C(delegate_to) the app server), where the product's mail leaves from.
   - A message dropped during DATA may have been delivered anyway; the retry then delivers a second one.
@@ -338,6 +329,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._core.module impor
     run_backend,
     settings_argument_spec,
 )
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import truststore_argument_spec
 
 
 def main() -> None:
@@ -350,6 +342,7 @@ def main() -> None:
         marker_path=dict(type='path'),
         ca_path=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
+        **truststore_argument_spec(),
         retries=dict(type='int', default=2),
         retry_delay=dict(type='float', default=1.0),
         timeout=dict(type='float'),
@@ -357,9 +350,6 @@ def main() -> None:
         java=dict(type='path'),
         app_home=dict(type='path'),
         classpath=dict(type='list', elements='path'),
-        truststore_path=dict(type='path'),
-        truststore_password=dict(type='str', no_log=True),
-        truststore_type=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     effective = load_module_settings(module)  # first: it registers the secrets before any failure
@@ -372,11 +362,11 @@ def main() -> None:
         recipients=params['recipients'], force=params['force'], token=params['token'],
         token_ca_path=params['token_ca_path'],
         marker_path=params['marker_path'], ca_path=params['ca_path'], validate_certs=params['validate_certs'],
+        truststore_path=params['truststore_path'], truststore_password=params['truststore_password'],
+        truststore_type=params['truststore_type'],
         retries=params['retries'], retry_delay=params['retry_delay'], timeout=params['timeout'],
         check_mode=module.check_mode, diff=module._diff,
         client=params['client'], java=params['java'], app_home=params['app_home'], classpath=params['classpath'],
-        truststore_path=params['truststore_path'], truststore_password=params['truststore_password'],
-        truststore_type=params['truststore_type'],
     )
     run_backend(module, run_test_send, effective, options, secrets=secret_values(params['settings']),
                 register_after=options.obtained_secrets)

@@ -39,8 +39,8 @@ description:
   - "How the application uses the store: start the JVM with
     C(-Djavax.net.ssl.trustStore=<path> -Djavax.net.ssl.trustStorePassword=<password>
     -Djavax.net.ssl.trustStoreType=<JKS|PKCS12>). These system properties replace the JRE's own
-    C(cacerts) for the whole JVM, so start the store from a copy of it (O(create_from_cacerts=true))
-    to keep public CAs (Marketplace, license checks, cloud services) working."
+    C(cacerts) for the whole JVM, so a store this module creates starts from a copy of it (O(seed=cacerts),
+    the default) and public CAs (Marketplace, license checks, cloud services) keep working."
   - "Jira: add the properties to C(JVM_SUPPORT_RECOMMENDED_ARGS) in C(<jira-install>/bin/setenv.sh)
     (C(setenv.bat) on Windows; for a Windows service, in the service's Java options).
     O(jvm_options_file) does this for C(setenv.sh) in the same task."
@@ -159,7 +159,7 @@ options:
     description:
       - The keytool to run. Use the one of the JRE the application runs on (Atlassian installers
         bundle one, for example C(/opt/atlassian/jira/jre/bin/keytool)), so the store format and
-        the C(cacerts) copied by O(create_from_cacerts) match that JRE.
+        the C(cacerts) copied by O(seed) match that JRE.
     type: str
     default: keytool
   keytool_timeout:
@@ -167,23 +167,45 @@ options:
       - Seconds each keytool run may take.
     type: float
     default: 120.0
-  create_from_cacerts:
+  seed:
     description:
-      - When the store does not exist yet, start it as a copy of the JRE's C(cacerts)
-        (C(<java.home>/lib/security/cacerts) of O(keytool), or Debian's
-        C(/etc/ssl/certs/java/cacerts)), re-keyed with O(store_password), so public CAs keep working
-        once the JVM is pointed at the new store. Ignored when the store exists.
-    type: bool
-    default: false
-  cacerts_path:
+      - What a store that does not exist yet starts from, before the relay's certificate is added. An existing
+        store is never re-seeded.
+      - V(cacerts) (the default) copies every entry of the JRE's C(cacerts), re-keyed with O(store_password),
+        so the public CAs keep working once the JVM is pointed at the new store
+        (C(-Djavax.net.ssl.trustStore) replaces C(cacerts) for the whole JVM). It is the first file found of
+        C(<app_home>/jre/lib/security/cacerts) (with O(app_home)), the C(cacerts) of O(keytool)'s JRE,
+        C($JAVA_HOME/lib/security/cacerts), that of the C(java) on C(PATH), and Debian's
+        C(/etc/ssl/certs/java/cacerts) (the C(jre/lib/security) layout of Java 8 is tried too); O(cacerts_path)
+        names it instead.
+      - V(none) creates a store holding only the relay's certificate(s). A JVM pointed at such a store trusts
+        nothing else, so every other TLS connection of the application (Marketplace, licensing, integrations)
+        fails. The task warns when a store it creates, or one O(jvm_options_file) points the JVM at, holds
+        nothing but the certificates it manages (RV(other_trusted_entries) is 0).
+      - Any other value is the path of a keystore (JKS or PKCS12, opened with O(seed_password)) to copy.
+      - The diff shows the copied entries as one line (C(+145 entries from /etc/ssl/certs/java/cacerts)).
+      - Default V(cacerts), or what the older O(create_from_cacerts) says when only it is set.
+    type: str
+  seed_password:
     description:
-      - The C(cacerts) to copy with O(create_from_cacerts), instead of the one found from O(keytool).
-    type: path
-  cacerts_password:
-    description:
-      - Password of the C(cacerts) copied with O(create_from_cacerts).
+      - Password of the keystore O(seed) copies (C(changeit) for every JRE's C(cacerts)).
     type: str
     default: changeit
+    aliases: [cacerts_password]
+  app_home:
+    description:
+      - The application's install directory (Jira's C(/opt/atlassian/jira)); its bundled JRE's C(cacerts) is
+        the first choice of O(seed=cacerts).
+    type: path
+  cacerts_path:
+    description:
+      - The C(cacerts) O(seed=cacerts) copies, instead of the one found.
+    type: path
+  create_from_cacerts:
+    description:
+      - The older spelling of O(seed) - V(true) is O(seed=cacerts), V(false) is O(seed=none).
+        A value that contradicts O(seed) fails the task.
+    type: bool
   state:
     description:
       - V(present) makes the alias hold the chosen certificate; V(absent) removes the alias
@@ -271,13 +293,12 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Trust the relay's self-signed certificate in a copy of the bundled JRE's cacerts
+- name: Trust the relay's self-signed certificate in a new store that starts as a copy of the JRE's cacerts
   mailwright.smtp.truststore_cert:
     settings: "{{ mail_settings }}"
     path: /var/atlassian/application-data/jira/mail-truststore.p12
     store_password: "{{ vault_truststore_password }}"
     keytool: /opt/atlassian/jira/jre/bin/keytool
-    create_from_cacerts: true
     fingerprint: "9C:0B:5E:...:41"
     owner: jira
     group: jira
@@ -290,7 +311,7 @@ EXAMPLES = r"""
     path: /var/atlassian/application-data/jira/mail-truststore.p12
     store_password: "{{ vault_truststore_password }}"
     keytool: /opt/atlassian/jira/jre/bin/keytool
-    create_from_cacerts: true
+    app_home: /opt/atlassian/jira
     group: jira
     jvm_options_file: /opt/atlassian/jira/bin/setenv.sh
     jvm_options_variable: JVM_SUPPORT_RECOMMENDED_ARGS
@@ -308,10 +329,11 @@ EXAMPLES = r"""
     store_password: "{{ vault_truststore_password }}"
     backup: true
 
-- name: Import a certificate handed over as a file
+- name: Import a certificate handed over as a file, into a store for the mail client only (no public CAs)
   mailwright.smtp.truststore_cert:
     pem_path: /etc/pki/mail/relay.pem
     alias: mail-relay
+    seed: none
     path: /opt/app/truststore.p12
     store_password: "{{ vault_truststore_password }}"
 
@@ -472,10 +494,29 @@ jvm_options:
       returned: when a backup was made
   sample: {path: /opt/atlassian/jira/bin/setenv.sh, changed: true}
 cacerts:
-  description: The cacerts a new store was copied from.
-  returned: when O(create_from_cacerts) created the store
+  description: The keystore a new store was copied from (see O(seed)).
+  returned: when the task created the store from O(seed)
   type: str
-  sample: /usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts
+  sample: /etc/ssl/certs/java/cacerts
+seeded:
+  description: What a new store started from - C(source) is the keystore copied or C(none), C(entries) how many it held.
+  returned: when the task created the store (or would, in check mode)
+  type: dict
+  sample: {source: /etc/ssl/certs/java/cacerts, entries: 145}
+pending:
+  description:
+    - True in check mode when the store's planned change was not written, so the store on disk does not hold
+      RV(aliases) yet (the mail role then does not verify the relay against it).
+  returned: always
+  type: bool
+  sample: false
+other_trusted_entries:
+  description:
+    - Trusted certificates in the store (after the task) besides the ones under RV(aliases). Zero means the JVM
+      pointed at the store trusts only the relay; the task then warns.
+  returned: when state is present
+  type: int
+  sample: 145
 kind:
   description:
     - What kind of failure, for code to branch on (never guessed from C(msg)); see the mailwright.smtp.result notes.
@@ -522,9 +563,11 @@ def argument_spec() -> dict[str, t.Any]:
         'store_password': {'type': 'str', 'required': True, 'no_log': True},
         'keytool': {'type': 'str', 'default': 'keytool', 'no_log': False},
         'keytool_timeout': {'type': 'float', 'default': 120.0},
-        'create_from_cacerts': {'type': 'bool', 'default': False},
+        'seed': {'type': 'str'},
+        'seed_password': {'type': 'str', 'default': 'changeit', 'no_log': True, 'aliases': ['cacerts_password']},
+        'app_home': {'type': 'path'},
         'cacerts_path': {'type': 'path'},
-        'cacerts_password': {'type': 'str', 'default': 'changeit', 'no_log': True},
+        'create_from_cacerts': {'type': 'bool'},
         'state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
         'backup': {'type': 'bool', 'default': False},
         'expiry_warning_days': {'type': 'int', 'default': 30},

@@ -75,7 +75,7 @@ def _module(keytool_path, store, setenv, password, *, pem: str | None = None, **
     return run_module('truststore_cert', dict({
         'pem_content': pem or self_signed_identity().chain_pem(), 'alias': 'relay', 'path': str(store),
         'store_password': password, 'keytool': keytool_path, 'jvm_options_file': str(setenv),
-        'jvm_options_insert_after': '^JVM_SUPPORT_RECOMMENDED_ARGS='}, **extra))
+        'jvm_options_insert_after': '^JVM_SUPPORT_RECOMMENDED_ARGS=', 'seed': 'none'}, **extra))
 
 
 def _strings(value):

@@ -295,7 +295,7 @@ def store(request, tmp_path, certificates):
 
 def _truststore_args(path: pathlib.Path, certificates, **extra) -> dict:
     return dict({'path': str(path), 'store_password': STOREPASS, 'pem_content': certificates['new'],
-                 'alias': 'relay'}, **extra)
+                 'alias': 'relay', 'seed': 'none'}, **extra)
 
 
 def _assert_store_old(path: pathlib.Path, before: bytes) -> None:

@@ -198,7 +198,7 @@ def store(tmp_path, smtp_pki):
     path = tmp_path / 'security' / 'truststore.p12'
     path.parent.mkdir()
     rc, result = run_module('truststore_cert', {'path': str(path), 'store_password': STOREPASS,
-                                                'pem_path': smtp_pki.ca_file, 'alias': 'corp-ca'})
+                                                'pem_path': smtp_pki.ca_file, 'alias': 'corp-ca', 'seed': 'none'})
     assert rc == 0 and result['changed'], result.get('msg')
     return path
 

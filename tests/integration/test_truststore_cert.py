@@ -38,7 +38,10 @@ def sha(path) -> str:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def run(args: dict, **kwargs) -> tuple[int, dict]:
+def run(args: dict, *, default_seed: bool = False, **kwargs) -> tuple[int, dict]:
+    # Most tests reason about a store of their own entries: seed none, unless the seed is the subject.
+    if not default_seed and 'create_from_cacerts' not in args:
+        args = dict({'seed': 'none'}, **args)
     rc, result = run_module('truststore_cert', args, **kwargs)
     # The store password and the SMTP password must never come back, in any field or on stderr.
     text = json.dumps(result)
@@ -48,7 +51,7 @@ def run(args: dict, **kwargs) -> tuple[int, dict]:
 
 def base_args(server, store, store_type, keytool_path, **extra) -> dict:
     return dict({'settings': server.settings(), 'path': str(store), 'store_type': store_type,
-                 'store_password': CANARY, 'keytool': keytool_path}, **extra)
+                 'store_password': CANARY, 'keytool': keytool_path, 'seed': 'none'}, **extra)
 
 
 @pytest.mark.parametrize('store_type', STORE_TYPES)
@@ -254,19 +257,91 @@ def test_check_mode_creates_nothing(tls_smtp_server, keytool_path, tmp_path):
     assert list(tmp_path.iterdir()) == [p for p in tmp_path.iterdir() if not p.name.startswith('.')]
 
 
-def test_create_from_cacerts_keeps_public_cas(tls_smtp_server, keytool_path, tmp_path):
+def _cacerts_count() -> tuple[str, int]:
+    """The JRE's cacerts the module seeds from by default, and its entry count read by keytool itself."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import find_cacerts
+
+    cacerts = find_cacerts(shutil.which('keytool'))
+    assert cacerts, 'no cacerts for the keytool on PATH'
+    return cacerts, len(keytool_list(cacerts, 'changeit'))
+
+
+@pytest.mark.parametrize('seed', ['default', 'cacerts', 'legacy'])
+def test_new_store_starts_from_cacerts(seed, tls_smtp_server, keytool_path, tmp_path):
+    """The default: a new store keeps every public CA of the JRE's cacerts, plus the relay (count + 1)."""
     server = tls_smtp_server('starttls', self_signed_identity())
     store = tmp_path / 'from-cacerts.p12'
-    rc, res = run(base_args(server, store, 'pkcs12', keytool_path, create_from_cacerts=True), diff=True)
+    option = {'default': {}, 'cacerts': {'seed': 'cacerts'}, 'legacy': {'create_from_cacerts': True}}[seed]
+    args = dict(base_args(server, store, 'pkcs12', keytool_path), **option)
+    if seed != 'cacerts':
+        args.pop('seed')
+    cacerts, count = _cacerts_count()
+    assert count > 50
+
+    rc, res = run(args, check_mode=True, diff=True, default_seed=True)
+    assert rc == 0 and res['changed'] is True, res
+    assert not store.exists() and sorted(p.name for p in tmp_path.iterdir()) == [], 'check mode wrote something'
+    assert res['entries_after'] == count + 1
+
+    rc, res = run(args, diff=True, default_seed=True)
     assert rc == 0 and res['changed'] is True, res
     assert res['entries_before'] == 0
     listed = keytool_list(str(store), CANARY)  # opens with OUR password, not changeit
-    assert res['entries_after'] == len(listed) > 50
+    assert res['entries_after'] == len(listed) == count + 1
     assert listed['mailwright-127.0.0.1'] == fp(server.identity.leaf_der)
-    assert os.path.realpath(res['cacerts']).endswith('cacerts')
-    assert res['diff']['after'].count('\n') == len(listed)
-    rc, res = run(base_args(server, store, 'pkcs12', keytool_path, create_from_cacerts=True))
-    assert rc == 0 and res['changed'] is False
+    assert os.path.realpath(res['cacerts']) == os.path.realpath(cacerts)
+    assert res['seeded'] == {'source': res['cacerts'], 'entries': count} and res['other_trusted_entries'] == count
+    # One summary line for the copied CAs, one line for the relay; not 145 lines to scroll through.
+    assert res['diff']['after'] == (f'+{count} entries from {res["cacerts"]}\n'
+                                    f'mailwright-127.0.0.1: {fp(server.identity.leaf_der)}\n'), res['diff']
+    assert 'Marketplace' not in json.dumps(res.get('warnings', []))
+
+    before = sha(store)
+    rc, res = run(args, diff=True, default_seed=True)
+    assert rc == 0 and res['changed'] is False, res
+    assert 'seeded' not in res and sha(store) == before
+
+
+def test_existing_store_is_never_reseeded(tls_smtp_server, keytool_path, tmp_path):
+    server = tls_smtp_server('starttls', self_signed_identity())
+    store = tmp_path / 'relay-only.p12'
+    rc, res = run(base_args(server, store, 'pkcs12', keytool_path))
+    assert rc == 0 and res['entries_after'] == 1
+    rc, res = run(dict(base_args(server, store, 'pkcs12', keytool_path), seed='cacerts'))
+    assert rc == 0 and res['changed'] is False and res['entries_after'] == 1, res
+    assert len(keytool_list(str(store), CANARY)) == 1
+
+
+def test_seed_none_gives_the_relay_alone_and_warns(tls_smtp_server, keytool_path, tmp_path):
+    server = tls_smtp_server('starttls', self_signed_identity())
+    store = tmp_path / 'relay-only.p12'
+    rc, res = run(base_args(server, store, 'pkcs12', keytool_path), diff=True)
+    assert rc == 0 and res['changed'] is True, res
+    assert keytool_list(str(store), CANARY) == {'mailwright-127.0.0.1': fp(server.identity.leaf_der)}
+    assert res['seeded'] == {'source': 'none', 'entries': 0} and res['other_trusted_entries'] == 0
+    warned = json.dumps(res.get('warnings'))
+    assert 'holds only the relay' in warned and 'Marketplace, licensing, integrations' in warned, warned
+    assert res['diff']['after'] == f'mailwright-127.0.0.1: {fp(server.identity.leaf_der)}\n'
+
+
+def test_seed_from_a_given_keystore(tls_smtp_server, keytool_path, tmp_path):
+    """seed=<path>: a company base store (JKS, its own password) is the starting point."""
+    corp = private_ca('Corp Base CA')
+    base = tmp_path / 'base.jks'
+    rc, res = run({'pem_content': corp.authority.pem.decode('ascii'), 'alias': 'corp-base', 'path': str(base), 'store_type': 'jks',
+                   'store_password': 'base-pass', 'keytool': keytool_path, 'seed': 'none'})
+    assert rc == 0, res
+    server = tls_smtp_server('starttls', self_signed_identity())
+    store = tmp_path / 'app.p12'
+    rc, res = run(dict(base_args(server, store, 'pkcs12', keytool_path), seed=str(base), seed_password='base-pass'),
+                  diff=True)
+    assert rc == 0 and res['changed'] is True, res
+    assert sorted(keytool_list(str(store), CANARY)) == ['corp-base', 'mailwright-127.0.0.1']
+    assert res['diff']['after'].startswith(f'+1 entries from {base}\n')
+    rc, res = run(dict(base_args(server, tmp_path / 'other.p12', 'pkcs12', keytool_path),
+                       seed=str(tmp_path / 'missing.jks')))
+    assert rc != 0 and 'seed' in res['msg'] and 'no such file' in res['msg'], res
+    assert not (tmp_path / 'other.p12').exists()
 
 
 def test_wrong_password_on_jks_leaves_bytes_identical_with_backup_requested(tls_smtp_server, keytool_path,

@@ -36,6 +36,9 @@ __all__ = [
     'normalize_fingerprint',
     'pem_to_der_list',
     'describe_certificate',
+    'is_ca',
+    'issued_by',
+    'walk_chain',
 ]
 
 _PEM_BLOCK = re.compile(r'-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----', re.S)
@@ -98,6 +101,10 @@ def make_context(*, verify: bool = True, cafile: str | None = None, cadata: str 
     if verify:
         context = ssl.create_default_context(cafile=cafile, cadata=cadata)
         context.check_hostname = check_hostname
+        if cafile or cadata:
+            # Every certificate given is an anchor, as in a Java truststore (a trusted leaf or
+            # intermediate ends the path); Python 3.13 sets this by default, older ones need it.
+            context.verify_flags |= getattr(ssl, 'VERIFY_X509_PARTIAL_CHAIN', 0)
     else:
         # fetching what to trust, or a probe told not to verify: look, do not judge
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -199,3 +206,69 @@ def describe_certificate(der: bytes, *, now: dt.datetime | None = None) -> dict[
         'is_ca': is_ca,
         'self_signed': cert.subject == cert.issuer,
     }
+
+
+def is_ca(cert) -> bool:
+    """A CA certificate: basicConstraints CA=true, or a v1-style self-signed root without extensions."""
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return cert.subject == cert.issuer
+
+
+def issued_by(cert, issuer) -> bool:
+    """True when `issuer`'s key signed `cert` (names and signature; dates are the caller's)."""
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except Exception:  # pylint: disable=broad-except
+        return False
+    return True
+
+
+def walk_chain(der: bytes, intermediates: t.Sequence[bytes], anchors: t.Mapping[bytes, str], *,
+               now: dt.datetime | None = None) -> dict[str, t.Any]:
+    """Build the path a JVM builds: `der` through the CA certificates of `intermediates` (what the
+    peer sent) to a certificate of `anchors` (DER -> name), checking signatures and validity now.
+
+    Nothing is fetched (no AIA): Java's PKIX validator does not fetch a missing intermediate either,
+    so a chain that needs one fails there. Returns {'anchor': name or None, 'anchor_subject': its
+    subject, 'path': [DER, ...] from
+    `der` up to the last certificate reached, 'missing': the issuer name the walk could not find
+    (None when it reached an anchor), 'expired': the subject of a certificate out of its validity}.
+    """
+    from cryptography import x509
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    outcome: dict[str, t.Any] = {'anchor': None, 'anchor_subject': None, 'path': [der], 'missing': None,
+                                 'expired': None}
+    if der in anchors:
+        outcome['anchor'] = anchors[der]
+        outcome['anchor_subject'] = _names(x509.load_der_x509_certificate(der).subject)
+        return outcome
+    anchor_certs = [(x509.load_der_x509_certificate(a), name) for a, name in anchors.items()]
+    anchor_certs = [(cert, name) for cert, name in anchor_certs if is_ca(cert)]
+    pool = [(c, d) for c, d in ((x509.load_der_x509_certificate(d), d) for d in intermediates if d != der)
+            if is_ca(c)]
+    cert, seen = x509.load_der_x509_certificate(der), {der}
+    for _depth in range(8):
+        if not get_not_valid_before(cert) <= now <= get_not_valid_after(cert):
+            outcome['expired'] = _names(cert.subject)
+            return outcome
+        for anchor, name in anchor_certs:
+            if issued_by(cert, anchor):
+                outcome['anchor'] = name
+                outcome['anchor_subject'] = _names(anchor.subject)
+                return outcome
+        step = next(((c, d) for c, d in pool if d not in seen and issued_by(cert, c)), None)
+        if step is None:
+            outcome['missing'] = _names(cert.issuer)
+            return outcome
+        seen.add(step[1])
+        outcome['path'].append(step[1])
+        cert = step[0]
+    outcome['missing'] = _names(cert.issuer)
+    return outcome

@@ -40,6 +40,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact impor
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import SMTPStepError, Transcript
 from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import escape_key, escape_value, javamail_properties
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import timeout_seconds
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import detect_store_type
 
 __all__ = [
     'CLIENTS',
@@ -135,8 +136,15 @@ def resolve_runtime(effective: dict[str, t.Any], options: t.Any) -> JavaRuntime:
         api = api if api in held else (held.pop() if len(held) == 1 else None)
     runtime = JavaRuntime(found, classpath, api)
     if options.truststore_path:
+        # the JVM needs the type named (Java 8 reads only JKS by default): 'auto' is the file's own
+        store_type = options.truststore_type
+        if store_type in (None, 'auto'):
+            try:
+                store_type = detect_store_type(options.truststore_path)
+            except ValueError as exc:
+                raise MailwrightError(f'truststore_path: {exc}', kind='file', step='runtime') from None
         runtime.truststore = {'path': options.truststore_path, 'password': options.truststore_password,
-                              'type': options.truststore_type}
+                              'type': store_type.upper() if store_type else None}
         runtime.truststore_source = 'truststore_path'
     elif options.app_home:
         store = app.read_jvm_options(options.app_home, effective['product']).truststore

@@ -38,6 +38,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import load_ca_bundle
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import timeout_seconds
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import store_ca_bundle, verification_hint
 from ansible_collections.mailwright.smtp.plugins.module_utils._prove.marker import (
     MarkerError,
     default_marker_path,
@@ -89,6 +90,10 @@ class SendOptions:
     marker_path: str | None = None
     ca_path: str | None = None
     validate_certs: bool = True
+    # The Java truststore the relay is verified against (read without a JVM), as the application's JVM does.
+    truststore_path: str | None = None
+    truststore_password: str | None = field(default=None, repr=False)
+    truststore_type: str = 'auto'
     retries: int = 2
     retry_delay: float = 1.0
     timeout: float | None = None
@@ -103,9 +108,6 @@ class SendOptions:
     java: str | None = None
     app_home: str | None = None
     classpath: list[str] | None = None
-    truststore_path: str | None = None
-    truststore_password: str | None = field(default=None, repr=False)
-    truststore_type: str | None = None
 
 
 @dataclass
@@ -215,8 +217,10 @@ def fingerprint_material(effective: dict[str, t.Any], recipients: list[str], opt
     if auth.get('method') == 'oauth2' and not _grant(effective):
         auth['oauth2'] = dict(auth.get('oauth2') or {}, token=_token(effective, options))
     settings['auth'] = auth
-    material = {'settings': settings, 'recipients': sorted(r.lower() for r in recipients),
-                'trust': {'ca_path': options.ca_path, 'validate_certs': options.validate_certs}}
+    trust: dict[str, t.Any] = {'ca_path': options.ca_path, 'validate_certs': options.validate_certs}
+    if options.truststore_path:  # only when set: proofs made without it keep their fingerprint
+        trust['truststore_path'] = options.truststore_path
+    material = {'settings': settings, 'recipients': sorted(r.lower() for r in recipients), 'trust': trust}
     if options.client != 'python':
         # Another client proves another stack; python's material stays as it was, so existing markers hold.
         material['client'] = {'name': options.client, 'java': options.java, 'app_home': options.app_home,
@@ -335,9 +339,29 @@ def converse(effective: dict[str, t.Any], message: TestMessage, options: SendOpt
                                    'check_hostname': options.validate_certs}
     if options.ca_path:
         overrides['cafile'], overrides['cadata'] = load_ca_bundle(options.ca_path)
+    count = None
+    if options.truststore_path:
+        store_pem, count = store_ca_bundle(options.truststore_path, options.truststore_password or '',
+                                           options.truststore_type, option='truststore_path')
+        overrides['cadata'] = store_pem + (overrides.get('cadata') or '')
     if options.timeout:
         overrides['timeout'] = options.timeout
     client = client_from_settings(effective, **overrides)
+    try:
+        return _converse_with(client, effective, message, options)
+    except SMTPStepError as exc:
+        if exc.cause != 'certificate' or not options.validate_certs:
+            raise
+        # Say what the relay was verified against and which option changes that.
+        hint = verification_hint(options.truststore_path, count)
+        if options.ca_path and not options.truststore_path:
+            hint = hint.replace('verified against the system CAs', f'verified against ca_path {options.ca_path}')
+        raise SMTPStepError(exc.step, f'{exc.text} ({hint})', code=exc.code, transient=exc.transient,
+                            kind=exc.kind, cause=exc.cause) from None
+
+
+def _converse_with(client, effective: dict[str, t.Any], message: TestMessage,
+                   options: SendOptions) -> dict[str, t.Any]:
     outcome: dict[str, t.Any] = {'warnings': []}
     with client:
         client.open()

@@ -41,6 +41,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._net.smtp import (
     plaintext_credentials_refusal,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import load_ca_bundle
+from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import verification_hint
 from ansible_collections.mailwright.smtp.plugins.module_utils._reach.findings import (
     count_statuses,
     trips,
@@ -73,6 +74,7 @@ __all__ = [
     'run',
     'failure_message',
     'ProbeFailed',
+    'assess_chain',
 ]
 
 # One thread per target up to this many; more targets queue behind them (still within the deadline).
@@ -83,7 +85,8 @@ DEFAULT_TIMEOUT = WAIT_FOREVER_SECONDS
 # Enough to show what is wrong without flooding the play output for a large fan-out.
 _MAX_WARNING_LINES = 20
 _CAUSE_KIND = {'timeout': 'network', 'refused': 'network', 'unreachable': 'network', 'dns': 'network',
-               'policy': 'policy', 'certificate': 'tls', 'tls': 'tls', 'auth': 'server', 'smtp': 'server'}
+               'policy': 'policy', 'certificate': 'tls', 'tls': 'tls', 'auth': 'server', 'smtp': 'server',
+               'incomplete_chain': 'tls'}
 
 
 class ProbeFailed(MailwrightError):
@@ -127,6 +130,12 @@ class ProbeOptions:
     expiry_warning_days: int = 30
     check_credentials: bool = False
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # The trust anchors (DER -> name) the chain is checked against, as the JVM would; None: not checked.
+    anchors: t.Mapping[bytes, str] | None = field(default=None, repr=False)
+    # Where the anchors come from, for messages: 'truststore_path /x (146 certificates)', 'ca_path /y', ...
+    trust_source: str | None = None
+    # Option names to set when verification fails (truststore_path or ca_path).
+    trust_hint: str | None = None
 
 
 class Progress:
@@ -204,7 +213,8 @@ def empty_result(target: Target) -> dict[str, t.Any]:
         'auth_mechanisms': [],
         'size_limit': None,
         'tls': {'established': False, 'version': None, 'cipher': None, 'bits': None,
-                'verified': False, 'verify_error': None, 'server_hostname': None},
+                'verified': False, 'verify_error': None, 'server_hostname': None,
+                'chain_complete': None, 'anchor': None, 'missing_issuer': None, 'chain': [], 'days_left': None},
         'certificate': None,
         'chain': [],
         'credentials': {'checked': False, 'ok': None, 'username': None, 'mechanism': None, 'text': None},
@@ -392,6 +402,86 @@ def assess_certificate(certificate: dict[str, t.Any] | None, *, hostname: str, v
 
 # --- one target --------------------------------------------------------------------------------
 
+def assess_chain(chain_der: list[bytes], anchors: t.Mapping[bytes, str] | None, *,
+                 validate_certs: bool, trust_source: str | None = None) -> tuple[dict[str, t.Any], list[dict], list[dict]]:
+    """(tls keys, errors, warnings) about the chain as the relay sends it, judged as Java judges it.
+
+    Java's PKIX validator builds the path from the certificates the server sent and its truststore
+    only; it does not fetch a missing intermediate (AIA), which browsers and some TLS stacks do. A
+    relay that sends its leaf alone, signed by an intermediate the store does not hold, works in a
+    browser test and fails in the JVM: that is the `incomplete_chain` finding.
+    """
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import walk_chain
+
+    keys: dict[str, t.Any] = {'chain_complete': None, 'anchor': None, 'missing_issuer': None}
+    errors: list[dict] = []
+    warnings: list[dict] = []
+    if not chain_der or anchors is None:
+        return keys, errors, warnings
+    try:
+        walked = walk_chain(chain_der[0], chain_der[1:], anchors)
+    except Exception:  # pylint: disable=broad-except
+        return keys, errors, warnings  # a certificate we cannot parse is reported by _describe_chain
+    keys['chain_complete'] = walked['anchor'] is not None
+    keys['anchor'] = walked['anchor'] or walked['anchor_subject']
+    if walked['missing'] is not None:
+        keys['missing_issuer'] = walked['missing']
+        where = f' in {trust_source}' if trust_source else ''
+        bad = errors if validate_certs else warnings
+        bad.append(_finding(
+            'certificate', f'incomplete chain: the server sent {len(chain_der)} certificate(s) and no issuer for '
+            f'{walked["missing"]!r} is among them or{where} - Java does not fetch missing intermediates, so the '
+            'JVM refuses this relay: configure the relay to send its intermediate certificate(s), or trust the '
+            'issuer in the store', kind='incomplete_chain'))
+    return keys, errors, warnings
+
+
+def _short_chain(described: list[dict]) -> list[dict[str, t.Any]]:
+    return [{key: item.get(key) for key in ('subject', 'issuer', 'not_after', 'days_left')} for item in described]
+
+
+_TrustOptions = t.Tuple[t.Optional[str], t.Optional[str], t.Optional[t.Dict[bytes, str]], t.Optional[str],
+                        t.Optional[int]]
+
+
+def _trust_options(params: t.Mapping[str, t.Any]) -> _TrustOptions:
+    """(cafile, cadata, anchors, source, truststore count) from ca_path and truststore_path: what the client verifies with.
+
+    The truststore is read without a JVM (_trust.keytool.store_ca_bundle), so the probe trusts what
+    the application's JVM trusts; with ca_path too, both are trusted. Without either, the system CAs.
+    """
+    import ssl
+
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import make_context, pem_to_der_list
+
+    cafile, cadata = load_ca_bundle(params.get('ca_path'))
+    count = None
+    sources = []
+    if params.get('ca_path'):
+        sources.append(f'ca_path {params["ca_path"]}')
+    if params.get('truststore_path'):
+        from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import store_ca_bundle
+
+        store_pem, count = store_ca_bundle(params['truststore_path'], params.get('truststore_password') or '',
+                                           params.get('truststore_type'), option='truststore_path')
+        cadata = store_pem + (cadata or '')
+        sources.insert(0, f'truststore_path {params["truststore_path"]} ({count} certificates)')
+    try:
+        if cafile or cadata:
+            # Every given certificate is an anchor, CA or not: a Java truststore trusts a leaf it holds.
+            text = cadata or ''
+            if cafile:
+                with open(cafile, 'rb') as handle:
+                    text += handle.read().decode('ascii', 'replace')
+            anchors = dict.fromkeys(pem_to_der_list(text), '')
+        else:
+            anchors = dict.fromkeys(make_context().get_ca_certs(binary_form=True), '')
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise MailwrightError(f'cannot load the CA certificates of {" and ".join(sources) or "the system"}: {exc}',
+                              kind='file') from None
+    return cafile, cadata, (anchors or None), (' and '.join(sources) or 'the system CAs'), count
+
+
 def _describe_chain(chain_der: list[bytes]) -> tuple[dict | None, list[dict]]:
     if not chain_der:
         return None, []
@@ -425,7 +515,7 @@ def _record_session(result: dict, client: SMTPClient, target: Target) -> None:
     result['auth_mechanisms'] = _auth_mechanisms(client.extensions)
     result['size_limit'] = _size_limit(client.extensions)
     info = client.tls_info or {}
-    result['tls'] = {
+    result['tls'] = dict(result['tls'], **{
         'established': bool(info.get('version')),
         'version': info.get('version'),
         'cipher': info.get('cipher'),
@@ -433,7 +523,7 @@ def _record_session(result: dict, client: SMTPClient, target: Target) -> None:
         'verified': bool(info.get('verified')) and bool(info.get('version')),
         'verify_error': info.get('verify_error'),
         'server_hostname': client.server_hostname if client.tls_info is not None else None,
-    }
+    })
 
 
 def _remaining(deadline_at: float | None) -> float | None:
@@ -560,6 +650,15 @@ def _assess(result: dict[str, t.Any], target: Target, options: ProbeOptions,
                                                    'on this connection', kind='auth'))
 
 
+def _name_trust_options(result: dict[str, t.Any], options: ProbeOptions) -> None:
+    """A failed verification says what it verified against and which option changes that."""
+    if not options.trust_hint:
+        return
+    for found in result['errors']:
+        if found['kind'] == 'certificate' and 'verification failed' in found['message']:
+            found['message'] += f' ({options.trust_hint})'
+
+
 def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | None = None,
                  deadline_at: float | None = None) -> dict[str, t.Any]:
     """Probe one target; never raises. The result follows ``empty_result``."""
@@ -586,7 +685,15 @@ def probe_target(target: Target, options: ProbeOptions, *, progress: Progress | 
     failure = _run_conversation(client, target, options, progress, result)
     chain = _certificate_chain(client, target, failure, result, timeout=timeout, deadline_at=deadline_at)
     result['certificate'], result['chain'] = _describe_chain(chain)
+    result['tls']['chain'] = _short_chain(result['chain'])
+    result['tls']['days_left'] = (result['certificate'] or {}).get('days_left')
+    keys, errors, warnings = assess_chain(chain, options.anchors, validate_certs=options.validate_certs,
+                                          trust_source=options.trust_source)
+    result['tls'].update(keys)
     _assess(result, target, options, failure)
+    result['errors'].extend(errors)
+    result['warnings'].extend(warnings)
+    _name_trust_options(result, options)
     result['elapsed_ms'] = _ms_since(started)
     result['transcript'] = list(transcript.lines)
     return _finish(result)
@@ -791,9 +898,12 @@ def probe_timeout(effective: dict[str, t.Any] | None, timeout: float | None) -> 
 
 
 def _options(params: dict[str, t.Any], timeout: float, secrets: t.Iterable[str]) -> ProbeOptions:
-    cafile, cadata = load_ca_bundle(params.get('ca_path'))
+    cafile, cadata, anchors, source, count = _trust_options(params)
+    hint = verification_hint(params.get('truststore_path'), count)
+    if params.get('ca_path'):
+        hint = hint.replace('verified against the system CAs', f'verified against ca_path {params["ca_path"]}')
     return ProbeOptions(timeout=timeout, validate_certs=params.get('validate_certs', True),
-                        cafile=cafile, cadata=cadata,
+                        cafile=cafile, cadata=cadata, anchors=anchors, trust_source=source, trust_hint=hint,
                         expiry_warning_days=int(params.get('expiry_warning_days') or 0),
                         check_credentials=bool(params.get('check_credentials')),
                         secrets=tuple(s for s in secrets if s))

@@ -43,6 +43,11 @@ __all__ = [
     'java_home_from_keytool',
     'find_cacerts',
     'DEBIAN_CACERTS',
+    'read_store',
+    'store_ca_bundle',
+    'cacerts_candidates',
+    'truststore_argument_spec',
+    'verification_hint',
 ]
 
 STORE_TYPES = ('jks', 'pkcs12')
@@ -234,6 +239,45 @@ def read_store(path: str, password: str | None, store_type: str | None) -> list[
     return None
 
 
+def truststore_argument_spec() -> dict[str, t.Any]:
+    """The truststore options of the clients (doc fragment mailwright.smtp.truststore); a fresh dict each call."""
+    return {'truststore_path': {'type': 'path'},
+            'truststore_password': {'type': 'str', 'no_log': True},
+            'truststore_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'jks', 'pkcs12']}}
+
+
+def verification_hint(truststore_path: str | None, count: int | None = None) -> str:
+    """What to set when the relay's certificate did not verify: words naming the module options, which
+    the mail role maps to its variables (roles/mail/vars/main.yml)."""
+    if truststore_path:
+        return (f'verified against truststore_path {truststore_path} ({count} certificates): trust the relay\'s CA '
+                'in that truststore (mailwright.smtp.truststore_cert)')
+    return ("verified against the system CAs: set truststore_path to the truststore the application's JVM "
+            "uses, or ca_path to the relay's CA")
+
+
+def store_ca_bundle(path: str, password: str, store_type: str | None = None, *,
+                    option: str = 'truststore_path') -> tuple[str, int]:
+    """(PEM text, count) of the trusted certificates of a truststore, read without a JVM: what the
+    probe and the Python test send verify the relay against, so they trust exactly what the
+    application's JVM trusts. Raises MailwrightError naming `option` when the store cannot serve.
+    """
+    kind = None if store_type in (None, '', 'auto') else store_type
+    if not os.path.isfile(path):
+        raise MailwrightError(f'{option} {path}: no such file (run the trust step first, or point {option} at '
+                              "the store the application's JVM uses)", kind='file')
+    entries = read_store(path, password, kind)
+    if entries is None:
+        raise MailwrightError(
+            f'{option} {path}: cannot read it with the given {option.replace("_path", "_password")} '
+            '(a wrong password, or a PKCS12 store that also holds private keys, which this reader leaves to keytool)',
+            kind='invalid')
+    certificates = [entry.der for entry in entries if entry.trusted and entry.der]
+    if not certificates:
+        raise MailwrightError(f'{option} {path}: holds no trusted certificate', kind='invalid')
+    return ''.join(_pem(der) for der in certificates), len(certificates)
+
+
 def parse_list_output(text: str) -> list[Entry]:
     """Entries from `keytool -list -rfc` output (English labels).
 
@@ -269,16 +313,39 @@ def java_home_from_keytool(keytool_path: str) -> str:
     return os.path.dirname(os.path.dirname(os.path.realpath(keytool_path)))
 
 
-def find_cacerts(keytool_path: str) -> str | None:
-    """The cacerts file of keytool's JRE (the one the application's JVM trusts by default).
+def _jre_cacerts(home: str) -> list[str]:
+    # <java.home>/lib/security for Java 9+ and a bundled JRE, <java.home>/jre/lib/... for a Java 8 JDK
+    return [os.path.join(home, 'lib', 'security', 'cacerts'), os.path.join(home, 'jre', 'lib', 'security', 'cacerts')]
 
-    <java.home>/lib/security/cacerts for Java 9+ and for a bundled JRE, <java.home>/jre/lib/...
-    for a Java 8 JDK, then Debian's shared /etc/ssl/certs/java/cacerts.
-    """
-    home = java_home_from_keytool(keytool_path)
-    for candidate in (os.path.join(home, 'lib', 'security', 'cacerts'),
-                      os.path.join(home, 'jre', 'lib', 'security', 'cacerts'),
-                      DEBIAN_CACERTS):
+
+def cacerts_candidates(keytool_path: str | None, *, app_home: str | None = None,
+                       environ: t.Mapping[str, str] | None = None) -> list[str]:
+    """Where the JRE's cacerts may be, most specific first: the application's bundled JRE
+    (<app_home>/jre, what Atlassian installers ship), keytool's JRE, $JAVA_HOME, the java on PATH,
+    then Debian's shared /etc/ssl/certs/java/cacerts."""
+    environ = os.environ if environ is None else environ
+    homes = []
+    if app_home:
+        homes.append(os.path.join(app_home, 'jre'))
+    if keytool_path:
+        homes.append(java_home_from_keytool(keytool_path))
+    if environ.get('JAVA_HOME'):
+        homes.append(environ['JAVA_HOME'])
+    java = shutil.which('java', path=environ.get('PATH'))
+    if java:
+        homes.append(java_home_from_keytool(java))
+    candidates: list[str] = []
+    for home in homes:
+        for candidate in _jre_cacerts(home):
+            if candidate not in candidates:
+                candidates.append(candidate)
+    return candidates + ([DEBIAN_CACERTS] if DEBIAN_CACERTS not in candidates else [])
+
+
+def find_cacerts(keytool_path: str | None, *, app_home: str | None = None,
+                 environ: t.Mapping[str, str] | None = None) -> str | None:
+    """The cacerts file the application's JVM trusts by default (the first of cacerts_candidates)."""
+    for candidate in cacerts_candidates(keytool_path, app_home=app_home, environ=environ):
         if os.path.isfile(candidate):
             return candidate
     return None
@@ -312,8 +379,8 @@ class Keytool:
     def java_home(self) -> str:
         return java_home_from_keytool(self.path)
 
-    def find_cacerts(self) -> str | None:
-        return find_cacerts(self.path)
+    def find_cacerts(self, *, app_home: str | None = None) -> str | None:
+        return find_cacerts(self.path, app_home=app_home)
 
     def run(self, args: list[str], *, storepass: str | None = None, srcstorepass: str | None = None,
             what: str) -> str:

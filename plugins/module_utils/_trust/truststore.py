@@ -49,7 +49,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool imp
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.files import TaskFileHost
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.redact import REDACTED
-from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint
+from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import sha256_fingerprint, walk_chain
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import timeout_seconds
 
 __all__ = [
@@ -67,6 +67,8 @@ __all__ = [
     'TrustHost',
     'jvm_options_secrets',
     'ensure_truststore',
+    'SEED_CHOICES',
+    'seed_of',
 ]
 
 CERTIFICATE_CHOICES = ('leaf', 'root', 'chain')
@@ -128,54 +130,11 @@ def _alias_key(alias: str) -> str:
     return alias.lower()
 
 
-def _load(der: bytes):
-    from cryptography import x509
-
-    return x509.load_der_x509_certificate(der)
-
-
-def _is_ca(cert) -> bool:
-    """A CA certificate: basicConstraints CA=true, or a v1-style self-signed root without extensions."""
-    from cryptography import x509
-
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return cert.subject == cert.issuer
-
-
-def _issued_by(cert, issuer) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except Exception:  # pylint: disable=broad-except  # InvalidSignature, ValueError, TypeError alike: not issued by
-        return False
-    return True
-
-
 def _chains_to(der: bytes, intermediates: list[bytes], anchors: dict[bytes, str], *,
                now: dt.datetime | None = None) -> str | None:
     """The name of the anchor `der` verifies against (signatures, CA flags, validity now), through
     CA certificates of `intermediates` (the presented chain); None when it does not."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    if der in anchors:
-        return anchors[der]
-    anchor_certs = [(_load(a), name) for a in anchors for name in (anchors[a],)]
-    anchor_certs = [(cert, name) for cert, name in anchor_certs if _is_ca(cert)]
-    pool = [c for c in (_load(d) for d in intermediates if d != der) if _is_ca(c)]
-    cert, seen = _load(der), {der}
-    for _depth in range(8):
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            return None
-        for anchor, name in anchor_certs:
-            if anchor.subject == cert.issuer and _issued_by(cert, anchor):
-                return name
-        step = next((c for c in pool if c.subject == cert.issuer and _issued_by(cert, c)
-                     and c.tbs_certificate_bytes not in seen), None)
-        if step is None:
-            return None
-        seen.add(step.tbs_certificate_bytes)
-        cert = step
-    return None
+    return walk_chain(der, intermediates, anchors, now=now)['anchor']
 
 
 def _certificate_facts(der: bytes | None) -> dict[str, t.Any]:
@@ -727,12 +686,58 @@ def _wanted(run: _Run, effective: dict | None, alias: str, result: dict[str, t.A
     return chain, chosen, pinned
 
 
-def _cacerts_for(keytool: Keytool, params: t.Mapping[str, t.Any]) -> str:
-    cacerts = params['cacerts_path'] or keytool.find_cacerts()
-    if not cacerts or not os.path.isfile(cacerts):
-        raise TruststoreError(f'create_from_cacerts: no cacerts found for {keytool.path} '
-                              f'(looked in {keytool.java_home}/lib/security); set cacerts_path', kind='file')
-    return cacerts
+SEED_CHOICES = ('cacerts', 'none')
+
+
+def seed_of(params: t.Mapping[str, t.Any]) -> str:
+    """What a new store starts from: 'cacerts', 'none' or a keystore path.
+
+    `seed` decides; the older create_from_cacerts (a bool) and cacerts_path still say the same
+    thing in their words, and a contradiction between them and `seed` is refused.
+    """
+    seed = params.get('seed')
+    legacy = params.get('create_from_cacerts')
+    if seed is not None and not str(seed).strip():
+        raise TruststoreError('seed must be cacerts, none or the path of a keystore, not an empty string')
+    if seed is None:
+        seed = 'cacerts' if legacy is None or legacy else 'none'
+    elif legacy is not None and bool(legacy) != (seed != 'none'):
+        raise TruststoreError(f'create_from_cacerts={str(bool(legacy)).lower()} contradicts seed={seed}; '
+                              'set seed only (create_from_cacerts is its older spelling)')
+    if seed == 'cacerts' and params.get('cacerts_path'):
+        return params['cacerts_path']
+    return seed
+
+
+def _seed_path(keytool: Keytool, params: t.Mapping[str, t.Any], seed: str) -> str | None:
+    """The keystore a new store is copied from, or None for seed=none; refuses one that is not there."""
+    if seed == 'none':
+        return None
+    if seed == 'cacerts':
+        found = keytool.find_cacerts(app_home=params.get('app_home'))
+        if not found:
+            from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import cacerts_candidates
+
+            looked = ', '.join(cacerts_candidates(keytool.path, app_home=params.get('app_home')))
+            raise TruststoreError(f'seed=cacerts: no cacerts found (looked in {looked}); set seed to the path of '
+                                  "the JRE's cacerts, or seed=none for a store without the public CAs", kind='file')
+        return found
+    if not os.path.isfile(seed):
+        raise TruststoreError(f'seed {seed}: no such file (give cacerts, none or the path of a keystore)', kind='file')
+    return seed
+
+
+def _seed_diff(entries: list[Entry], *, seeded: list[Entry], source: str) -> str:
+    """The new store's summary with the copied entries as one line: 145 CAs are not worth reading."""
+    copied = {_alias_key(e.alias): e.sha256 for e in seeded}
+    own = [e for e in entries if copied.get(_alias_key(e.alias)) != e.sha256]
+    kept = len(entries) - len(own)
+    return f'+{kept} entries from {source}\n' + entries_summary(own)
+
+
+def _other_trusted(entries: list[Entry], managed: t.Iterable[str]) -> int:
+    mine = {_alias_key(a) for a in managed}
+    return sum(1 for e in entries if e.trusted and _alias_key(e.alias) not in mine)
 
 
 def _store(run: _Run, keytool: Keytool, *, path: str, alias: str, chain: list[bytes], chosen: list[bytes],
@@ -745,9 +750,16 @@ def _store(run: _Run, keytool: Keytool, *, path: str, alias: str, chain: list[by
         before = _list(keytool, path, password, store_type, fast=True)
     else:
         before = []
-        if state == 'present' and params['create_from_cacerts']:
-            cacerts = result['cacerts'] = _cacerts_for(keytool, params)
-    base = _list(keytool, cacerts, params['cacerts_password'], None) if cacerts else before
+        if state == 'present':
+            # A new store starts from the JRE's cacerts unless told otherwise: the JVM pointed at it
+            # (-Djavax.net.ssl.trustStore) trusts nothing else. An existing store is never re-seeded.
+            cacerts = _seed_path(keytool, params, seed_of(params))
+    base = _list(keytool, cacerts, params['seed_password'], None, fast=True) if cacerts else before
+    if cacerts:
+        result['cacerts'] = cacerts
+        result['seeded'] = {'source': cacerts, 'entries': len(base)}
+    elif not exists and state == 'present':
+        result['seeded'] = {'source': 'none', 'entries': 0}
 
     actions = plan_actions(base, state=state, alias=alias, wanted=chosen,
                            chain_mode=params['certificate'] == 'chain', presented=chain, pinned=pinned,
@@ -761,9 +773,20 @@ def _store(run: _Run, keytool: Keytool, *, path: str, alias: str, chain: list[by
     expected = apply_plan_to_entries(base, actions)
     result['actions'] = [a.to_dict() for a in actions]
     result['entries_before'] = len(before)
+    if state == 'present':
+        result['other_trusted_entries'] = others = _other_trusted(expected, chain_aliases(alias, len(chosen)))
+        # Said when the JVM is pointed at the store here, or when the store is made so now.
+        if not others and (params['jvm_options_file'] or not exists):
+            run.warnings.append(
+                f'{path} holds only the relay\'s certificate: a JVM started with -Djavax.net.ssl.trustStore={path} '
+                'trusts nothing else, so every other TLS connection of the application fails (Marketplace, '
+                'licensing, integrations, cloud services). A new store keeps the public CAs with seed=cacerts; '
+                'recreate this one (remove it and run again) unless the JVM is not pointed at it.')
     if run.diff:
+        after_text = (_seed_diff(expected, seeded=base, source=cacerts) if cacerts
+                      else entries_summary(expected))
         result['diff'] = {'before_header': f'{path} (entries)', 'after_header': f'{path} (entries)',
-                          'before': entries_summary(before), 'after': entries_summary(expected)}
+                          'before': entries_summary(before), 'after': after_text}
 
     creating = not exists and state == 'present'
     if not actions and not creating:
@@ -773,11 +796,12 @@ def _store(run: _Run, keytool: Keytool, *, path: str, alias: str, chain: list[by
     elif run.check_mode:
         result['changed'] = True
         result['entries_after'] = len(expected)
+        result['pending'] = True  # the store on disk does not hold this yet: nothing may verify against it
     else:
         result['changed'] = True
         after, backup_file = _apply(run, keytool, path=path, store_type=store_type, exists=exists,
                                     password=password, actions=actions, cacerts=cacerts,
-                                    cacerts_password=params['cacerts_password'], expected=expected)
+                                    cacerts_password=params['seed_password'], expected=expected)
         result['entries_after'] = len(after)
         if backup_file:
             result['backup_file'] = backup_file
@@ -802,7 +826,7 @@ def _run(run: _Run, effective: dict | None) -> dict[str, t.Any]:
         _check_jvm_options(params)
     jvm_plan = None
 
-    result: dict[str, t.Any] = {'changed': False, 'path': path, 'alias': alias, 'state': state}
+    result: dict[str, t.Any] = {'changed': False, 'path': path, 'alias': alias, 'state': state, 'pending': False}
     if path != params['path']:
         result['link'] = params['path']
     chain, chosen, pinned = _wanted(run, effective, alias, result) if state == 'present' else ([], [], None)

@@ -91,3 +91,51 @@ def test_context_without_verification_checks_nothing():
     context = make_context(verify=False)
     assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+# --- walk_chain: the path a JVM builds, nothing fetched ----------------------------------------
+
+@pytest.fixture(scope='module')
+def chain_pki(tmp_path_factory):
+    from tests.support.chain_pki import ChainPKI
+
+    return ChainPKI(tmp_path_factory.mktemp('chain-pki'))
+
+
+def test_walk_chain_through_the_sent_intermediate(chain_pki):
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import walk_chain
+
+    walked = walk_chain(chain_pki.der('leaf'), [chain_pki.der('inter')], {chain_pki.der('root'): 'root'})
+    assert walked['anchor'] == 'root' and walked['anchor_subject'] == 'CN=mailwright Chain Root CA'
+    assert walked['missing'] is None and walked['path'] == [chain_pki.der('leaf'), chain_pki.der('inter')]
+
+
+def test_walk_chain_leaf_alone_names_the_missing_issuer(chain_pki):
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import walk_chain
+
+    walked = walk_chain(chain_pki.der('leaf'), [], {chain_pki.der('root'): 'root'})
+    assert walked['anchor'] is None and walked['missing'] == 'CN=mailwright Issuing CA 1'
+
+
+def test_walk_chain_anchors_are_any_trusted_certificate(chain_pki):
+    """A Java truststore trusts an intermediate or the leaf itself when it holds it."""
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import walk_chain
+
+    assert walk_chain(chain_pki.der('leaf'), [], {chain_pki.der('inter'): 'inter'})['anchor'] == 'inter'
+    assert walk_chain(chain_pki.der('leaf'), [], {chain_pki.der('leaf'): 'leaf'})['anchor'] == 'leaf'
+
+
+def test_walk_chain_refuses_a_certificate_out_of_its_validity(chain_pki):
+    from ansible_collections.mailwright.smtp.plugins.module_utils._net.tls import walk_chain
+
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=40)  # the leaf has 20 days
+    walked = walk_chain(chain_pki.der('leaf'), [chain_pki.der('inter')], {chain_pki.der('root'): 'root'}, now=later)
+    assert walked['anchor'] is None and walked['expired'] == 'CN=127.0.0.1'
+
+
+def test_make_context_with_given_anchors_accepts_a_partial_chain(pki):
+    import ssl
+
+    context = make_context(cafile=pki.ca_file)
+    assert context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN
+    assert not make_context().verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN  # the system CAs: as OpenSSL says

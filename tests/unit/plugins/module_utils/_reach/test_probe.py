@@ -316,3 +316,39 @@ def test_progress_result_is_written_once():
     progress = _probe.Progress(Target('mail.test', 25), Transcript())
     assert progress.close_once() is True
     assert progress.close_once() is False
+
+
+# --- the chain as the JVM meets it ---------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def chain_pki(tmp_path_factory):
+    from tests.support.chain_pki import ChainPKI
+
+    return ChainPKI(tmp_path_factory.mktemp('probe-chain'))
+
+
+def test_assess_chain_complete(chain_pki):
+    keys, errors, warnings = _probe.assess_chain([chain_pki.der('leaf'), chain_pki.der('inter')],
+                                                 {chain_pki.der('root'): ''}, validate_certs=True)
+    assert keys == {'chain_complete': True, 'anchor': 'CN=mailwright Chain Root CA', 'missing_issuer': None}
+    assert errors == [] and warnings == []
+
+
+@pytest.mark.parametrize('validate_certs', [True, False])
+def test_assess_chain_incomplete_is_an_error_unless_validation_is_off(chain_pki, validate_certs):
+    keys, errors, warnings = _probe.assess_chain([chain_pki.der('leaf')], {chain_pki.der('root'): ''},
+                                                 validate_certs=validate_certs, trust_source='truststore_path /t.p12')
+    assert keys['chain_complete'] is False and keys['missing_issuer'] == 'CN=mailwright Issuing CA 1'
+    found = (errors if validate_certs else warnings)
+    assert [f['kind'] for f in found] == ['incomplete_chain'] and (warnings if validate_certs else errors) == []
+    assert 'Java does not fetch missing intermediates' in found[0]['message']
+    assert 'in truststore_path /t.p12' in found[0]['message']
+
+
+def test_assess_chain_without_anchors_or_chain_is_not_judged(chain_pki):
+    assert _probe.assess_chain([chain_pki.der('leaf')], None, validate_certs=True)[0]['chain_complete'] is None
+    assert _probe.assess_chain([], {chain_pki.der('root'): ''}, validate_certs=True)[0]['chain_complete'] is None
+
+
+def test_incomplete_chain_fails_the_task_as_tls():
+    assert _probe._CAUSE_KIND['incomplete_chain'] == 'tls'

@@ -302,3 +302,44 @@ def test_store_type_for_new_existing_and_contradicting(tmp_path):
         ts._store_type_for(str(empty), 'auto')
     with pytest.raises(ts.TruststoreError, match='cannot read'):
         ts._store_type_for(str(tmp_path), 'auto')
+
+
+# --- where cacerts is, and a truststore as a CA bundle -----------------------------------------
+
+def test_cacerts_candidates_most_specific_first(tmp_path):
+    jdk = tmp_path / 'jdk'
+    (jdk / 'bin').mkdir(parents=True)
+    java = jdk / 'bin' / 'java'
+    java.write_text('#!/bin/sh\n')
+    java.chmod(0o755)
+    found = kt.cacerts_candidates('/opt/jre17/bin/keytool', app_home='/opt/atlassian/jira',
+                                  environ={'JAVA_HOME': '/usr/lib/jvm/home', 'PATH': str(jdk / 'bin')})
+    assert found == ['/opt/atlassian/jira/jre/lib/security/cacerts', '/opt/atlassian/jira/jre/jre/lib/security/cacerts',
+                     '/opt/jre17/lib/security/cacerts', '/opt/jre17/jre/lib/security/cacerts',
+                     '/usr/lib/jvm/home/lib/security/cacerts', '/usr/lib/jvm/home/jre/lib/security/cacerts',
+                     f'{jdk}/lib/security/cacerts', f'{jdk}/jre/lib/security/cacerts', kt.DEBIAN_CACERTS]
+
+
+def test_find_cacerts_prefers_the_application_jre(tmp_path):
+    bundled = tmp_path / 'jira' / 'jre' / 'lib' / 'security' / 'cacerts'
+    bundled.parent.mkdir(parents=True)
+    bundled.write_bytes(b'\xfe\xed\xfe\xed')
+    assert kt.find_cacerts(None, app_home=str(tmp_path / 'jira'), environ={'PATH': ''}) == str(bundled)
+
+
+def test_store_ca_bundle_names_the_option(tmp_path):
+    from ansible_collections.mailwright.smtp.plugins.module_utils._core.errors import MailwrightError
+
+    with pytest.raises(MailwrightError, match=r'truststore_path .*missing\.p12: no such file') as info:
+        kt.store_ca_bundle(str(tmp_path / 'missing.p12'), 'changeit')
+    assert info.value.kind == 'file'
+    junk = tmp_path / 'junk.p12'
+    junk.write_bytes(b'0\x82garbage')
+    with pytest.raises(MailwrightError, match='cannot read it with the given truststore_password'):
+        kt.store_ca_bundle(str(junk), 'changeit', 'auto')
+
+
+def test_verification_hint_names_the_options():
+    assert 'truststore_path /t.p12 (3 certificates)' in kt.verification_hint('/t.p12', 3)
+    hint = kt.verification_hint(None)
+    assert 'set truststore_path' in hint and 'ca_path' in hint

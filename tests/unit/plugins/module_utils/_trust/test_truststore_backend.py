@@ -50,7 +50,7 @@ class FakeKeytool:
         entries.pop(alias)
         self._write(store, entries)
 
-    def find_cacerts(self):
+    def find_cacerts(self, *, app_home=None):
         return None
 
 
@@ -90,8 +90,8 @@ def params(tmp_path, pem: str, **extra) -> dict:
         'settings': None, 'host': None, 'port': None, 'timeout': 10.0, 'pem_path': None, 'pem_content': pem,
         'certificate': 'leaf', 'alias': 'relay', 'fingerprint': None, 'allow_replace': False,
         'path': str(tmp_path / 'trust.p12'), 'store_type': 'auto', 'store_password': PASSWORD,
-        'keytool': 'keytool', 'keytool_timeout': 5.0, 'create_from_cacerts': False, 'cacerts_path': None,
-        'cacerts_password': 'changeit', 'state': 'present', 'backup': False, 'expiry_warning_days': 30,
+        'keytool': 'keytool', 'keytool_timeout': 5.0, 'seed': 'none', 'create_from_cacerts': None, 'cacerts_path': None, 'app_home': None,
+        'seed_password': 'changeit', 'state': 'present', 'backup': False, 'expiry_warning_days': 30,
         'jvm_options_file': None, 'jvm_options_variable': 'CATALINA_OPTS', 'jvm_options_insert_after': None,
         'allow_world_readable': False, 'mode': None,
     }
@@ -116,11 +116,15 @@ def test_add_then_nothing_to_do(tmp_path, cert):
     assert result['changed'] is True and result['actions'] == [
         {'action': 'add', 'alias': 'relay', 'sha256_before': None, 'sha256_after': sha256_fingerprint(der)}]
     assert (result['entries_before'], result['entries_after'], result['store_type']) == (0, 1, 'pkcs12')
-    assert result['warnings'] == [] and 'diff' not in result
+    assert result['seeded'] == {'source': 'none', 'entries': 0} and result['other_trusted_entries'] == 0
+    # seed=none: the store holds the relay alone, which a JVM pointed at it would be left with.
+    assert len(result['warnings']) == 1 and 'Marketplace, licensing' in result['warnings'][0]
+    assert 'diff' not in result
     assert oct(os.stat(tmp_path / 'trust.p12').st_mode & 0o777) == oct(ts.DEFAULT_NEW_STORE_MODE)
 
     again = ts.ensure_truststore(params(tmp_path, pem), None, host=host)
     assert again['changed'] is False and again['actions'] == [] and again['entries_after'] == 1
+    assert again['warnings'] == [] and 'seeded' not in again  # existing, and the JVM is not pointed at it here
     assert host.attribute_calls[-1]['path'] == str(tmp_path / 'trust.p12')  # owner/mode still applied
     assert host.warned == []  # nothing goes to the module directly
 
@@ -129,13 +133,15 @@ def test_check_mode_writes_nothing_and_diff_only_when_asked(tmp_path, cert):
     pem, der = cert
     result = ts.ensure_truststore(params(tmp_path, pem), None, host=Host(), check_mode=True, diff=True)
     assert result['changed'] is True and not (tmp_path / 'trust.p12').exists()
+    assert result['pending'] is True  # nothing may verify against a store that does not hold this yet
+    assert ts.ensure_truststore(params(tmp_path, pem), None, host=Host())['pending'] is False
     assert result['diff']['after'] == f'relay: {sha256_fingerprint(der)}\n' and result['diff']['before'] == ''
 
 
 def test_expiry_is_a_warning_in_the_result(tmp_path, cert):
     pem, _der = cert
     result = ts.ensure_truststore(params(tmp_path, pem, expiry_warning_days=100000), None, host=Host())
-    assert len(result['warnings']) == 1 and 'expires in' in result['warnings'][0]
+    assert len(result['warnings']) == 2 and 'expires in' in result['warnings'][0]
 
 
 def test_a_refused_rotation_is_a_conflict_and_keeps_the_warnings(tmp_path, cert):
@@ -199,3 +205,30 @@ def test_jvm_options_secrets_only_when_the_file_is_written():
     assert 'a\\"b\\$c' in ts.jvm_options_secrets(base)  # the password as the shell-quoted block holds it
     assert ts.jvm_options_secrets(dict(base, state='absent')) == []
     assert ts.jvm_options_secrets(dict(base, jvm_options_file=None)) == []
+
+
+@pytest.mark.parametrize(('seed', 'legacy', 'cacerts_path', 'expected'), [
+    (None, None, None, 'cacerts'),
+    (None, True, None, 'cacerts'),
+    (None, False, None, 'none'),
+    ('none', None, None, 'none'),
+    ('/srv/base.jks', None, None, '/srv/base.jks'),
+    (None, None, '/srv/cacerts', '/srv/cacerts'),
+    ('cacerts', True, '/srv/cacerts', '/srv/cacerts'),
+])
+def test_seed_of(seed, legacy, cacerts_path, expected):
+    assert ts.seed_of({'seed': seed, 'create_from_cacerts': legacy, 'cacerts_path': cacerts_path}) == expected
+
+
+@pytest.mark.parametrize(('seed', 'legacy'), [('cacerts', False), ('none', True), ('', None)])
+def test_seed_contradictions_are_refused(seed, legacy):
+    with pytest.raises(ts.TruststoreError, match='seed'):
+        ts.seed_of({'seed': seed, 'create_from_cacerts': legacy, 'cacerts_path': None})
+
+
+def test_seed_cacerts_not_found_names_the_places_and_writes_nothing(tmp_path, cert):
+    pem, _der = cert
+    with pytest.raises(ts.TruststoreError, match=r'seed=cacerts: no cacerts found .*seed=none') as info:
+        ts.ensure_truststore(params(tmp_path, pem, seed='cacerts', app_home=str(tmp_path / 'jira')), None, host=Host())
+    assert str(tmp_path / 'jira' / 'jre' / 'lib' / 'security' / 'cacerts') in info.value.message
+    assert info.value.kind == 'file' and not (tmp_path / 'trust.p12').exists()
