@@ -165,6 +165,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     ArgumentSpec,
     load_module_settings,
+    new_module,
     register_settings_secrets,
     run_backend,
 )
@@ -182,7 +183,7 @@ def argument_spec() -> ArgumentSpec:
 
 
 def main() -> None:
-    module = AnsibleModule(supports_check_mode=True, **argument_spec().module_kwargs())
+    module: AnsibleModule = new_module(supports_check_mode=True, **argument_spec().module_kwargs())
     if module.params['state'] == 'present':
         effective = load_module_settings(module)
     else:  # the settings are not needed to remove, but their secrets must stay hidden

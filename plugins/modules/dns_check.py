@@ -277,6 +277,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import require_lib
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    new_module,
     run_backend,
     settings_argument_spec,
 )
@@ -294,7 +295,7 @@ def main() -> None:
         checks=dict(type='list', elements='str', choices=_CHECKS),
         fail_on=dict(type='str', choices=['fail', 'warn', 'never'], default='fail'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module: AnsibleModule = new_module(argument_spec=argument_spec, supports_check_mode=True)
     effective = load_module_settings(module)  # first: it registers the secrets before any failure
     require_lib(module, 'dnspython')
 

@@ -236,6 +236,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     ArgumentSpec,
     load_module_settings,
+    new_module,
     run_backend,
     settings_argument_spec,
 )
@@ -260,7 +261,7 @@ def argument_spec() -> ArgumentSpec:
 
 
 def main() -> None:
-    module = AnsibleModule(supports_check_mode=True, **argument_spec().module_kwargs())
+    module: AnsibleModule = new_module(supports_check_mode=True, **argument_spec().module_kwargs())
     effective = load_module_settings(module)
     # Ansible masks these too: every form a credential took on the wire, not only the raw value.
     wire_secrets: set[str] = set()

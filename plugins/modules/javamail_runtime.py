@@ -336,6 +336,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    new_module,
     run_backend,
     settings_argument_spec,
 )
@@ -360,7 +361,7 @@ def main() -> None:
         webapp=dict(type='path'),
         jvm_options_files=dict(type='list', elements='path'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module: AnsibleModule = new_module(argument_spec=argument_spec, supports_check_mode=True)
     effective = load_module_settings(module) if module.params['settings'] is not None else None
     secrets: list[str] = []
     run_backend(module, javamail_runtime, module.params, effective, check_mode=module.check_mode, diff=module._diff,

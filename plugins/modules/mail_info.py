@@ -223,6 +223,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     ArgumentSpec,
     load_module_settings,
+    new_module,
     register_secrets,
     run_backend,
 )
@@ -256,7 +257,7 @@ def argument_spec() -> ArgumentSpec:
 
 
 def main() -> None:
-    module = AnsibleModule(supports_check_mode=True, **argument_spec().module_kwargs())
+    module: AnsibleModule = new_module(supports_check_mode=True, **argument_spec().module_kwargs())
     if module.params['truststore_path'] or module.params['jvm_options_file']:
         require_lib(module, 'cryptography')  # certificates are read with it
     effective = load_module_settings(module) if module.params['settings'] is not None else None

@@ -109,12 +109,12 @@ kind:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import run_backend
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import new_module, run_backend
 from ansible_collections.mailwright.smtp.plugins.module_utils._report.publish import publish_reports
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module: AnsibleModule = new_module(
         argument_spec={
             'reports': {'type': 'dict', 'required': True},
             'dest': {'type': 'path', 'required': True},

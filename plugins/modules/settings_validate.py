@@ -247,7 +247,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import missing_libraries, require_lib
-from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import register_secrets
+from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import new_module, register_secrets
 
 
 def _oauth2_steps(effective: t.Any) -> list[str]:
@@ -274,7 +274,7 @@ def _install_hint(missing: list[str]) -> str:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module: AnsibleModule = new_module(
         argument_spec={
             'settings': {'type': 'dict'},
             'path': {'type': 'path'},

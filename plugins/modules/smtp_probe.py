@@ -503,6 +503,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._core.deps import 
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.keytool import truststore_argument_spec
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    new_module,
     run_backend,
     settings_argument_spec,
 )
@@ -530,7 +531,7 @@ def main() -> None:
         fail_on=dict(type='str', choices=['fail', 'warn', 'never'], default='fail'),
         expiry_warning_days=dict(type='int', default=30),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module: AnsibleModule = new_module(argument_spec=argument_spec, supports_check_mode=True)
     effective = load_module_settings(module)  # first: it registers the secrets before any failure
     require_lib(module, 'cryptography')
     if module.params['mx_of']:

@@ -326,6 +326,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    new_module,
     run_backend,
     settings_argument_spec,
 )
@@ -351,7 +352,7 @@ def main() -> None:
         app_home=dict(type='path'),
         classpath=dict(type='list', elements='path'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module: AnsibleModule = new_module(argument_spec=argument_spec, supports_check_mode=True)
     effective = load_module_settings(module)  # first: it registers the secrets before any failure
 
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values

@@ -183,6 +183,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    new_module,
     register_secrets,
     run_backend,
     settings_argument_spec,
@@ -201,7 +202,7 @@ def main() -> None:
         backup=dict(type='bool', default=False),
         allow_world_readable=dict(type='bool', default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)
+    module: AnsibleModule = new_module(argument_spec=argument_spec, supports_check_mode=True, add_file_common_args=True)
     effective = load_module_settings(module)
     password = effective['auth'].get('password')
     register_secrets(module, [password] if password else [])

@@ -531,6 +531,7 @@ import typing as t
 # arguments: a settings document nested 500 levels deep then fails cleanly, naming the depth.
 from ansible_collections.mailwright.smtp.plugins.module_utils._core.module import (
     load_module_settings,
+    new_module,
     register_secrets,
     run_backend,
 )
@@ -579,7 +580,7 @@ def argument_spec() -> dict[str, t.Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module: AnsibleModule = new_module(
         argument_spec=argument_spec(),
         mutually_exclusive=[('pem_path', 'pem_content')],
         add_file_common_args=True,

@@ -28,7 +28,7 @@ if t.TYPE_CHECKING:  # for the annotations only: importing it here would slow ev
 
     from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import EffectiveSettings
 
-__all__ = ['ArgumentSpec', 'settings_argument_spec', 'register_secrets', 'register_settings_secrets',
+__all__ = ['ArgumentSpec', 'settings_argument_spec', 'new_module', 'register_secrets', 'register_settings_secrets',
            'load_module_settings', 'run_backend']
 
 # AnsibleModule deep-copies its arguments (recursively) before any module code runs, so with
@@ -81,6 +81,36 @@ class ArgumentSpec:
 def settings_argument_spec() -> dict[str, t.Any]:
     """The `settings` option; documented by the mailwright.smtp.settings doc fragment."""
     return {'settings': {'type': 'dict', 'required': True}}
+
+
+def new_module(**kwargs: t.Any) -> AnsibleModule:
+    """AnsibleModule(**kwargs), whose own failures hide the secrets of a settings option too.
+
+    AnsibleModule checks its arguments in its constructor and fails there (an unknown option, a
+    wrong choice), echoing invocation.module_args: before load_module_settings could register the
+    settings' secrets, only options marked no_log were hidden.
+    """
+    from ansible.module_utils.basic import AnsibleModule
+
+    class _MailwrightModule(AnsibleModule):
+        def fail_json(self, msg: str, **result: t.Any) -> t.NoReturn:
+            _register_every_settings_option(self)
+            super().fail_json(msg, **result)
+
+    return _MailwrightModule(**kwargs)
+
+
+def _register_every_settings_option(module: AnsibleModule) -> None:
+    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
+
+    for name, spec in (getattr(module, 'argument_spec', None) or {}).items():
+        value = (getattr(module, 'params', None) or {}).get(name)
+        if spec.get('type') == 'dict' and isinstance(value, dict):
+            try:
+                register_secrets(module, secret_values(value))
+            except Exception:  # pylint: disable=broad-exception-caught
+                # a document too odd to walk: the failure goes on, without the extra scrub
+                continue
 
 
 def register_secrets(module: AnsibleModule, values: t.Iterable[str]) -> None:
