@@ -64,7 +64,7 @@ class Runner:
 
     def __call__(self, settings: dict, *, api: str = 'javax', check_mode: bool = False, **options) -> tuple[int, dict]:
         args = {'settings': settings, 'marker_path': str(self.marker), 'client': 'java', 'classpath': JARS[api],
-                'truststore_path': str(self.store), 'truststore_password': 'changeit', 'truststore_type': 'PKCS12',
+                'truststore_path': str(self.store), 'truststore_password': 'changeit', 'truststore_type': 'pkcs12',
                 'retries': 0}
         args.update(options)
         args = {k: v for k, v in args.items() if v is not None}
