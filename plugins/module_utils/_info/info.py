@@ -39,6 +39,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._prove.test_send i
     SendOptions,
     fingerprint_material,
     recipients_of,
+    settings_fingerprint,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._render import bitbucket, ghes
 from ansible_collections.mailwright.smtp.plugins.module_utils._render.properties import (
@@ -313,7 +314,11 @@ def _proof(marker_path: str, effective: t.Mapping[str, t.Any] | None, params: t.
     options = SendOptions(ca_path=params.get('test_send_ca_path'),
                           validate_certs=params.get('test_send_validate_certs', True))
     material = fingerprint_material(dict(effective), recipients_of(dict(effective)), options)
-    view['proves_settings'] = fingerprint(key, material) == marker.get('fingerprint')
+    if marker.get('settings_fingerprint'):
+        # what the settings decide, whichever client and truststore the test send used
+        view['proves_settings'] = settings_fingerprint(key, material) == marker['settings_fingerprint']
+    else:  # a marker written before settings_fingerprint existed
+        view['proves_settings'] = fingerprint(key, material) == marker.get('fingerprint')
     max_age = effective['test']['max_age_seconds']
     view['current'] = bool(view['proves_settings']) and age is not None and age <= max_age
     return view

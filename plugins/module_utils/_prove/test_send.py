@@ -54,6 +54,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._prove.marker impo
 
 __all__ = [
     'SendOptions',
+    'settings_fingerprint',
     'TestMessage',
     'SendFailure',
     'recipients_of',
@@ -307,6 +308,15 @@ def _encode_header(value: str) -> str:
     return Header(value, 'utf-8').encode()
 
 
+def settings_fingerprint(key: bytes, material: dict[str, t.Any]) -> str:
+    """The part of the proof's fingerprint that the settings alone decide, without the client and trust options.
+
+    An audit (mail_info) asks whether the proof is of these settings; it does not know which client or
+    truststore the role's test send used, which the full fingerprint also covers.
+    """
+    return fingerprint(key, {'settings': material['settings'], 'recipients': material['recipients']})
+
+
 @dataclass
 class Decision:
     send: bool
@@ -522,7 +532,8 @@ def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.
         result['msg'] = f'already proven at {previous.get("time")} (message {previous.get("message_id")})'
         return result
 
-    value = fingerprint(_signing_key(key, key_path, options, warnings), material)
+    signing_key = _signing_key(key, key_path, options, warnings)
+    value = fingerprint(signing_key, material)
     message = build_message(effective, recipients, value, now=now)
     result['message'] = message.summary()
     if _grant(effective):
@@ -549,7 +560,7 @@ def run_test_send(effective: dict[str, t.Any], options: SendOptions, secrets: t.
         return result
     record = {'fingerprint': value, 'epoch': now, 'time': iso_utc(now), 'message_id': message.message_id,
               'reply': outcome['reply'], 'recipients': recipients, 'relay': result['relay'],
-              'product': effective['product']}
+              'product': effective['product'], 'settings_fingerprint': settings_fingerprint(signing_key, material)}
     before = result['proof']  # the previous proof, as reported before this send
     try:
         write_marker(None, marker_path, record)  # mode 0600 given: no AnsibleModule needed

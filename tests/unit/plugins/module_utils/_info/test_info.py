@@ -13,6 +13,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._prove.test_send i
     SendOptions,
     fingerprint_material,
     recipients_of,
+    settings_fingerprint,
 )
 from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import load_effective
 
@@ -50,6 +51,28 @@ def test_the_proof_proves_these_settings_and_is_current(tmp_path):
     assert info.read_info(dict(params, test_send_ca_path=None), effective, now=1060.0)['proof']['proves_settings'] is False
     # without settings: when, not what
     assert info.read_info(dict(params, product='generic'), None, now=1060.0)['proof']['proves_settings'] is None
+
+
+def test_a_proof_made_with_another_client_and_truststore_proves_the_same_settings(tmp_path):
+    # the role's test send may run client java against the managed truststore; the audit knows neither
+    effective = load_effective(DOC)
+    marker = tmp_path / 'proof.json'
+    key = b'k' * 32
+    with open(key_path_for(str(marker)), 'wb') as handle:
+        handle.write(key)
+    options = SendOptions(truststore_path='/opt/jira/mail-truststore.p12', client='java', app_home='/opt/jira')
+    material = fingerprint_material(effective, recipients_of(effective), options)
+    import json
+
+    marker.write_text(json.dumps({'fingerprint': fingerprint(key, material), 'epoch': 1000.0,
+                                  'settings_fingerprint': settings_fingerprint(key, material),
+                                  'time': '2026-12-01T00:00:00Z', 'message_id': '<1@x>'}))
+    params = {'marker_path': str(marker), 'test_send_ca_path': None, 'test_send_validate_certs': True}
+    proof = info.read_info(params, effective, now=1060.0)['proof']
+    assert proof['proves_settings'] is True and proof['current'] is True
+    other = copy.deepcopy(DOC)
+    other['server']['port'] = 2525
+    assert info.read_info(params, load_effective(other), now=1060.0)['proof']['proves_settings'] is False
 
 
 def test_no_marker_is_no_proof(tmp_path):
