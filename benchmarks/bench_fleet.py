@@ -286,7 +286,7 @@ def timings(out: str) -> list[tuple[float, str]]:
 def print_timings(label: str, rows: list[tuple[float, str]], wall: float) -> None:
     """Where the time of a run goes: each task's wall seconds over all hosts, the rest is start-up."""
     print(f'\n{label}: wall seconds per task over all hosts (the rest of {wall:.2f} s is ansible-playbook '
-          f'start-up, inventory, play set-up and exit: {wall - sum(s for s, _ in rows):.2f} s)')
+          f'start-up, inventory, play set-up and exit: {wall - sum(seconds for seconds, _task in rows):.2f} s)')
     for seconds, name in rows:
         print(f'  {seconds:8.2f}  {name}')
 
@@ -363,6 +363,7 @@ def main() -> int:
             'pass': ok and ratio <= TARGET, 'valid': ok, 'first_run_s': round(first_wall, 2),
             'hosts': args.hosts, 'forks': args.forks, 'connection': bed.connection}))
         return 0 if ok else 1
+
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -106,5 +106,6 @@ def main() -> int:
             'connection': bed.connection}))
         return 0 if ok else 1
 
+
 if __name__ == '__main__':
     sys.exit(main())

@@ -41,7 +41,7 @@ def test_each_host_is_its_own_address_and_all_is_gone_after_stop():
             assert f'inet {address}/24' in done.stdout
             assert f'inet {fleet.bridge_ip}/' not in done.stdout  # the bridge is outside: its own stack
         # the other host's address is not this one: separate network stacks
-        one, two = fleet.hosts.values()
+        one, two = list(fleet.hosts.values())
         assert one != two
         # a module runs there with the controller's Python, as Ansible will run it
         done = _ssh(fleet, one, f'{sys.executable} -c "import json, yaml, jsonschema; print(json.dumps(1))"')

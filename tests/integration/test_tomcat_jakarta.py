@@ -160,7 +160,7 @@ def deployment(tmp_path_factory):
     from tests.support.smtp_server import SMTPTestServer
 
     wrong_name = SMTPTestServer('starttls', cert=pki.wrong_name, credentials={USER: CANARY}, auth_require_tls=True)
-    with silent, SMTPPeers(pki, users={USER: CANARY}) as peers, wrong_name:
+    with silent, wrong_name, SMTPPeers(pki, users={USER: CANARY}) as peers:
         truststore = tc.make_truststore(work / 'truststore.p12', pki.ca_pem)
         instance = tc.TomcatInstance(work / 'base', catalina_opts=[
             f'-Djavax.net.ssl.trustStore={truststore}', '-Djavax.net.ssl.trustStorePassword=changeit',

@@ -32,6 +32,7 @@ from ansible_collections.mailwright.smtp.plugins.module_utils._runtime.app impor
 from ansible_collections.mailwright.smtp.plugins.module_utils._trust.jvm_options import apply_block, render_block
 from tests.support.apphome import SYSTEM_JARS, make_jar, system_jar
 
+
 def jira_home(tmp_path: pathlib.Path) -> pathlib.Path:
     home = tmp_path / 'jira'
     (home / 'lib').mkdir(parents=True)

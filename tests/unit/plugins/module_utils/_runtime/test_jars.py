@@ -111,10 +111,12 @@ def test_wrong_api_for_the_resource_type():
     assert 'javax.mail only' in result.conflicts[0].message and not result.conflicts[0].fixed
 
 
-@pytest.mark.parametrize('tomcat, session, wrong', [('10.1.60', 'javax.mail.Session', True),
-                                                     ('9.0.98', 'jakarta.mail.Session', True),
-                                                     ('9.0.98', 'javax.mail.Session', False),
-                                                     ('10.1.60', 'jakarta.mail.Session', False)])
+@pytest.mark.parametrize('tomcat, session, wrong', [
+    ('10.1.60', 'javax.mail.Session', True),
+    ('9.0.98', 'jakarta.mail.Session', True),
+    ('9.0.98', 'javax.mail.Session', False),
+    ('10.1.60', 'jakarta.mail.Session', False),
+])
 def test_resource_type_against_the_tomcat_version(tomcat, session, wrong):
     api = session_api(session)
     jars = [jar('lib', 'm.jar', api=api), jar('lib', 'a.jar', api=api, kind='activation')]
