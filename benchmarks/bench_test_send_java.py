@@ -119,7 +119,7 @@ def main() -> int:
         java_args, python_args = work / 'java.json', work / 'python.json'
         java_args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': dict(
             common, client='java', java=java, classpath=JARS, truststore_path=str(store),
-            truststore_password='changeit', truststore_type='PKCS12')}))
+            truststore_password='changeit', truststore_type='pkcs12')}))
         python_args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': dict(common, ca_path=pki.ca_file)}))
         module = [sys.executable, str(ROOT / 'plugins' / 'modules' / 'test_send.py')]
         trust = [f'-Djavax.net.ssl.trustStore={store}', '-Djavax.net.ssl.trustStorePassword=changeit',
