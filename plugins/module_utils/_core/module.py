@@ -101,13 +101,10 @@ def new_module(**kwargs: t.Any) -> AnsibleModule:
 
 
 def _register_every_settings_option(module: AnsibleModule) -> None:
-    from ansible_collections.mailwright.smtp.plugins.module_utils._settings.model import secret_values
-
     for name, spec in (getattr(module, 'argument_spec', None) or {}).items():
-        value = (getattr(module, 'params', None) or {}).get(name)
-        if spec.get('type') == 'dict' and isinstance(value, dict):
+        if spec.get('type') == 'dict' and isinstance((getattr(module, 'params', None) or {}).get(name), dict):
             try:
-                register_secrets(module, secret_values(value))
+                register_settings_secrets(module, name)
             except Exception:  # pylint: disable=broad-exception-caught
                 # a document too odd to walk: the failure goes on, without the extra scrub
                 continue
